@@ -1,0 +1,204 @@
+"""The ``infozoo`` command line. TensorFlow is imported only inside commands that need it."""
+import json
+import os
+import sys
+import time
+
+import click
+
+from infozoo import config as config_lib
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+# Flags every `infozoo train MODEL` has: (flag, config key, click type, help)
+COMMON_FLAGS = [
+    ("--dataset", "data.dataset", str,
+     "mnist, fashion_mnist, cifar10 (tensorflow-datasets), digits (no download)"),
+    ("--data-dir", "data.data_dir", click.Path(file_okay=False),
+     "directory with MNIST-style IDX files, a Keras-style .npz, or a TFDS data dir"),
+    ("--train-size", "data.train_size", click.IntRange(2), "train on the first N examples"),
+    ("--test-size", "data.test_size", click.IntRange(2), "evaluate on the first N test examples"),
+    ("--epochs", "train.epochs", click.IntRange(1), "training epochs"),
+    ("--batch-size", "train.batch_size", click.IntRange(2), "global batch size"),
+    ("--lr", "train.lr", float, "initial learning rate"),
+    ("--seed", "train.seed", int, "random seed (a CPU run with the same seed repeats exactly)"),
+    ("--strategy", "train.strategy", click.Choice(["default", "mirrored"]),
+     "tf.distribute strategy: mirrored uses every GPU there is"),
+    ("--cpu-replicas", "train.cpu_replicas", click.IntRange(1),
+     "with --strategy mirrored and no GPU: split the CPU into N logical devices"),
+    ("--checkpoint-every", "train.checkpoint_every", click.IntRange(1),
+     "steps between checkpoints (also at every epoch end)"),
+]
+RESERVED = {f[0] for f in COMMON_FLAGS} | {"--run-dir", "--set", "--dry-run", "--quiet",
+                                          "--jit-compile", "--help"}
+
+
+def _fail(msg):
+    click.echo(f"Error: {msg}", err=True)
+    sys.exit(2)
+
+
+def _model_option(key, default, help_text, rule):
+    flag = "--" + key.replace("_", "-")
+    if flag in RESERVED:
+        raise RuntimeError(f"model arg {key!r} clashes with a common flag")
+    if isinstance(default, bool):
+        return click.Option([f"{flag}/--no-{key.replace('_', '-')}", key], default=None,
+                            help=f"{help_text} [config: {default}]")
+    if "choices" in rule:
+        typ = click.Choice([str(c) for c in rule["choices"]])
+    else:
+        typ = {int: int, float: float, str: str}[type(default)]
+    return click.Option([flag, key], type=typ, default=None,
+                        help=f"{help_text} [config: {default}]".strip())
+
+
+class TrainGroup(click.Group):
+    """``infozoo train MODEL``: one subcommand per zoo config, its flags from the YAML."""
+
+    def list_commands(self, ctx):
+        return config_lib.zoo_names()
+
+    def resolve_command(self, ctx, args):
+        name = args[0] if args else None
+        if name and not name.startswith("-") and name not in config_lib.zoo_names():
+            _fail(f"unknown model {name!r}; available: {', '.join(config_lib.zoo_names())}")
+        return super().resolve_command(ctx, args)
+
+    def get_command(self, ctx, name):
+        if name not in config_lib.zoo_names():
+            return None
+        raw = config_lib.load_zoo(name)
+        params = [click.Option([flag, "_" + key.replace(".", "__")], type=typ, default=None,
+                               help=help_text)
+                  for flag, key, typ, help_text in COMMON_FLAGS]
+        params += [
+            click.Option(["--jit-compile/--no-jit-compile", "_train__jit_compile"], default=None,
+                         help="XLA-compile the train step"),
+            click.Option(["--run-dir"], type=click.Path(file_okay=False), default=None,
+                         help="run directory (default runs/<model>-<time>); an existing one "
+                              "resumes where it stopped"),
+            click.Option(["--set", "set_items"], multiple=True, metavar="KEY=VALUE",
+                         help="override any config key, e.g. --set train.lr_drops=[5]"),
+            click.Option(["--dry-run"], is_flag=True, help="print the resolved config and exit"),
+            click.Option(["--quiet"], is_flag=True, help="no progress bar"),
+        ]
+        params += [_model_option(*spec) for spec in config_lib.flag_specs(name)]
+
+        def callback(run_dir, set_items, dry_run, quiet, **kw):
+            overrides = {}
+            try:
+                overrides.update(config_lib.parse_set(set_items))
+                for k, v in kw.items():
+                    if v is not None:
+                        key = (k[1:].replace("__", ".") if k.startswith("_")
+                               else f"model_args.{k}")
+                        overrides[key] = v
+                cfg = config_lib.resolve(name, overrides)
+            except config_lib.ConfigError as e:
+                _fail(str(e))
+            if dry_run:
+                click.echo(config_lib.dump(cfg), nl=False)
+                return
+            run_dir = run_dir or os.path.join("runs", f"{name}-{time.strftime('%Y%m%d-%H%M%S')}")
+            _train(name, overrides, run_dir, 0 if quiet else 1)
+
+        desc = raw.get("description", "")
+        return click.Command(name, params=params, callback=callback,
+                             help=f"Train {name}: {desc}.\n\nModel flags override "
+                                  f"zoo_configs/{name}.yaml; --set reaches every key.")
+
+
+def _train(name, overrides, run_dir, verbose):
+    from infozoo import data as data_lib
+    from infozoo import train
+    try:
+        train.run(name, overrides, run_dir, verbose=verbose)
+    except (config_lib.ConfigError, data_lib.DatasetUnavailable) as e:
+        _fail(str(e))
+    except train.TrainingDiverged as e:
+        click.echo(f"Error: {e}", err=True)
+        sys.exit(1)
+    except (RuntimeError, ValueError) as e:
+        click.echo(f"Error: {e}", err=True)
+        sys.exit(1)
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(package_name="infozoo")
+def main():
+    """infozoo: invertible and information-theoretic autoencoders.
+
+    \b
+    infozoo list                          models and their zoo configs
+    infozoo train pie --eps 0.1           train (infozoo train MODEL --help for flags)
+    infozoo eval runs/<run> --json        test metrics
+    infozoo export runs/<run> --out DIR   SavedModel with named endpoints
+    """
+
+
+main.add_command(TrainGroup("train", help="Train a model: infozoo train MODEL [flags]."))
+
+
+@main.command("list")
+def list_cmd():
+    """Models and their zoo configs."""
+    for name in config_lib.zoo_names():
+        raw = config_lib.load_zoo(name)
+        ds = raw.get("data", {}).get("dataset", config_lib.DATA_DEFAULTS["dataset"])
+        click.echo(f"{name:14s} model={raw.get('model', name):9s} dataset={ds:14s} "
+                   f"{raw.get('description', '')}")
+
+
+@main.command("eval")
+@click.argument("run_dir", type=click.Path(exists=True, file_okay=False))
+@click.option("--json", "as_json", is_flag=True, help="print one JSON object")
+@click.option("--data-dir", type=click.Path(file_okay=False), default=None,
+              help="read the test set from here instead of the run's data source")
+@click.option("--test-size", type=click.IntRange(2), default=None,
+              help="evaluate on the first N test examples")
+def eval_cmd(run_dir, as_json, data_dir, test_size):
+    """Test metrics of a run (reconstruction L1/MSE, every loss term, model extras)."""
+    from infozoo import data as data_lib
+    from infozoo import evaluate
+    try:
+        out = evaluate.evaluate_run(run_dir, data_dir, test_size)
+    except (FileNotFoundError, data_lib.DatasetUnavailable, RuntimeError, ValueError) as e:
+        _fail(str(e))
+    with open(os.path.join(run_dir, "eval.json"), "w") as f:
+        json.dump(out, f, indent=2)
+    if as_json:
+        click.echo(json.dumps(out))
+    else:
+        for k, v in out.items():
+            click.echo(f"{k:28s} {v}")
+
+
+@main.command("export")
+@click.argument("run_dir", type=click.Path(exists=True, file_okay=False))
+@click.option("--out", required=True, type=click.Path(file_okay=False),
+              help="SavedModel directory to write (model.keras goes inside it too)")
+def export_cmd(run_dir, out):
+    """Export a run as a SavedModel with endpoints encode, decode, reconstruct (, sample)."""
+    from infozoo import export
+    try:
+        export.export_run(run_dir, out)
+    except (FileNotFoundError, RuntimeError, ValueError) as e:
+        _fail(str(e))
+    click.echo(f"SavedModel written to {out}")
+
+
+@main.command("bench")
+@click.option("--models", default=None, help="comma-separated zoo configs (default: all)")
+@click.option("--batch-size", type=click.IntRange(2), default=128, show_default=True)
+@click.option("--windows", type=click.IntRange(1), default=5, show_default=True)
+@click.option("--steps", type=click.IntRange(1), default=3, show_default=True)
+def bench_cmd(models, batch_size, windows, steps):
+    """Training throughput (images/s) per model on MNIST-shaped data, jit on and off."""
+    from infozoo import bench
+    names = models.split(",") if models else None
+    bench.run(names, batch_size, windows, steps)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,66 @@
+"""``infozoo eval``: test metrics of a run as one JSON object."""
+import os
+
+import numpy as np
+
+from infozoo import config as config_lib
+from infozoo import data as data_lib
+
+
+def evaluate_model(model, x_test, batch_size=500, run_dir=None, writer=None, step=0):
+    """Means of every loss term on ``x_test``, reconstruction L1 and MSE, model extras."""
+    sums, n = {}, 0
+    for i in range(0, len(x_test), batch_size):
+        x = x_test[i:i + batch_size]
+        terms = {k: np.asarray(v, np.float64) for k, v in model.loss_terms(x).items()}
+        x_hat = np.asarray(model.reconstruct(x), np.float64)
+        err = (x_hat - x).reshape(len(x), -1)
+        terms["test_l1"] = np.abs(err).mean(1)
+        terms["test_mse"] = (err ** 2).mean(1)
+        for k, v in terms.items():
+            sums[k] = sums.get(k, 0.0) + float(np.sum(v))
+        n += len(x)
+    out = {("test_" + k if not k.startswith("test_") else k): v / n for k, v in sums.items()}
+    out["test_examples"] = n
+    if run_dir is not None:
+        out.update(model.extra_metrics(x_test, run_dir, writer, step))
+    return out
+
+
+def load_run_model(run_dir):
+    """The model of a run with its latest weights (final export if present, else last checkpoint)."""
+    from infozoo import callbacks as cb
+    from infozoo import train
+    path = os.path.join(run_dir, "config.yaml")
+    if not os.path.isfile(path):
+        raise FileNotFoundError(f"{run_dir} is not a run directory (no config.yaml)")
+    cfg = config_lib.load(path)
+    keras_file = os.path.join(run_dir, "export", "model.keras")
+    if os.path.isfile(keras_file):
+        import keras
+        import infozoo.registry as registry
+        registry.get_model_class(cfg["model"])  # registers the class with Keras
+        return cfg, keras.saving.load_model(keras_file, compile=False)
+    state = cb.checkpoint_state(run_dir)
+    if state is None:
+        raise FileNotFoundError(f"{run_dir} has no checkpoint yet")
+    shape = tuple(cfg["input_shape"])
+    model = train.compile_model(train.build_model(cfg, shape), cfg)
+    train.restore_weights(model, state["weights_path"])
+    return cfg, model
+
+
+def evaluate_run(run_dir, data_dir=None, test_size=None):
+    import tensorflow as tf
+    cfg, model = load_run_model(run_dir)
+    d = cfg["data"]
+    _, _, xte, _ = data_lib.load_arrays(d["dataset"], data_dir or d["data_dir"], 1,
+                                        test_size or d["test_size"])
+    data_lib.check_images(xte, model.image_shape, "test data")
+    writer = tf.summary.create_file_writer(os.path.join(run_dir, "logs", "eval"))
+    out = evaluate_model(model, xte, cfg["train"]["eval_batch_size"], run_dir, writer,
+                         cfg["train"]["epochs"])
+    out["params"] = model.count_params_trainable()
+    out["run_dir"] = run_dir
+    out["dataset"] = d["dataset"]
+    return out

@@ -1,0 +1,136 @@
+"""The one contract every invertible layer of infozoo follows.
+
+``forward(x) -> (y, log|det dy/dx|)`` and ``inverse(y) -> (x, log|det dx/dy|)``,
+the log-determinant per example (shape ``[batch]``). Direction is never tied to
+Keras' ``training`` flag. ``call`` is ``forward(x)[0]`` so a layer also works
+inside an ordinary Keras graph.
+
+Layers that drop information (zero-padding, PIE's split) set ``bijective =
+False``; their ``forward``/``inverse`` still follow the contract, and the
+information probe reads the flag.
+"""
+import keras
+import tensorflow as tf
+
+LAYER_REGISTRY = {}
+
+
+def register_layer(cls):
+    """Register an invertible layer class for Keras serialisation and the invariant suite."""
+    LAYER_REGISTRY[cls.__name__] = cls
+    return keras.saving.register_keras_serializable(package="infozoo")(cls)
+
+
+def sum_except_batch(t):
+    """Sum over every axis but the first: per-example log-dets."""
+    return tf.reduce_sum(tf.reshape(t, [tf.shape(t)[0], -1]), axis=1)
+
+
+def zero_logdet(x):
+    return tf.zeros([tf.shape(x)[0]], dtype=x.dtype)
+
+
+class Invertible(keras.layers.Layer):
+    """Base class: subclasses implement ``_forward``/``_inverse`` and, if they
+    change shapes, ``compute_output_shape``/``compute_inverse_shape``."""
+
+    bijective = True
+
+    def forward(self, x):
+        """``x -> (y, log|det J_f(x)|)`` per example."""
+        x = tf.convert_to_tensor(x, dtype=self.compute_dtype)
+        if not self.built:
+            self.build(tuple(x.shape))
+        return self._forward(x)
+
+    def inverse(self, y):
+        """``y -> (x, log|det J_{f^-1}(y)|)`` per example."""
+        y = tf.convert_to_tensor(y, dtype=self.compute_dtype)
+        if not self.built:
+            self.build(tuple(self.compute_inverse_shape(tuple(y.shape))))
+        return self._inverse(y)
+
+    def call(self, x):
+        return self._forward(x)[0]
+
+    def compute_output_shape(self, input_shape):
+        return tuple(input_shape)
+
+    def compute_inverse_shape(self, output_shape):
+        return tuple(output_shape)
+
+    def build(self, input_shape):
+        pass
+
+    def _forward(self, x):
+        raise NotImplementedError(f"{type(self).__name__} must implement _forward")
+
+    def _inverse(self, y):
+        raise NotImplementedError(f"{type(self).__name__} must implement _inverse")
+
+
+@register_layer
+class Flow(Invertible):
+    """An ordered stack of invertible layers, itself invertible.
+
+    ``forward_steps`` returns every intermediate output and log-det, which the
+    information probe walks.
+    """
+
+    def __init__(self, steps=(), **kwargs):
+        super().__init__(**kwargs)
+        self.steps = [
+            s if isinstance(s, keras.layers.Layer) else keras.saving.deserialize_keras_object(s)
+            for s in steps
+        ]
+
+    @property
+    def bijective(self):
+        return all(s.bijective for s in self.steps)
+
+    def build(self, input_shape):
+        shape = tuple(input_shape)
+        for s in self.steps:
+            if not s.built:
+                s.build(shape)
+            shape = tuple(s.compute_output_shape(shape))
+
+    def compute_output_shape(self, input_shape):
+        shape = tuple(input_shape)
+        for s in self.steps:
+            shape = tuple(s.compute_output_shape(shape))
+        return shape
+
+    def compute_inverse_shape(self, output_shape):
+        shape = tuple(output_shape)
+        for s in reversed(self.steps):
+            shape = tuple(s.compute_inverse_shape(shape))
+        return shape
+
+    def forward_steps(self, x):
+        """Returns ``[(layer, y_l, logdet_l), ...]`` for every step in order."""
+        out = []
+        for s in self.steps:
+            x, ld = s.forward(x)
+            out.append((s, x, ld))
+        return out
+
+    def _forward(self, x):
+        logdet = zero_logdet(x)
+        for s in self.steps:
+            x, ld = s.forward(x)
+            logdet = logdet + ld
+        return x, logdet
+
+    def _inverse(self, y):
+        logdet = zero_logdet(y)
+        for s in reversed(self.steps):
+            y, ld = s.inverse(y)
+            logdet = logdet + ld
+        return y, logdet
+
+    def get_config(self):
+        return {
+            **super().get_config(),
+            "steps": [keras.saving.serialize_keras_object(s) for s in self.steps],
+        }

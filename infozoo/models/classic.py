@@ -1,0 +1,71 @@
+"""The classical autoencoder baselines of the INN-AE paper (§3.1)."""
+import keras
+import numpy as np
+import tensorflow as tf
+
+from infozoo.models.base import ZooModel, register_model
+
+
+@register_model("classic")
+class ClassicAutoencoder(ZooModel):
+    """Classical autoencoder with an L1 reconstruction loss (§3.2).
+
+    ``arch="mlp"`` (MNIST, §3.1): fully connected encoder ``hidden + [bottleneck]``,
+    each layer followed by ReLU; the decoder mirrors it and ends in tanh. The
+    zoo configs ``classic``, ``classic-1024``, ``classic-2048`` and
+    ``classic-deep`` set ``hidden`` to [512, 256, 128], [1024]*3, [2048]*3 and
+    [1024]*5. ``arch="conv"`` (CIFAR-10, §3.1): five 3x3 stride-1 convolutions
+    (widths ``conv_channels``, which the paper does not give) and one fully
+    connected layer to the bottleneck; the decoder mirrors it with tanh at the end.
+    """
+
+    term_names = ("loss", "l1")
+
+    def __init__(self, input_shape=(28, 28, 1), bottleneck=32, arch="mlp",
+                 hidden=(512, 256, 128), conv_channels=(16, 32, 32, 32, 16), **kwargs):
+        super().__init__(input_shape=input_shape, **kwargs)
+        if arch not in ("mlp", "conv"):
+            raise ValueError(f"arch must be 'mlp' or 'conv', got {arch!r}")
+        self.bottleneck, self.arch = int(bottleneck), arch
+        self.hidden = [int(h) for h in hidden]
+        self.conv_channels = [int(c) for c in conv_channels]
+        dim = int(np.prod(self.image_shape))
+        L = keras.layers
+        if arch == "mlp":
+            enc = [L.Flatten()] + [L.Dense(h, activation="relu") for h in self.hidden]
+            dec = [L.Dense(h, activation="relu") for h in reversed(self.hidden)]
+            dec += [L.Dense(dim, activation="tanh"), L.Reshape(self.image_shape)]
+        else:
+            h, w, c = self.image_shape
+            enc = [L.Conv2D(ch, 3, padding="same", activation="relu") for ch in self.conv_channels]
+            enc += [L.Flatten()]
+            dec = [L.Dense(h * w * self.conv_channels[-1], activation="relu"),
+                   L.Reshape((h, w, self.conv_channels[-1]))]
+            dec += [L.Conv2DTranspose(ch, 3, padding="same", activation="relu")
+                    for ch in reversed(self.conv_channels[:-1])]
+            dec += [L.Conv2DTranspose(c, 3, padding="same", activation="tanh")]
+        enc.append(L.Dense(self.bottleneck, activation="relu", name="code"))
+        self.encoder = keras.Sequential(enc, name="encoder")
+        self.decoder = keras.Sequential(dec, name="decoder")
+        self.encoder.build((None, *self.image_shape))
+        self.decoder.build((None, self.bottleneck))
+        self.built = True
+
+    @property
+    def code_size(self):
+        return self.bottleneck
+
+    def encode(self, x, training=False):
+        return self.encoder(x, training=training)
+
+    def decode(self, z, training=False):
+        return self.decoder(z, training=training)
+
+    def loss_terms(self, x, training=False):
+        x_hat = self.reconstruct(x, training=training)
+        l1 = tf.reduce_mean(tf.reshape(tf.abs(x_hat - x), [tf.shape(x)[0], -1]), 1)
+        return {"loss": l1, "l1": l1}
+
+    def get_config(self):
+        return {**super().get_config(), "bottleneck": self.bottleneck, "arch": self.arch,
+                "hidden": self.hidden, "conv_channels": self.conv_channels}

@@ -1,0 +1,127 @@
+"""The INN autoencoder and INN-VAE (Nguyen, Ardizzone, Koethe 2019)."""
+import keras
+import numpy as np
+import tensorflow as tf
+
+from infozoo.layers import AffineCoupling, Flow, HaarDownsampling, Inverted, Reshape, Squeeze
+from infozoo.losses.mmd import mmd
+from infozoo.models.base import ZooModel, register_model
+
+
+@register_model("inn")
+class INNAutoencoder(ZooModel):
+    """INN autoencoder with a zero-padded artificial bottleneck (§2.2).
+
+    Flow (§3.1, as the authors' FrEIA code): Haar downsampling, ``conv_blocks``
+    GLOW couplings with convolutional subnets, flatten, ``fc_blocks`` RealNVP
+    couplings with fully connected subnets, reshape, Haar upsampling. The
+    latent ``F(x)`` is flattened; its first ``bottleneck`` values are the code
+    ``y``, the rest ``z`` is zero-padded at decoding. Loss, eq. 5:
+    ``w_rec * L1(x, x_hat) + w_pad * mean(z^2)``.
+    """
+
+    term_names = ("loss", "l1", "zero_pad")
+
+    def __init__(self, input_shape=(28, 28, 1), bottleneck=32, conv_blocks=3, conv_hidden=100,
+                 conv_hidden_layers=2, kernel_size=3, fc_blocks=1, fc_hidden=180, clamp=1.0,
+                 downsampling="haar", w_rec=1.0, w_pad=1.0, **kwargs):
+        super().__init__(input_shape=input_shape, **kwargs)
+        dim = int(np.prod(self.image_shape))
+        if not 0 < int(bottleneck) <= dim:
+            raise ValueError(f"bottleneck must be between 1 and the data dimension {dim}, "
+                             f"got {bottleneck}")
+        self.bottleneck = int(bottleneck)
+        self.hp = dict(conv_blocks=int(conv_blocks), conv_hidden=int(conv_hidden),
+                       conv_hidden_layers=int(conv_hidden_layers), kernel_size=int(kernel_size),
+                       fc_blocks=int(fc_blocks), fc_hidden=int(fc_hidden), clamp=float(clamp),
+                       downsampling=downsampling, w_rec=float(w_rec), w_pad=float(w_pad))
+        down = {"haar": HaarDownsampling, "squeeze": Squeeze}[downsampling]
+        h, w, c = self.image_shape
+        inner = (h // 2, w // 2, 4 * c)
+        steps = [down(name="down")]
+        steps += [AffineCoupling("conv", hidden=self.hp["conv_hidden"],
+                                 hidden_layers=self.hp["conv_hidden_layers"],
+                                 kernel_size=self.hp["kernel_size"], activation="leaky_relu",
+                                 clamp=self.hp["clamp"], name=f"conv_coupling_{i}")
+                  for i in range(self.hp["conv_blocks"])]
+        steps.append(Reshape(inner, (-1,), name="flatten"))
+        steps += [AffineCoupling("dense", hidden=self.hp["fc_hidden"], hidden_layers=1,
+                                 activation="relu", clamp=self.hp["clamp"], separate_st=True,
+                                 name=f"fc_coupling_{i}")
+                  for i in range(self.hp["fc_blocks"])]
+        steps.append(Reshape((dim,), inner, name="unflatten"))
+        steps.append(Inverted(down(name="up_inner"), name="up"))
+        self.flow = Flow(steps, name="flow")
+        self.flow.build((None, *self.image_shape))
+        self.built = True
+
+    @property
+    def code_size(self):
+        return self.bottleneck
+
+    def latent(self, x):
+        """The full flattened latent ``F(x)`` (code and padded part)."""
+        z, _ = self.flow.forward(x)
+        return tf.reshape(z, [-1, int(np.prod(self.image_shape))])
+
+    def encode(self, x, training=False):
+        return self.latent(x)[:, :self.bottleneck]
+
+    def pad(self, code):
+        """``[y, 0]`` in the latent's image shape."""
+        dim = int(np.prod(self.image_shape))
+        zeros = tf.zeros([tf.shape(code)[0], dim - self.bottleneck], code.dtype)
+        return tf.reshape(tf.concat([code, zeros], 1), [-1, *self.image_shape])
+
+    def decode(self, code, training=False):
+        return self.flow.inverse(self.pad(tf.convert_to_tensor(code, self.compute_dtype)))[0]
+
+    def _ae_terms(self, x):
+        lat = self.latent(x)
+        code, rest = lat[:, :self.bottleneck], lat[:, self.bottleneck:]
+        x_hat = self.decode(code)
+        l1 = tf.reduce_mean(tf.reshape(tf.abs(x_hat - x), [tf.shape(x)[0], -1]), 1)
+        dim = int(np.prod(self.image_shape))
+        zero_pad = (tf.reduce_mean(rest * rest, 1) if dim > self.bottleneck
+                    else tf.zeros_like(l1))
+        return code, l1, zero_pad
+
+    def loss_terms(self, x, training=False):
+        _, l1, zero_pad = self._ae_terms(x)
+        return {"loss": self.hp["w_rec"] * l1 + self.hp["w_pad"] * zero_pad,
+                "l1": l1, "zero_pad": zero_pad}
+
+    def get_config(self):
+        return {**super().get_config(), "bottleneck": self.bottleneck, **self.hp}
+
+
+@register_model("inn-vae")
+class INNVAE(INNAutoencoder):
+    """INN variational autoencoder, eq. 6: eq. 5 plus ``w_mmd * MMD(q(y), N(0, I))``.
+
+    The MMD is the unbiased multi-scale IMQ estimator of ``infozoo.losses.mmd``
+    over the (per-replica) batch; every example carries the batch value.
+    """
+
+    term_names = ("loss", "l1", "zero_pad", "mmd")
+    can_sample = True
+
+    def __init__(self, w_mmd=1.0, seed=0, **kwargs):
+        super().__init__(**kwargs)
+        self.w_mmd = float(w_mmd)
+        self.seed = int(seed)
+        self.seed_gen = keras.random.SeedGenerator(self.seed)
+
+    def loss_terms(self, x, training=False):
+        code, l1, zero_pad = self._ae_terms(x)
+        prior = keras.random.normal(tf.shape(code), dtype=code.dtype, seed=self.seed_gen)
+        d = mmd(code, prior) * tf.ones_like(l1)
+        return {"loss": self.hp["w_rec"] * l1 + self.hp["w_pad"] * zero_pad + self.w_mmd * d,
+                "l1": l1, "zero_pad": zero_pad, "mmd": d}
+
+    def sample(self, n, temperature=1.0):
+        code = temperature * tf.random.normal([n, self.bottleneck], dtype=self.compute_dtype)
+        return self.decode(code)
+
+    def get_config(self):
+        return {**super().get_config(), "w_mmd": self.w_mmd, "seed": self.seed}
