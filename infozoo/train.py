@@ -134,14 +134,13 @@ def run(zoo, overrides, run_dir, verbose=1):
     if state:
         restore_weights(model, state["weights_path"])
         epoch0, step0 = state["epoch"], state["step"]
-        if verbose:
-            print(f"Resuming {run_dir} at epoch {epoch0 + 1}, step {step0} "
-                  f"(global step {state['global_step']})")
+        print(f"Resuming {run_dir} at epoch {epoch0 + 1}, step {step0} "
+              f"(global step {state['global_step']})", flush=True)
     n_params = model.count_params_trainable()
-    if verbose:
-        print(f"{cfg['zoo']} ({cfg['model']}) on {cfg['data']['dataset']}: "
-              f"{len(xtr)} train / {len(xte)} test images of shape {xtr.shape[1:]}, "
-              f"{n_params:,} trainable parameters, {strategy.num_replicas_in_sync} replica(s)")
+    print(f"{cfg['zoo']} ({cfg['model']}) on {cfg['data']['dataset']}: "
+          f"{len(xtr)} train / {len(xte)} test images of shape {xtr.shape[1:]}, "
+          f"{n_params:,} trainable parameters, {strategy.num_replicas_in_sync} replica(s)",
+          flush=True)
 
     logs_dir = os.path.join(run_dir, "logs")
     writer = tf.summary.create_file_writer(os.path.join(logs_dir, "images"))

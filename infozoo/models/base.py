@@ -18,6 +18,8 @@ from infozoo.registry import register_model  # noqa: F401  (re-exported for mode
 class ZooModel(keras.Model):
     #: names of the per-example terms ``loss_terms`` returns, ``"loss"`` first
     term_names = ("loss",)
+    #: terms that depend on random draws even when ``training=False``
+    random_terms = ()
     #: True where ``sample(n)`` draws from the model's prior
     can_sample = False
 

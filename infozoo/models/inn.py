@@ -104,6 +104,7 @@ class INNVAE(INNAutoencoder):
     """
 
     term_names = ("loss", "l1", "zero_pad", "mmd")
+    random_terms = ("loss", "mmd")
     can_sample = True
 
     def __init__(self, w_mmd=1.0, seed=0, **kwargs):

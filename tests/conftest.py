@@ -1,0 +1,33 @@
+import os
+import subprocess
+import sys
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+
+import pytest  # noqa: E402
+
+REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+
+def run_cli(*args, timeout=300, env=None, check=None):
+    """Runs ``python -m infozoo.cli ARGS`` as a real subprocess."""
+    e = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3", **(env or {})}
+    p = subprocess.run([sys.executable, "-m", "infozoo.cli", *map(str, args)],
+                       capture_output=True, text=True, timeout=timeout, cwd=REPO, env=e)
+    if check is not None:
+        assert p.returncode == check, f"exit {p.returncode}\n{p.stdout[-3000:]}\n{p.stderr[-3000:]}"
+    return p
+
+
+def perturb(variables, scale=0.05, seed=0):
+    """Random non-zero weights, so zero-initialised couplings are not the identity."""
+    import numpy as np
+    rng = np.random.RandomState(seed)
+    for v in variables:
+        v.assign(rng.normal(0.0, scale, tuple(v.shape)).astype(v.dtype.name if hasattr(v.dtype, "name") else v.dtype))
+
+
+@pytest.fixture
+def rng():
+    import numpy as np
+    return np.random.RandomState(0)

@@ -1,0 +1,119 @@
+"""The CLI as a user runs it: real subprocesses."""
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import numpy as np
+
+from conftest import REPO, run_cli
+
+TINY_INN = ["--dataset", "digits", "--conv-blocks", "1", "--conv-hidden", "8",
+            "--fc-hidden", "16", "--bottleneck", "8", "--batch-size", "32", "--quiet"]
+
+
+def test_help_does_not_import_tensorflow():
+    p = subprocess.run([sys.executable, "-c",
+                        "import sys, infozoo.cli\n"
+                        "from click.testing import CliRunner\n"
+                        "r = CliRunner().invoke(infozoo.cli.main, ['train', 'inn', '--help'])\n"
+                        "assert r.exit_code == 0 and '--bottleneck' in r.output, r.output\n"
+                        "assert 'tensorflow' not in sys.modules\n"
+                        "print('ok')"], capture_output=True, text=True, cwd=REPO)
+    assert p.returncode == 0 and "ok" in p.stdout, p.stderr
+
+
+def test_list_and_dry_run():
+    out = run_cli("list", check=0).stdout
+    for name in ("inn", "inn-vae", "classic", "classic-1024", "classic-2048", "classic-deep"):
+        assert f"\n{name} " in "\n" + out
+    cfg = run_cli("train", "inn", "--bottleneck", "7", "--set", "train.lr=0.01", "--dry-run",
+                  check=0).stdout
+    assert "bottleneck: 7" in cfg and "lr: 0.01" in cfg
+
+
+def test_bad_flags_exit_2_with_clear_messages():
+    p = run_cli("train", "inn", "--set", "bottlenek=3", "--dry-run", check=2)
+    assert "unknown config key 'bottlenek'" in p.stderr
+    p = run_cli("train", "inn", "--bottleneck", "0", "--dry-run", check=2)
+    assert "must be >= 1" in p.stderr
+    p = run_cli("train", "inn", "--bottleneck", "many", check=2)
+    assert "'many' is not a valid integer" in p.stderr
+    p = run_cli("train", "nosuchmodel", check=2)
+    assert "unknown model 'nosuchmodel'" in p.stderr
+    p = run_cli("train", "inn", "--epochs", "0", check=2)
+    assert "--epochs" in p.stderr
+
+
+def test_train_eval_export_end_to_end(tmp_path):
+    run = tmp_path / "run"
+    p = run_cli("train", "inn", *TINY_INN, "--train-size", "128", "--epochs", "2",
+                "--run-dir", run, check=0)
+    for f in ("config.yaml", "metrics.json", "history.csv", "images/reconstructions.png",
+              "export/saved_model.pb", "export/model.keras", "checkpoints/state.json"):
+        assert (run / f).exists(), f
+    assert any(f.startswith("events") for f in os.listdir(run / "logs" / "train"))
+    metrics = json.loads((run / "metrics.json").read_text())
+    for k in ("test_l1", "test_mse", "params", "wall_time_s", "images_per_s"):
+        assert np.isfinite(metrics[k]), k
+    ev = json.loads(run_cli("eval", run, "--json", check=0).stdout.strip().splitlines()[-1])
+    np.testing.assert_allclose(ev["test_l1"], metrics["test_l1"], rtol=1e-5)
+    run_cli("export", run, "--out", tmp_path / "sm", check=0)
+    assert (tmp_path / "sm" / "saved_model.pb").exists()
+    # running the finished run again trains nothing more and keeps the result
+    again = run_cli("train", "inn", *TINY_INN, "--train-size", "128", "--epochs", "2",
+                    "--run-dir", run, check=0)
+    assert "Resuming" in again.stdout
+    np.testing.assert_allclose(json.loads((run / "metrics.json").read_text())["test_l1"],
+                               metrics["test_l1"], rtol=1e-6)
+    # a corrupt checkpoint is a clear error, not a crash
+    state = json.loads((run / "checkpoints" / "state.json").read_text())
+    (run / "checkpoints" / state["weights"]).write_bytes(b"garbage")
+    p = run_cli("train", "inn", *TINY_INN, "--train-size", "128", "--epochs", "3",
+                "--run-dir", run, check=1)
+    assert "cannot load checkpoint" in p.stderr and "corrupt" in p.stderr
+
+
+def test_resume_after_kill_9_matches_uninterrupted_run(tmp_path):
+    args = ["train", "inn", *TINY_INN, "--train-size", "256", "--epochs", "12",
+            "--checkpoint-every", "3", "--set", "train.image_every=0"]
+    run_cli(*args, "--run-dir", tmp_path / "a", check=0)
+    b = tmp_path / "b"
+    env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"}
+    proc = subprocess.Popen([sys.executable, "-m", "infozoo.cli", *args, "--run-dir", str(b)],
+                            cwd=REPO, env=env, stdout=subprocess.DEVNULL,
+                            stderr=subprocess.DEVNULL)
+    state_file = b / "checkpoints" / "state.json"
+    deadline = time.time() + 240
+    killed_at = None
+    while time.time() < deadline and proc.poll() is None:
+        if state_file.exists():
+            try:
+                gs = json.loads(state_file.read_text())["global_step"]
+            except ValueError:
+                gs = 0
+            if gs >= 20:
+                proc.send_signal(signal.SIGKILL)
+                killed_at = gs
+                break
+        time.sleep(0.02)
+    proc.wait()
+    assert killed_at is not None, "the run finished before it could be killed"
+    assert not (b / "metrics.json").exists()
+    p = run_cli(*args, "--run-dir", b, check=0)
+    assert "Resuming" in p.stdout
+    ma = json.loads((tmp_path / "a" / "metrics.json").read_text())
+    mb = json.loads((b / "metrics.json").read_text())
+    np.testing.assert_allclose(mb["test_l1"], ma["test_l1"], rtol=1e-6)
+    np.testing.assert_allclose(mb["test_loss"], ma["test_loss"], rtol=1e-6)
+
+
+def test_nan_loss_stops_with_clear_message_and_keeps_checkpoint(tmp_path):
+    run = tmp_path / "nan"
+    p = run_cli("train", "inn", *TINY_INN, "--train-size", "128", "--epochs", "3",
+                "--lr", "1e30", "--set", "clamp=0.0", "--run-dir", run)
+    assert p.returncode == 1, p.stderr[-2000:]
+    assert "NaN or infinite" in p.stderr
+    assert not (run / "metrics.json").exists()

@@ -1,0 +1,64 @@
+"""SavedModels load in a fresh process that imports only TensorFlow and reproduce the model."""
+import json
+import subprocess
+import sys
+
+import numpy as np
+
+from conftest import perturb
+from infozoo.export import export_model
+from tiny import SHAPE, TINY, make
+
+LOADER = r"""
+import json, sys
+import numpy as np
+import tensorflow as tf
+out = {}
+for name, path in json.loads(sys.argv[1]).items():
+    m = tf.saved_model.load(path)
+    res = {}
+    for b in (1, 7):
+        x = np.random.RandomState(b).rand(b, *%(shape)s).astype("float32")
+        z = m.encode(tf.constant(x))
+        res[b] = {"z": z.numpy().tolist(), "x_hat": m.decode(z).numpy().tolist(),
+                  "rec": m.reconstruct(tf.constant(x)).numpy().tolist()}
+        if hasattr(m, "sample"):
+            s = m.sample(tf.constant(3), tf.constant(1.0))
+            res["sample_shape"] = list(s.shape)
+        if hasattr(m, "log_prob"):
+            res["log_prob_%%d" %% b] = m.log_prob(tf.constant(x)).numpy().tolist()
+    out[name] = res
+assert "infozoo" not in sys.modules and "keras" not in "".join(
+    k for k in sys.modules if k.startswith("infozoo")), "the loader must not import infozoo"
+print("RESULT" + json.dumps({"infozoo_loaded": "infozoo" in sys.modules, "out": out}))
+""" % {"shape": repr(SHAPE)}
+
+
+def test_savedmodels_round_trip_in_fresh_process(tmp_path):
+    models, paths = {}, {}
+    for name in sorted(TINY):
+        m = make(name)
+        perturb(m.trainable_variables, 0.05)
+        models[name] = m
+        paths[name] = export_model(m, str(tmp_path / name))
+    p = subprocess.run([sys.executable, "-c", LOADER, json.dumps(paths)], capture_output=True,
+                       text=True, timeout=300)
+    assert p.returncode == 0, p.stderr[-3000:]
+    line = [ln for ln in p.stdout.splitlines() if ln.startswith("RESULT")][0]
+    result = json.loads(line[len("RESULT"):])
+    assert result["infozoo_loaded"] is False
+    for name, m in models.items():
+        res = result["out"][name]
+        for b in ("1", "7"):
+            x = np.random.RandomState(int(b)).rand(int(b), *SHAPE).astype("float32")
+            z = m.encode(x)
+            np.testing.assert_allclose(res[b]["z"], z, rtol=1e-6, atol=1e-6, err_msg=name)
+            np.testing.assert_allclose(res[b]["x_hat"], m.decode(z), rtol=1e-6, atol=1e-6)
+            np.testing.assert_allclose(res[b]["rec"], m.reconstruct(x), rtol=1e-6, atol=1e-6)
+            if hasattr(m, "log_prob"):
+                np.testing.assert_allclose(res[f"log_prob_{b}"], m.log_prob(x),
+                                           rtol=1e-5, atol=1e-3)
+        if m.can_sample:
+            assert res["sample_shape"] == [3, *SHAPE]
+        else:
+            assert "sample_shape" not in res

@@ -1,0 +1,108 @@
+"""The invariant suite over every registered model (tiny configs from tests/tiny.py)."""
+import keras
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from conftest import perturb
+from infozoo.registry import model_names
+from tiny import SHAPE, TINY, make
+
+X = np.random.RandomState(0).rand(6, *SHAPE).astype("float32")
+
+
+def test_every_registered_model_has_a_tiny_config():
+    assert set(model_names()) == set(TINY), "add the new model to tests/tiny.py"
+
+
+@pytest.fixture(params=sorted(TINY))
+def model(request):
+    keras.utils.set_random_seed(0)
+    m = make(request.param)
+    perturb(m.trainable_variables, 0.05)
+    return m
+
+
+def test_shapes(model):
+    z = model.encode(X)
+    assert z.shape == (len(X), model.code_size)
+    assert model.decode(z).shape == X.shape
+    assert model.reconstruct(X).shape == X.shape
+    if model.can_sample:
+        s = model.sample(3, 1.0)
+        assert s.shape == (3, *SHAPE) and np.all(np.isfinite(s))
+
+
+def test_flow_round_trip(model):
+    flow = getattr(model, "flow", None)
+    if flow is None:
+        assert model.registry_name == "classic"  # the only model without an invertible flow
+        return
+    if not flow.bijective:  # PIE: the full bijection before the splits drop anything
+        return  # covered by tests/test_pie.py::test_full_flow_*
+    y, ld = flow.forward(X)
+    x_back, ld_i = flow.inverse(tf.identity(y))
+    np.testing.assert_allclose(x_back, X, rtol=1e-4, atol=1e-4)
+    np.testing.assert_allclose(ld, -ld_i, rtol=1e-4, atol=1e-4)
+
+
+def test_inn_decode_pads_with_zeros():
+    m = make("inn")
+    perturb(m.trainable_variables, 0.05)
+    lat = m.latent(X).numpy()
+    lat[:, m.bottleneck:] = 0.0
+    x_hat = m.flow.inverse(lat.reshape(-1, *SHAPE))[0]
+    np.testing.assert_allclose(m.decode(lat[:, :m.bottleneck]), x_hat, rtol=1e-5, atol=1e-6)
+
+
+def test_gradients_finite(model):
+    with tf.GradientTape() as tape:
+        loss = tf.reduce_mean(model.loss_terms(X, training=True)["loss"])
+    grads = tape.gradient(loss, model.trainable_variables)
+    for v, g in zip(model.trainable_variables, grads):
+        assert g is not None, f"no gradient for {v.path}"
+        assert np.all(np.isfinite(g)), f"non-finite gradient for {v.path}"
+
+
+def test_config_round_trip(model):
+    clone = type(model).from_config(model.get_config())
+    clone.set_weights(model.get_weights())
+    np.testing.assert_allclose(clone.encode(X), model.encode(X), rtol=1e-6, atol=1e-6)
+    np.testing.assert_allclose(clone.reconstruct(X), model.reconstruct(X), rtol=1e-6, atol=1e-6)
+
+
+def test_keras_file_round_trip(model, tmp_path):
+    path = str(tmp_path / "m.keras")
+    model.save(path)
+    loaded = keras.saving.load_model(path, compile=False)
+    np.testing.assert_allclose(loaded.reconstruct(X), model.reconstruct(X), rtol=1e-6, atol=1e-6)
+
+
+def test_one_training_step(model):
+    model.compile(optimizer=keras.optimizers.Adam(1e-3))
+    before = [v.numpy().copy() for v in model.trainable_variables]
+    hist = model.fit(X, epochs=1, batch_size=3, verbose=0)
+    for k, v in hist.history.items():
+        assert np.all(np.isfinite(v)), f"{k} not finite: {v}"
+    assert set(model.term_names) <= set(hist.history)
+    changed = [not np.allclose(a, v.numpy()) for a, v in zip(before, model.trainable_variables)]
+    assert any(changed)
+    logs = model.evaluate(X, batch_size=3, verbose=0, return_dict=True)
+    terms = {k: float(np.mean(v)) for k, v in model.loss_terms(X).items()}
+    for k in model.term_names:  # evaluate() reports the same numbers as loss_terms
+        if k not in model.random_terms:  # e.g. MMD to a random prior draw, dequantisation
+            assert abs(logs[k] - terms[k]) <= 1e-4 * max(1.0, abs(terms[k])), k
+
+
+def test_bad_batch_gives_clear_error(model):
+    with pytest.raises(ValueError, match="expects batches of shape"):
+        model.check_input(np.zeros((2, 5, 5, 1), "float32"))
+    bad = X.copy()
+    bad[0, 0, 0, 0] = np.nan
+    with pytest.raises(ValueError, match="NaN"):
+        model.check_input(bad)
+
+
+def test_param_count_reported(model):
+    assert model.count_params_trainable() == sum(int(np.prod(v.shape))
+                                                 for v in model.trainable_variables) > 0

@@ -1,0 +1,15 @@
+"""Tiny configs of every registered model, for the shared invariant suite (8x8x1 images)."""
+SHAPE = (8, 8, 1)
+TINY = {
+    "inn": dict(bottleneck=4, conv_blocks=2, conv_hidden=8, fc_hidden=16),
+    "inn-vae": dict(bottleneck=4, conv_blocks=1, conv_hidden=8, fc_hidden=16, w_mmd=1.0),
+    "classic": dict(bottleneck=4, hidden=[16, 8]),
+    "pie": dict(eps=0.1, conv_blocks=2, linear_dims=[8, 4, 4], couplings_per_block=1,
+                reflections=2, conv_hidden=8, linear_hidden=16, linear_hidden_layers=1,
+                g_hidden=8, sharpness_samples=16),
+}
+
+
+def make(name, **over):
+    from infozoo.registry import get_model_class
+    return get_model_class(name)(input_shape=SHAPE, **{**TINY[name], **over})
