@@ -3,3 +3,5 @@ from infozoo.layers.base import LAYER_REGISTRY, Flow, Invertible, register_layer
 from infozoo.layers.coupling import AffineCoupling, soft_clamp  # noqa: F401
 from infozoo.layers.reshape import (FixedPermutation, HaarDownsampling, Inverted,  # noqa: F401
                                     Reshape, Squeeze)
+from infozoo.layers.householder import Householder  # noqa: F401
+from infozoo.layers.split import Split  # noqa: F401

@@ -1,0 +1,348 @@
+"""PIE: Pseudo-Invertible Encoder (anonymous ICLR 2019 submission, "PIE: Pseudo-Invertible Encoder").
+
+See ``docs/pie.md`` for the equations, the ``eps`` convention, dequantisation
+and bits/dim, and the sharpness metric.
+"""
+import math
+
+import keras
+import numpy as np
+import tensorflow as tf
+import tensorflow_probability as tfp
+
+from infozoo.layers import AffineCoupling, Flow, Reshape, Squeeze
+from infozoo.layers.householder import Householder
+from infozoo.layers.split import G_CHOICES, Split, check_eps
+from infozoo.models.base import ZooModel, register_model
+
+tfd = tfp.distributions
+
+
+@register_model("pie")
+class PIE(ZooModel):
+    """Pseudo-Invertible Encoder with Gaussian split priors.
+
+    #### Architecture (§4.1, §5.1, Fig. 4)
+
+    ``conv_blocks`` convolutional blocks, each: checkerboard ``Squeeze``
+    (``[H, W, C] -> [H/2, W/2, 4C]``), ``couplings_per_block`` x (affine
+    coupling with a convolutional subnet, ``Householder`` over the channels),
+    ``Split`` keeping the first half of the channels. Then a ``Reshape`` to a
+    flat vector and one linear block per entry of ``linear_dims``:
+    ``couplings_per_block`` x (affine coupling with a dense subnet,
+    ``Householder`` over the features), ``Split`` keeping the first
+    ``target`` features. Targets are clipped to the current dimension; a block
+    whose (clipped) target equals its input dimension has no split (the paper's
+    last block, "does not reduce the dimensions any further"). The latent
+    ``z`` is the output of the last block (``code_size``).
+
+    MNIST (the defaults): 28x28x1 -> 14x14x4 -> split 14x14x2 -> 7x7x8 -> split
+    7x7x4 = 196 -> 64 -> 10 -> 10. sklearn digits (8x8x1): 8x8x1 -> 4x4x4 ->
+    4x4x2 -> 2x2x8 -> 2x2x4 = 16 -> 16 (64 clipped) -> 10 -> 10.
+
+    #### Objective (eq. 17)
+
+    ``log p(x) = log N(z; 0, I) + sum_l log N(r_l | g_l(z_l), eps^2 I) + sum log|det J|``;
+    the loss is ``nll = -log p(x)`` per example, of the dequantised input (see
+    ``loss_terms``). ``eps`` is the standard deviation of the split prior.
+
+    #### Hyperparameters
+
+    ``eps`` (> 0), ``g`` ("learned" | "zero"), ``conv_blocks``, ``linear_dims``,
+    ``couplings_per_block``, ``reflections`` (Householder vectors per mixing
+    layer), ``conv_hidden``/``conv_hidden_layers``/``kernel_size`` (coupling
+    conv subnets), ``linear_hidden``/``linear_hidden_layers`` (coupling dense
+    subnets), ``g_hidden``/``g_hidden_layers`` (split networks g), ``clamp``
+    (soft clamp of the coupling log-scales), ``dequantize`` (add
+    ``U(0, 1/num_bins)`` noise in ``loss_terms``), ``num_bins`` (levels of the
+    data, for bits/dim), ``sharpness_samples`` (images per sharpness estimate
+    in ``extra_metrics``), ``seed``.
+    """
+
+    term_names = ("loss", "nll", "bits_per_dim", "log_pz", "log_pr", "logdet")
+    can_sample = True
+
+    def __init__(self, input_shape=(28, 28, 1), eps=0.1, g="learned", conv_blocks=2,
+                 linear_dims=(64, 10, 10), couplings_per_block=3, reflections=3, conv_hidden=64,
+                 conv_hidden_layers=2, kernel_size=3, linear_hidden=256, linear_hidden_layers=2,
+                 g_hidden=64, g_hidden_layers=1, clamp=2.0, dequantize=True, num_bins=256,
+                 sharpness_samples=10000, seed=0, **kwargs):
+        super().__init__(input_shape=input_shape, **kwargs)
+        if len(self.image_shape) != 3:
+            raise ValueError(f"PIE expects images [H, W, C], got input_shape {self.image_shape}")
+        if g not in G_CHOICES:
+            raise ValueError(f"g must be one of {G_CHOICES}, got {g!r}")
+        for name, val, lo in (("conv_blocks", conv_blocks, 0),
+                              ("couplings_per_block", couplings_per_block, 0),
+                              ("reflections", reflections, 1), ("num_bins", num_bins, 2),
+                              ("sharpness_samples", sharpness_samples, 1)):
+            if int(val) < lo:
+                raise ValueError(f"{name} must be >= {lo}, got {val}")
+        linear_dims = [int(d) for d in (linear_dims or ())]
+        if any(d < 1 for d in linear_dims):
+            raise ValueError(f"linear_dims must be positive, got {linear_dims}")
+        self.hp = dict(eps=check_eps(eps), g=g, conv_blocks=int(conv_blocks),
+                       linear_dims=linear_dims, couplings_per_block=int(couplings_per_block),
+                       reflections=int(reflections), conv_hidden=int(conv_hidden),
+                       conv_hidden_layers=int(conv_hidden_layers), kernel_size=int(kernel_size),
+                       linear_hidden=int(linear_hidden),
+                       linear_hidden_layers=int(linear_hidden_layers), g_hidden=int(g_hidden),
+                       g_hidden_layers=int(g_hidden_layers), clamp=float(clamp),
+                       dequantize=bool(dequantize), num_bins=int(num_bins),
+                       sharpness_samples=int(sharpness_samples), seed=int(seed))
+        self.eps = self.hp["eps"]
+        self.sharpness_samples = self.hp["sharpness_samples"]
+        self.seed_gen = keras.random.SeedGenerator(self.hp["seed"])
+        self.flow = Flow(self._make_steps(), name="flow", dtype=self.dtype_policy)
+        self.flow.build((None, *self.image_shape))
+        self.built = True
+
+    # -- architecture --------------------------------------------------------------
+    def _make_steps(self):
+        hp, dt = self.hp, self.dtype_policy
+        K = hp["couplings_per_block"]
+        steps = []
+        #: per-example shape after every split block: [(kind, shape_in, shape_kept)]
+        self.block_shapes = []
+        h, w, c = self.image_shape
+        for b in range(hp["conv_blocks"]):
+            if h % 2 or w % 2:
+                raise ValueError(f"convolutional block {b + 1} of {hp['conv_blocks']} cannot "
+                                 f"downsample a {h}x{w} tensor (odd size): use fewer conv_blocks "
+                                 f"or pad/crop the images")
+            h, w, c = h // 2, w // 2, 4 * c
+            steps.append(Squeeze(name=f"conv{b}_squeeze", dtype=dt))
+            for k in range(K):
+                steps.append(AffineCoupling("conv", hidden=hp["conv_hidden"],
+                                            hidden_layers=hp["conv_hidden_layers"],
+                                            kernel_size=hp["kernel_size"], activation="leaky_relu",
+                                            clamp=hp["clamp"], name=f"conv{b}_coupling{k}",
+                                            dtype=dt))
+                steps.append(Householder(hp["reflections"], seed=hp["seed"] * 1000 + len(steps),
+                                         name=f"conv{b}_householder{k}", dtype=dt))
+            keep = c // 2
+            steps.append(Split(keep, c, eps=hp["eps"], g=hp["g"], subnet="conv",
+                               hidden=hp["g_hidden"], hidden_layers=hp["g_hidden_layers"],
+                               kernel_size=hp["kernel_size"], name=f"conv{b}_split", dtype=dt))
+            self.block_shapes.append(("conv", (h, w, c), (h, w, keep)))
+            c = keep
+        dim = h * w * c
+        steps.append(Reshape((h, w, c), (-1,), name="flatten", dtype=dt))
+        for b, target in enumerate(self.hp["linear_dims"]):
+            target = min(target, dim)
+            for k in range(K):
+                steps.append(AffineCoupling("dense", hidden=hp["linear_hidden"],
+                                            hidden_layers=hp["linear_hidden_layers"],
+                                            activation="leaky_relu", clamp=hp["clamp"],
+                                            name=f"linear{b}_coupling{k}", dtype=dt))
+                steps.append(Householder(hp["reflections"], seed=hp["seed"] * 1000 + len(steps),
+                                         name=f"linear{b}_householder{k}", dtype=dt))
+            if target < dim:
+                steps.append(Split(target, dim, eps=hp["eps"], g=hp["g"], subnet="dense",
+                                   hidden=hp["g_hidden"], hidden_layers=hp["g_hidden_layers"],
+                                   name=f"linear{b}_split", dtype=dt))
+            self.block_shapes.append(("linear", (dim,), (target,)))
+            dim = target
+        self.latent_dim = dim
+        # shapes of the dropped parts r_l, in order of the splits
+        self.r_shapes = [(*s_in[:-1], s_in[-1] - s_out[-1])
+                         for _, s_in, s_out in self.block_shapes if s_in != s_out]
+        return steps
+
+    @property
+    def code_size(self):
+        return self.latent_dim
+
+    @property
+    def random_terms(self):
+        """Every term is evaluated on dequantised (noisy) data when ``dequantize`` is on."""
+        return self.term_names if self.hp["dequantize"] else ()
+
+    @property
+    def data_dim(self):
+        return int(np.prod(self.image_shape))
+
+    @property
+    def splits(self):
+        return [s for s in self.flow.steps if isinstance(s, Split)]
+
+    # -- densities -----------------------------------------------------------------
+    def prior(self, dtype=tf.float32):
+        """The latent prior ``N(0, I)`` on ``z`` (``code_size`` dimensions)."""
+        zeros = tf.zeros([self.latent_dim], dtype)
+        return tfd.MultivariateNormalDiag(loc=zeros, scale_diag=tf.ones_like(zeros))
+
+    def log_prob_terms(self, x):
+        """``x -> {"log_pz", "log_pr", "logdet", "log_prob", "z"}`` per example (eq. 17), no noise."""
+        h = tf.convert_to_tensor(x, self.compute_dtype)
+        logdet = tf.zeros([tf.shape(h)[0]], h.dtype)
+        log_pr = tf.zeros_like(logdet)
+        for s in self.flow.steps:
+            if isinstance(s, Split):
+                h, _, lp = s.split_forward(h)
+                log_pr = log_pr + lp
+            else:
+                h, ld = s.forward(h)
+                logdet = logdet + ld
+        log_pz = self.prior(h.dtype).log_prob(h)
+        return {"z": h, "log_pz": log_pz, "log_pr": log_pr, "logdet": logdet,
+                "log_prob": log_pz + log_pr + logdet}
+
+    def log_prob(self, x):
+        """``log p(x)`` in nats per example, density over ``x`` in ``[0, 1]^D`` (eq. 17)."""
+        return self.log_prob_terms(x)["log_prob"]
+
+    def dequantize_noise(self, x):
+        """``x + u``, ``u ~ U(0, 1/num_bins)`` elementwise (identity if ``dequantize`` is off)."""
+        if not self.hp["dequantize"]:
+            return x
+        u = keras.random.uniform(tf.shape(x), minval=0.0, maxval=1.0 / self.hp["num_bins"],
+                                 dtype=x.dtype, seed=self.seed_gen)
+        return x + u
+
+    def bits_per_dim(self, nll):
+        """``(nll / D + log(num_bins)) / log 2``: nats of the density on ``[0,1]^D`` to bits per
+        pixel of the discrete ``num_bins``-level data (density on ``[0, num_bins)^D`` is
+        ``p / num_bins^D``)."""
+        return (nll / self.data_dim + math.log(self.hp["num_bins"])) / math.log(2.0)
+
+    def loss_terms(self, x, training=False):
+        """Per-example terms; ``loss = nll = -log p(x + u)`` with dequantisation noise ``u``.
+
+        The noise is added in training *and* evaluation (it is part of the
+        continuous density being fitted, not a regulariser), so the validation
+        ``nll``/``bits_per_dim`` are stochastic estimates of the same quantity.
+        """
+        x = tf.convert_to_tensor(x, self.compute_dtype)
+        t = self.log_prob_terms(self.dequantize_noise(x))
+        nll = -t["log_prob"]
+        return {"loss": nll, "nll": nll, "bits_per_dim": self.bits_per_dim(nll),
+                "log_pz": t["log_pz"], "log_pr": t["log_pr"], "logdet": t["logdet"]}
+
+    # -- the full bijection F (before the splits drop anything) -------------------
+    def full_flow_forward(self, x):
+        """The bijection ``F``: ``x -> ([z, r_1, ..., r_L] flattened, log|det dF/dx|)``.
+
+        Every split keeps its dropped part ``r_l`` instead of discarding it; ``z``
+        comes first, then ``r_1`` (the first split) .. ``r_L``, each flattened.
+        """
+        h = tf.convert_to_tensor(x, self.compute_dtype)
+        logdet = tf.zeros([tf.shape(h)[0]], h.dtype)
+        rs = []
+        for s in self.flow.steps:
+            if isinstance(s, Split):
+                h, r, _ = s.split_forward(h)
+                rs.append(tf.reshape(r, [tf.shape(r)[0], -1]))
+            else:
+                h, ld = s.forward(h)
+                logdet = logdet + ld
+        return tf.concat([h] + rs, axis=1), logdet
+
+    def full_flow_inverse(self, v):
+        """``F^-1``: ``[z, r_1, ..., r_L] -> (x, log|det dF^-1/dv|)``."""
+        v = tf.convert_to_tensor(v, self.compute_dtype)
+        sizes = [self.latent_dim] + [int(np.prod(s)) for s in self.r_shapes]
+        parts = tf.split(v, sizes, axis=1)
+        h, rs = parts[0], parts[1:]
+        logdet = tf.zeros([tf.shape(v)[0]], v.dtype)
+        i = len(rs)
+        for s in reversed(self.flow.steps):
+            if isinstance(s, Split):
+                i -= 1
+                h = tf.concat([h, tf.reshape(rs[i], [-1, *self.r_shapes[i]])], -1)
+            else:
+                h, ld = s.inverse(h)
+                logdet = logdet + ld
+        return h, logdet
+
+    # -- encoder, decoder, sampling ------------------------------------------------
+    def encode(self, x, training=False):
+        """``G(x) = z``: the flow with every split's ``r`` dropped, ``[B, code_size]``."""
+        return self.flow.forward(tf.convert_to_tensor(x, self.compute_dtype))[0]
+
+    def decode(self, z, training=False):
+        """``G^-1(z)``: the inverse flow, every split extending ``z`` to ``[z, g(z)]``."""
+        return self.flow.inverse(tf.convert_to_tensor(z, self.compute_dtype))[0]
+
+    def sample(self, n, temperature=1.0):
+        """``decode(z)``, ``z ~ N(0, temperature^2 I)`` (the paper's N(0, 0.5) is T = sqrt(0.5))."""
+        t = tf.cast(temperature, self.compute_dtype)
+        z = tf.random.normal([n, self.latent_dim], dtype=self.compute_dtype) * t
+        return self.decode(z)
+
+    def export_endpoints(self):
+        eps = super().export_endpoints()
+        x_spec = tf.TensorSpec([None, *self.image_shape], tf.float32, name="x")
+        eps["log_prob"] = (lambda x: self.log_prob(x), [x_spec])
+        return eps
+
+    # -- evaluation ----------------------------------------------------------------
+    def _batched(self, fn, x, batch_size):
+        return np.concatenate([np.asarray(fn(x[i:i + batch_size]))
+                               for i in range(0, len(x), batch_size)], 0)
+
+    def _samples(self, n, temperature, batch_size):
+        out = [np.asarray(self.sample(min(batch_size, n - i), temperature))
+               for i in range(0, n, batch_size)]
+        return np.concatenate(out, 0)
+
+    def extra_metrics(self, x_test, run_dir, writer=None, step=0, sharpness_samples=None,
+                      batch_size=500):
+        """Test NLL and bits/dim, reconstruction errors, sharpness (§5.2), Fig. 7 grids.
+
+        ``x_test``: array ``[N, H, W, C]`` in ``[0, 1]`` (or a ``tf.data`` dataset of such
+        batches, or of ``(x, label)`` pairs). Returns a dict of floats:
+        ``test_nll`` (nats, dequantised as in training), ``test_bits_per_dim``,
+        ``recon_mse``, ``recon_l1`` (``x`` vs ``decode(encode(x))``, no noise),
+        ``sharpness_true`` (the test images), ``sharpness_T1``,
+        ``sharpness_T0.71`` (samples at temperature 1 and sqrt(0.5), clipped to
+        ``[0, 1]``). Writes ``pie_reconstructions``, ``pie_samples_T1``,
+        ``pie_samples_T0.71`` and ``pie_interpolation`` PNGs under ``run_dir/images``.
+        """
+        from infozoo.images import write_grid
+        from infozoo.sharpness import sharpness
+
+        x = _as_array(x_test).astype(np.float32)
+        n_sharp = int(sharpness_samples or self.sharpness_samples)
+        nll = self._batched(lambda b: self.loss_terms(b)["nll"], x, batch_size)
+        x_hat = self._batched(self.reconstruct, x, batch_size)
+        mean_nll = float(np.mean(nll))
+        metrics = {
+            "test_nll": mean_nll,
+            "test_bits_per_dim": float(self.bits_per_dim(mean_nll)),
+            "recon_mse": float(np.mean((x_hat - x) ** 2)),
+            "recon_l1": float(np.mean(np.abs(x_hat - x))),
+            "sharpness_true": sharpness(x[:n_sharp]),
+        }
+        samples = {}
+        for label, t in (("T1", 1.0), ("T0.71", math.sqrt(0.5))):
+            s = np.clip(self._samples(n_sharp, t, batch_size), 0.0, 1.0)
+            metrics[f"sharpness_{label}"] = sharpness(s)
+            samples[label] = s
+        if run_dir is not None:
+            k = min(10, len(x))
+            rows = []
+            for i in range(0, min(2 * k, len(x)), k):   # Fig. 7a: originals, reconstructions
+                rows += [x[i:i + k], x_hat[i:i + k]]
+            write_grid(run_dir, "pie_reconstructions", rows, step, writer)
+            for label, s in samples.items():             # Fig. 7b, 7c
+                write_grid(run_dir, f"pie_samples_{label}",
+                           [s[i:i + 10] for i in range(0, min(50, len(s)), 10)], step, writer)
+            n_rows = min(5, len(x) // 2)                 # Fig. 7d: interpolation in z
+            if n_rows:
+                z = np.asarray(self.encode(x[:2 * n_rows]))
+                ts = np.linspace(0.0, 1.0, 10, dtype=np.float32)[:, None]
+                rows = [np.asarray(self.decode(z[2 * i] + ts * (z[2 * i + 1] - z[2 * i])))
+                        for i in range(n_rows)]
+                write_grid(run_dir, "pie_interpolation", rows, step, writer)
+        return metrics
+
+    def get_config(self):
+        return {**super().get_config(), **self.hp}
+
+
+def _as_array(x):
+    if isinstance(x, tf.data.Dataset):
+        batches = [b[0] if isinstance(b, (tuple, list)) else b for b in x]
+        return np.concatenate([np.asarray(b) for b in batches], 0)
+    return np.asarray(x)
