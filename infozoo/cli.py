@@ -81,7 +81,7 @@ class TrainGroup(click.Group):
             click.Option(["--set", "set_items"], multiple=True, metavar="KEY=VALUE",
                          help="override any config key, e.g. --set train.lr_drops=[5]"),
             click.Option(["--dry-run"], is_flag=True, help="print the resolved config and exit"),
-            click.Option(["--quiet"], is_flag=True, help="no progress bar"),
+            click.Option(["--quiet"], is_flag=True, help="one line per epoch instead of a progress bar"),
         ]
         params += [_model_option(*spec) for spec in config_lib.flag_specs(name)]
 
@@ -101,7 +101,7 @@ class TrainGroup(click.Group):
                 click.echo(config_lib.dump(cfg), nl=False)
                 return
             run_dir = run_dir or os.path.join("runs", f"{name}-{time.strftime('%Y%m%d-%H%M%S')}")
-            _train(name, overrides, run_dir, 0 if quiet else 1)
+            _train(name, overrides, run_dir, 2 if quiet else 1)
 
         desc = raw.get("description", "")
         return click.Command(name, params=params, callback=callback,

@@ -66,6 +66,22 @@ class ZooModel(keras.Model):
                               tf.TensorSpec([], tf.float32, name="temperature")])
         return eps
 
+    def representations(self, x):
+        """Ordered intermediate representations for the information probe.
+
+        A list of dicts ``{"name", "value" [batch, ...], "bijective" (bool: the step from
+        the previous entry is a bijection), "logdet" ([batch] or None)}``, from
+        ``"input"`` through the code to ``"reconstruction"``. Models override this
+        to expose every layer; the default has input, code and reconstruction.
+        """
+        code = self.encode(x)
+        return [
+            {"name": "input", "value": x, "bijective": True, "logdet": None},
+            {"name": "code", "value": code, "bijective": False, "logdet": None},
+            {"name": "reconstruction", "value": self.decode(code), "bijective": False,
+             "logdet": None},
+        ]
+
     # -- shared behaviour ----------------------------------------------------------
     def reconstruct(self, x, training=False):
         return self.decode(self.encode(x, training=training), training=training)
