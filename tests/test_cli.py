@@ -117,3 +117,27 @@ def test_nan_loss_stops_with_clear_message_and_keeps_checkpoint(tmp_path):
     assert p.returncode == 1, p.stderr[-2000:]
     assert "NaN or infinite" in p.stderr
     assert not (run / "metrics.json").exists()
+
+
+def test_pie_headline_command_on_digits(tmp_path):
+    """`infozoo train pie --eps 0.1` on data that needs no download (small budget)."""
+    run = tmp_path / "pie"
+    p = run_cli("train", "pie", "--eps", "0.1", "--dataset", "digits", "--epochs", "1",
+                "--train-size", "256", "--couplings-per-block", "1", "--sharpness-samples",
+                "64", "--quiet", "--run-dir", run, check=0)
+    assert "pie (pie) on digits" in p.stdout
+    m = json.loads((run / "metrics.json").read_text())
+    for k in ("test_bits_per_dim", "recon_mse", "sharpness_T1", "sharpness_T0.71",
+              "sharpness_true"):
+        assert np.isfinite(m[k]), k
+    for png in ("pie_reconstructions", "pie_samples_T1", "pie_samples_T0.71",
+                "pie_interpolation"):
+        assert (run / "images" / f"{png}.png").exists(), png
+    assert "eps^2 = 0.01, 0.1, 1.0 are eps = 0.1, 0.316, 1.0" in " ".join(
+        run_cli("train", "pie", "--help", check=0).stdout.split())
+
+
+def test_pie_rejects_zero_and_negative_eps():
+    for eps in ("0", "-0.5"):
+        p = run_cli("train", "pie", "--eps", eps, "--dataset", "digits", check=2)
+        assert "model_args.eps" in p.stderr and "must be > 0" in p.stderr
