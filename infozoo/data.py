@@ -28,7 +28,7 @@ class DatasetUnavailable(RuntimeError):
 
 
 def dataset_names():
-    return sorted(set(TFDS_NAMES) | set(LOCAL_NAMES))
+    return sorted(set(TFDS_NAMES) | set(LOCAL_NAMES) | {"toy25"})
 
 
 # -- IDX / npz files ----------------------------------------------------------------
@@ -162,6 +162,15 @@ def _to_float(x):
 
 def load_arrays(name, data_dir=None, train_size=None, test_size=None):
     """``(x_train, y_train, x_test, y_test)``, images float32 NHWC in [0, 1]."""
+    if name == "toy25" or str(name).startswith("toy25:"):
+        # IPAE §4.1's 25 Gaussians: 2-D points as [N, 1, 1, 2] "images", not in [0, 1]
+        # (see infozoo.toy; "toy25:<spacing>" sets the grid spacing).
+        from infozoo.toy import toy25_arrays
+        try:
+            xtr, ytr, xte, yte = toy25_arrays(name)
+        except ValueError as e:
+            raise DatasetUnavailable(str(e)) from None
+        return xtr[:train_size], ytr[:train_size], xte[:test_size], yte[:test_size]
     if data_dir:
         xtr, ytr, xte, yte = _from_dir(data_dir, name)
     elif name == "digits":

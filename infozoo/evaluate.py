@@ -7,8 +7,11 @@ from infozoo import config as config_lib
 from infozoo import data as data_lib
 
 
-def evaluate_model(model, x_test, batch_size=500, run_dir=None, writer=None, step=0):
-    """Means of every loss term on ``x_test``, reconstruction L1 and MSE, model extras."""
+def evaluate_model(model, x_test, batch_size=500, run_dir=None, writer=None, step=0, **data):
+    """Means of every loss term on ``x_test``, reconstruction L1 and MSE, model extras.
+
+    ``data`` (``y_test``, ``x_train``, ``y_train``, ``dataset``) goes to the model's
+    ``extra_metrics`` (e.g. the linear probe on codes needs labels)."""
     sums, n = {}, 0
     for i in range(0, len(x_test), batch_size):
         x = x_test[i:i + batch_size]
@@ -23,7 +26,7 @@ def evaluate_model(model, x_test, batch_size=500, run_dir=None, writer=None, ste
     out = {("test_" + k if not k.startswith("test_") else k): v / n for k, v in sums.items()}
     out["test_examples"] = n
     if run_dir is not None:
-        out.update(model.extra_metrics(x_test, run_dir, writer, step))
+        out.update(model.extra_metrics(x_test, run_dir, writer, step, **data))
     return out
 
 
@@ -54,12 +57,13 @@ def evaluate_run(run_dir, data_dir=None, test_size=None):
     import tensorflow as tf
     cfg, model = load_run_model(run_dir)
     d = cfg["data"]
-    _, _, xte, _ = data_lib.load_arrays(d["dataset"], data_dir or d["data_dir"], 1,
-                                        test_size or d["test_size"])
+    xtr, ytr, xte, yte = data_lib.load_arrays(d["dataset"], data_dir or d["data_dir"],
+                                              d["train_size"], test_size or d["test_size"])
     data_lib.check_images(xte, model.image_shape, "test data")
     writer = tf.summary.create_file_writer(os.path.join(run_dir, "logs", "eval"))
     out = evaluate_model(model, xte, cfg["train"]["eval_batch_size"], run_dir, writer,
-                         cfg["train"]["epochs"])
+                         cfg["train"]["epochs"], y_test=yte, x_train=xtr, y_train=ytr,
+                         dataset=d["dataset"])
     out["params"] = model.count_params_trainable()
     out["run_dir"] = run_dir
     out["dataset"] = d["dataset"]

@@ -2,7 +2,7 @@
 import importlib
 
 _MODELS = {}
-_MODEL_MODULES = ("inn", "classic", "pie")
+_MODEL_MODULES = ("inn", "classic", "pie", "ipae", "vae", "vimae")
 
 
 def register_model(name):

@@ -45,9 +45,10 @@ class ZooModel(keras.Model):
     def sample(self, n, temperature=1.0):
         raise TypeError(f"{type(self).__name__} has no prior to sample from")
 
-    def extra_metrics(self, x_test, run_dir, writer=None, step=0):
+    def extra_metrics(self, x_test, run_dir, writer=None, step=0, **data):
         """Model-specific evaluation (e.g. PIE's bits/dim and sharpness): returns a dict of
-        JSON-able metrics and may write PNGs under ``run_dir``. Default: nothing."""
+        JSON-able metrics and may write PNGs under ``run_dir``. ``data`` holds ``y_test``,
+        ``x_train``, ``y_train`` and ``dataset`` where the caller has them. Default: nothing."""
         return {}
 
     def export_endpoints(self):

@@ -1,0 +1,94 @@
+"""IPAE: Information Potential Auto-Encoder (Zhang, Ozay, Sun, Okatani).
+
+See ``docs/ipae.md``. Objective (eq. 2 with eq. 10, i.e. eq. 11), per example ``i``::
+
+    loss_i = 1/K sum_k d(x_i, g(mu_i + sigma_i * eps_ik))
+             + beta * 1/(2 K N_j) sum_k sum_{j in J(i)}
+                      ||(mu_j - mu_i - sigma_i * eps_ik) / sigma_j||^2
+
+Eq. 11 as printed puts ``d`` inside the triple sum with the factor ``1/(2 K N^2)``,
+which weighs the reconstruction by 1/2; it is derived by "using (10) in (2)", whose
+reconstruction has weight 1, so this implementation uses eq. 2's weighting
+(``beta`` here = ``beta / 2`` of the literal eq. 11).
+"""
+import tensorflow as tf
+
+from infozoo.losses.information import pairwise_information_bound
+from infozoo.models.base import register_model
+from infozoo.models.stochastic import StochasticAutoencoder
+
+
+@register_model("ipae")
+class IPAE(StochasticAutoencoder):
+    """Stochastic autoencoder regularised by the non-parametric bound of I(x; z) (eq. 10).
+
+    ``beta``: weight of the bound (eq. 2). ``nj``: partners ``j`` of each example
+    (``N_j``; 1 as in §4.1, several, or 0 = the whole batch). ``k``: samples of eps per
+    example (``K``; the paper uses 1). ``bank_size``: how many recent training
+    ``(mu_j, sigma_j)`` are kept for ``sample``, which draws from the non-parametric
+    ``p(z) ~= 1/N sum_j q(z | x_j)`` of eq. 6 (IPAE defines no prior; before training the
+    bank holds ``N(0, I)`` components).
+
+    Terms: ``loss``, ``recon``, ``info_bound`` (eq. 10, per example), ``kl`` (the VAE rate
+    of eq. 5, logged for comparison only).
+    """
+
+    term_names = ("loss", "recon", "info_bound", "kl")
+    random_terms = ("loss", "recon", "info_bound")
+
+    def __init__(self, beta=1e-3, nj=1, bank_size=1000, **kwargs):
+        super().__init__(**kwargs)
+        if float(beta) < 0:
+            raise ValueError(f"beta must be >= 0, got {beta}")
+        if int(nj) < 0:
+            raise ValueError(f"nj must be >= 0 (0: the whole batch), got {nj}")
+        if int(bank_size) < 1:
+            raise ValueError(f"bank_size must be >= 1, got {bank_size}")
+        self.beta, self.nj, self.bank_size = float(beta), int(nj), int(bank_size)
+        d = self.code_size
+        self.bank_mu = self.add_weight(shape=(self.bank_size, d), initializer="zeros",
+                                       trainable=False, aggregation="only_first_replica",
+                                       name="bank_mu")
+        self.bank_sigma = self.add_weight(shape=(self.bank_size, d), initializer="ones",
+                                          trainable=False, aggregation="only_first_replica",
+                                          name="bank_sigma")
+        self.bank_count = self.add_weight(shape=(), initializer="zeros", dtype="int32",
+                                          trainable=False, aggregation="only_first_replica",
+                                          name="bank_count")
+        self.built = True
+
+    def regularizer(self, x, codes, training):
+        """``beta * b_i`` with ``b_i`` the per-example eq. 10 bound; fills the sample bank."""
+        mu, sigma = codes["mu"], codes["sigma"]
+        bound = pairwise_information_bound(mu, sigma, codes["eps"], self.nj)   # eq. 10
+        if training:
+            self._remember(tf.stop_gradient(mu), tf.stop_gradient(sigma))
+        return self.beta * bound, {"info_bound": bound}                        # eq. 2 / 11
+
+    def _remember(self, mu, sigma):
+        """Ring buffer of the latest ``bank_size`` training ``(mu, sigma)``."""
+        m = self.bank_size
+        mu, sigma = mu[-m:], sigma[-m:]
+        n = tf.shape(mu)[0]
+        count = tf.convert_to_tensor(self.bank_count)
+        idx = ((count % m) + tf.range(n)) % m
+        self.bank_mu.assign(tf.tensor_scatter_nd_update(tf.convert_to_tensor(self.bank_mu),
+                                                        idx[:, None], mu))
+        self.bank_sigma.assign(tf.tensor_scatter_nd_update(
+            tf.convert_to_tensor(self.bank_sigma), idx[:, None], sigma))
+        self.bank_count.assign(tf.minimum(count + n, 2 ** 30))
+
+    def sample(self, n, temperature=1.0):
+        """``decode(mu_j + temperature * sigma_j * eps)``, ``j`` uniform over the bank (eq. 6)."""
+        filled = tf.minimum(tf.convert_to_tensor(self.bank_count), self.bank_size)
+        m = tf.where(filled > 0, filled, self.bank_size)
+        j = tf.random.uniform([n], 0, m, dtype=tf.int32)
+        eps = tf.random.normal([n, self.code_size], dtype=self.compute_dtype)
+        t = tf.cast(temperature, self.compute_dtype)
+        z = tf.gather(self.bank_mu, j) + t * tf.gather(self.bank_sigma, j) * eps
+        return self.decode(z)
+
+    def get_config(self):
+        return {**super().get_config(), "beta": self.beta, "nj": self.nj,
+                "bank_size": self.bank_size}
+

@@ -1,0 +1,34 @@
+"""The (beta-)VAE baselines of IPAE (§2.2, §4) and VIMAE (§2.2, §5).
+
+``loss = recon + beta * KL(N(mu, diag sigma^2) || N(0, I))`` with the analytic KL of
+IPAE eq. 5 (the negative ELBO, VIMAE eq. 2, for ``beta = 1``): ``beta = 1`` is the
+VAE (Kingma & Welling), ``beta > 1`` the beta_H-VAE (Higgins et al.), ``beta < 1`` the
+beta_A-VAE (VIMAE §5, after Alemi et al.). The reconstruction uses the standard
+reparameterisation trick with ``K`` samples.
+"""
+from infozoo.models.base import register_model
+from infozoo.models.stochastic import StochasticAutoencoder
+
+
+@register_model("vae")
+class VAE(StochasticAutoencoder):
+    """beta-VAE with the analytic KL to ``N(0, I)``.
+
+    Terms: ``loss``, ``recon``, ``kl`` (the rate)."""
+
+    term_names = ("loss", "recon", "kl")
+    random_terms = ("loss", "recon")
+
+    def __init__(self, beta=1.0, **kwargs):
+        super().__init__(**kwargs)
+        if float(beta) < 0:
+            raise ValueError(f"beta must be >= 0, got {beta}")
+        self.beta = float(beta)
+        self.built = True
+
+    def regularizer(self, x, codes, training):
+        """``beta * KL`` (eq. 5; the base computes the KL once, as ``codes["kl"]``)."""
+        return self.beta * codes["kl"], {}
+
+    def get_config(self):
+        return {**super().get_config(), "beta": self.beta}

@@ -1,0 +1,91 @@
+"""VIMAE: the Variational InfoMax AutoEncoder (anonymous, "The Variational InfoMax Autoencoder").
+
+See ``docs/vimae.md``. Eq. 7 with ``D = MMD`` (§5) and the L2 reconstruction of the
+appendix, per example::
+
+    loss_i = ||x_i - g(f(x_i + nu_i))||_2^2 + lambda * MMD^2(q(z), p(z))
+
+``p(z)`` is ``N(0, I)`` (VIMAE-n) or the unit-variance logistic (VIMAE-l). The
+encoder ``f`` is deterministic and made random by adding pixel-wise Gaussian noise
+``nu`` "truncated at 0.01" to its input *while training* (appendix); the decoder
+``g`` is deterministic. The MMD is the unbiased multi-scale estimator of
+``infozoo.losses.mmd`` between the batch of codes and an equal number of prior draws;
+every example carries the batch value.
+"""
+import keras
+import numpy as np
+import tensorflow as tf
+
+from infozoo.losses.mmd import DEFAULT_SCALES, mmd
+from infozoo.losses.priors import check_prior, sample_prior
+from infozoo.models.base import register_model
+from infozoo.models.stochastic import StochasticAutoencoder
+
+MMD_KERNELS = ("imq", "rbf")
+
+
+def truncated_normal_noise(shape, std, bound, seed_gen, dtype=tf.float32):
+    """``N(0, std^2)`` truncated to ``[-bound, bound]``, by the inverse CDF of a uniform draw
+    (exact, no rejection loop). ``std = 0`` gives zeros."""
+    if std <= 0 or bound <= 0:
+        return tf.zeros(shape, dtype)
+    c = float(0.5 * (1.0 + _erf(bound / (std * np.sqrt(2.0)))))   # Phi(bound / std)
+    u = keras.random.uniform(shape, minval=1.0 - c, maxval=c, dtype=dtype, seed=seed_gen)
+    return std * tf.math.ndtri(u)
+
+
+def _erf(v):
+    import math
+    return math.erf(v)
+
+
+@register_model("vimae")
+class VIMAE(StochasticAutoencoder):
+    """VIMAE-n / VIMAE-l (eq. 7, D = MMD).
+
+    ``prior``: ``normal`` | ``logistic``; ``lam``: lambda of eq. 7; ``noise_std``,
+    ``noise_clip``: the encoder's training input noise ``N(0, noise_std^2)`` truncated to
+    ``[-noise_clip, noise_clip]`` (the appendix's "truncated at 0.01": both 0.01 here);
+    ``mmd_kernel`` (``imq`` | ``rbf``), ``mmd_scales`` (``C = 2 d s^2`` per scale ``s``).
+    Terms: ``loss``, ``recon``, ``mmd``.
+    """
+
+    gaussian_encoder = False
+    term_names = ("loss", "recon", "mmd")
+    random_terms = ("loss", "mmd")
+
+    def __init__(self, prior="normal", lam=10.0, noise_std=0.01, noise_clip=0.01,
+                 mmd_kernel="imq", mmd_scales=DEFAULT_SCALES, **kwargs):
+        kwargs.pop("k", None)  # one code per input: the encoder is deterministic
+        super().__init__(k=1, **kwargs)
+        self.prior_name = check_prior(prior)
+        if mmd_kernel not in MMD_KERNELS:
+            raise ValueError(f"mmd_kernel must be one of {', '.join(MMD_KERNELS)}, "
+                             f"got {mmd_kernel!r}")
+        if float(lam) < 0 or float(noise_std) < 0 or float(noise_clip) < 0:
+            raise ValueError("lam, noise_std and noise_clip must be >= 0")
+        self.vim = dict(prior=prior, lam=float(lam), noise_std=float(noise_std),
+                        noise_clip=float(noise_clip), mmd_kernel=mmd_kernel,
+                        mmd_scales=[float(s) for s in mmd_scales])
+        if not self.vim["mmd_scales"] or min(self.vim["mmd_scales"]) <= 0:
+            raise ValueError(f"mmd_scales must be positive, got {mmd_scales}")
+        self.built = True
+
+    def perturb_input(self, x, training):
+        """``x + nu`` while training (appendix: pixel-wise Gaussian noise truncated at 0.01)."""
+        if not training:
+            return x
+        return x + truncated_normal_noise(tf.shape(x), self.vim["noise_std"],
+                                          self.vim["noise_clip"], self.seed_gen, x.dtype)
+
+    def regularizer(self, x, codes, training):
+        """``lambda * MMD^2(q(z), p(z))`` (eq. 7 with D = MMD, eq. 13), on the batch of codes."""
+        z = codes["mu"]
+        p = sample_prior(self.prior_name, tf.shape(z)[0], self.code_size, self.seed_gen, z.dtype)
+        d = mmd(z, p, self.vim["mmd_kernel"], self.vim["mmd_scales"]) * tf.ones_like(z[:, 0])
+        return self.vim["lam"] * d, {"mmd": d}
+
+    def get_config(self):
+        cfg = super().get_config()
+        cfg.pop("k", None)
+        return {**cfg, **self.vim}
