@@ -17,16 +17,22 @@ class ClassicAutoencoder(ZooModel):
     [1024]*5. ``arch="conv"`` (CIFAR-10, §3.1): five 3x3 stride-1 convolutions
     (widths ``conv_channels``, which the paper does not give) and one fully
     connected layer to the bottleneck; the decoder mirrors it with tanh at the end.
+    ``code_activation`` is the activation of the code layer: ``"relu"`` as the paper
+    states, or ``"linear"`` (a ReLU code can die entirely at small bottlenecks, see
+    docs/results-inn.md).
     """
 
     term_names = ("loss", "l1")
 
     def __init__(self, input_shape=(28, 28, 1), bottleneck=32, arch="mlp",
-                 hidden=(512, 256, 128), conv_channels=(16, 32, 32, 32, 16), **kwargs):
+                 hidden=(512, 256, 128), conv_channels=(16, 32, 32, 32, 16),
+                 code_activation="relu", **kwargs):
         super().__init__(input_shape=input_shape, **kwargs)
         if arch not in ("mlp", "conv"):
             raise ValueError(f"arch must be 'mlp' or 'conv', got {arch!r}")
-        self.bottleneck, self.arch = int(bottleneck), arch
+        if code_activation not in ("relu", "linear"):
+            raise ValueError(f"code_activation must be 'relu' or 'linear', got {code_activation!r}")
+        self.bottleneck, self.arch, self.code_activation = int(bottleneck), arch, code_activation
         self.hidden = [int(h) for h in hidden]
         self.conv_channels = [int(c) for c in conv_channels]
         dim = int(np.prod(self.image_shape))
@@ -44,7 +50,7 @@ class ClassicAutoencoder(ZooModel):
             dec += [L.Conv2DTranspose(ch, 3, padding="same", activation="relu")
                     for ch in reversed(self.conv_channels[:-1])]
             dec += [L.Conv2DTranspose(c, 3, padding="same", activation="tanh")]
-        enc.append(L.Dense(self.bottleneck, activation="relu", name="code"))
+        enc.append(L.Dense(self.bottleneck, activation=code_activation, name="code"))
         self.encoder = keras.Sequential(enc, name="encoder")
         self.decoder = keras.Sequential(dec, name="decoder")
         self.encoder.build((None, *self.image_shape))
@@ -61,6 +67,30 @@ class ClassicAutoencoder(ZooModel):
     def decode(self, z, training=False):
         return self.decoder(z, training=training)
 
+    def representations(self, x):
+        """The output of every encoder and decoder layer (none is bijective).
+
+        ``Flatten``/``Reshape`` layers are folded into the entry before them (flattened,
+        they change nothing); the encoder's last layer is ``code``, the decoder's last
+        entry ``reconstruction``. Other entries are named ``enc<i>_<kind><width>`` and
+        ``dec<i>_<kind><width>``.
+        """
+        x = tf.convert_to_tensor(x, self.compute_dtype)
+        reps = [{"name": "input", "value": x, "bijective": True, "logdet": None}]
+        h = x
+        for part, net in (("enc", self.encoder), ("dec", self.decoder)):
+            for i, layer in enumerate(net.layers):
+                h = layer(h)
+                if isinstance(layer, (keras.layers.Flatten, keras.layers.Reshape)):
+                    reps[-1]["value"] = h
+                    continue
+                width = getattr(layer, "units", None) or getattr(layer, "filters", "")
+                name = ("code" if net is self.encoder and i == len(net.layers) - 1
+                        else f"{part}{i}_{type(layer).__name__.lower()}{width}")
+                reps.append({"name": name, "value": h, "bijective": False, "logdet": None})
+        reps[-1]["name"] = "reconstruction"
+        return reps
+
     def loss_terms(self, x, training=False):
         x_hat = self.reconstruct(x, training=training)
         l1 = tf.reduce_mean(tf.reshape(tf.abs(x_hat - x), [tf.shape(x)[0], -1]), 1)
@@ -68,4 +98,5 @@ class ClassicAutoencoder(ZooModel):
 
     def get_config(self):
         return {**super().get_config(), "bottleneck": self.bottleneck, "arch": self.arch,
-                "hidden": self.hidden, "conv_channels": self.conv_channels}
+                "hidden": self.hidden, "conv_channels": self.conv_channels,
+                "code_activation": self.code_activation}
