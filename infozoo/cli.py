@@ -28,6 +28,8 @@ COMMON_FLAGS = [
      "with --strategy mirrored and no GPU: split the CPU into N logical devices"),
     ("--checkpoint-every", "train.checkpoint_every", click.IntRange(1),
      "steps between checkpoints (also at every epoch end)"),
+    ("--probe-every", "train.probe_every", click.IntRange(0),
+     "epochs between information-probe logs to TensorBoard (0: off)"),
 ]
 RESERVED = {f[0] for f in COMMON_FLAGS} | {"--run-dir", "--set", "--dry-run", "--quiet",
                                           "--jit-compile", "--help"}
@@ -186,6 +188,44 @@ def export_cmd(run_dir, out):
     except (FileNotFoundError, RuntimeError, ValueError) as e:
         _fail(str(e))
     click.echo(f"SavedModel written to {out}")
+
+
+@main.command("probe")
+@click.argument("run_dir", type=click.Path(exists=True, file_okay=False))
+@click.option("--json", "as_json", is_flag=True, help="print one JSON object")
+@click.option("--samples", type=click.IntRange(2), default=512, show_default=True,
+              help="probe on the first N test images (Gram matrices are N x N)")
+@click.option("--strategy", type=click.Choice(["default", "mirrored"]), default="default",
+              show_default=True, help="tf.distribute strategy: mirrored uses every GPU there is")
+@click.option("--cpu-replicas", type=click.IntRange(1), default=1, show_default=True,
+              help="with --strategy mirrored and no GPU: split the CPU into N logical devices")
+@click.option("--alpha", type=click.FloatRange(0, min_open=True), default=1.01,
+              show_default=True, help="order of the Renyi entropy")
+@click.option("--gamma", default="median", show_default=True,
+              help="kernel width sigma = gamma * N^(-1/(4+d)): 'median' (median pairwise "
+                   "distance of each layer) or a number")
+@click.option("--data-dir", type=click.Path(file_okay=False), default=None,
+              help="read the test set from here instead of the run's data source")
+def probe_cmd(run_dir, as_json, samples, strategy, cpu_replicas, alpha, gamma, data_dir):
+    """Per-layer entropy and information of a run (docs/information.md).
+
+    Writes RUN_DIR/probe.json and RUN_DIR/images/probe_information_plane.png,
+    probe_entropy_change.png.
+    """
+    from infozoo import data as data_lib
+    from infozoo.probe.probe import format_table
+    from infozoo.probe.renyi import check_gamma
+    from infozoo.probe.run import run_probe
+    try:
+        gamma = check_gamma(gamma)
+        out = run_probe(run_dir, samples, strategy, cpu_replicas, alpha, gamma, data_dir)
+    except (FileNotFoundError, data_lib.DatasetUnavailable, RuntimeError, ValueError) as e:
+        _fail(str(e))
+    if as_json:
+        click.echo(json.dumps(out))
+    else:
+        click.echo(format_table(out))
+        click.echo("Figures: " + ", ".join(out["files"]))
 
 
 @main.command("bench")

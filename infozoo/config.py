@@ -36,6 +36,7 @@ TRAIN_DEFAULTS = {
     "strategy": "default",    # default | mirrored
     "cpu_replicas": 1,        # logical CPU devices for 'mirrored' on a machine without GPUs
     "eval_batch_size": 500,
+    "probe_every": 0,         # epochs between information-probe logs to TensorBoard (0: off)
 }
 
 TRAIN_SCHEMA = {
@@ -50,6 +51,7 @@ TRAIN_SCHEMA = {
     "strategy": {"choices": ["default", "mirrored"]},
     "cpu_replicas": {"min": 1},
     "eval_batch_size": {"min": 1},
+    "probe_every": {"min": 0},
 }
 DATA_SCHEMA = {"train_size": {"min": 2}, "test_size": {"min": 2}, "shuffle_buffer": {"min": 1}}
 

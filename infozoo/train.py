@@ -107,7 +107,7 @@ def run(zoo, overrides, run_dir, verbose=1):
     from infozoo import evaluate, export
 
     os.makedirs(run_dir, exist_ok=True)
-    cfg, (xtr, _, xte, _) = load_data(cfg, overrides)
+    cfg, (xtr, ytr, xte, yte) = load_data(cfg, overrides)
     t = cfg["train"]
     _check_resume(run_dir, cfg)
     data_lib.check_images(xtr)
@@ -155,6 +155,10 @@ def run(zoo, overrides, run_dir, verbose=1):
         keras.callbacks.CSVLogger(os.path.join(run_dir, "history.csv"), append=True),
         cb.ImageGrids(run_dir, x_vis, writer, t["image_every"]),
     ]
+    if t["probe_every"]:
+        from infozoo.probe.callback import ProbeCallback
+        callbacks.append(ProbeCallback(xte[:512], t["probe_every"],
+                                       os.path.join(logs_dir, "probe"), run_dir))
     test_ds = data_lib.eval_pipeline(xte, t["eval_batch_size"])
     start = time.time()
     segments = []
@@ -183,7 +187,8 @@ def run(zoo, overrides, run_dir, verbose=1):
     final.set_weights(model.get_weights())
     cb.write_images(final, x_vis, run_dir, writer, t["epochs"])
     metrics = evaluate.evaluate_model(final, xte, t["eval_batch_size"], run_dir, writer,
-                                      t["epochs"])
+                                      t["epochs"], y_test=yte, x_train=xtr, y_train=ytr,
+                                      dataset=cfg["data"]["dataset"])
     metrics.update(params=n_params, wall_time_s=round(train_seconds, 2),
                    images_per_s=round(speed.images_per_second, 2),
                    replicas=strategy.num_replicas_in_sync, dataset=cfg["data"]["dataset"],

@@ -76,6 +76,42 @@ class INNAutoencoder(ZooModel):
     def decode(self, code, training=False):
         return self.flow.inverse(self.pad(tf.convert_to_tensor(code, self.compute_dtype)))[0]
 
+    def representations(self, x):
+        """Every flow step, the code, then the inverse steps back to the reconstruction.
+
+        Forward: ``input``, each step of ``self.flow.forward_steps`` (bijective, with its
+        log-det); ``Reshape`` steps are left out (flattened, a reshape is the identity).
+        ``code``: the first ``bottleneck`` latent values, not bijective, with
+        ``"dropped"``: the zero-padded rest ``z``. Then ``inv_<step>`` for every inverse
+        step of ``decode``; the first one starts from ``[y, 0]`` (an embedding, not a
+        bijection: no log-det), the last is named ``reconstruction``.
+        """
+        x = tf.convert_to_tensor(x, self.compute_dtype)
+        dim = int(np.prod(self.image_shape))
+        reps = [{"name": "input", "value": x, "bijective": True, "logdet": None}]
+        for step, h, ld in self.flow.forward_steps(x):
+            if not isinstance(step, Reshape):
+                reps.append({"name": step.name, "value": h, "bijective": bool(step.bijective),
+                             "logdet": ld})
+        lat = tf.reshape(reps[-1]["value"], [-1, dim])
+        code = lat[:, :self.bottleneck]
+        full = self.bottleneck == dim
+        reps.append({"name": "code", "value": code, "bijective": full,
+                     "logdet": tf.zeros_like(lat[:, 0]) if full else None,
+                     "dropped": None if full else lat[:, self.bottleneck:]})
+        y, pending, first = self.pad(code), tf.zeros_like(lat[:, 0]), not full
+        for step in reversed(self.flow.steps):
+            y, ld = step.inverse(y)
+            pending = pending + ld
+            if isinstance(step, Reshape):
+                continue
+            bij = bool(step.bijective) and not first
+            reps.append({"name": "inv_" + step.name, "value": y, "bijective": bij,
+                         "logdet": pending if bij else None})
+            pending, first = tf.zeros_like(pending), False
+        reps[-1]["name"] = "reconstruction"
+        return reps
+
     def _ae_terms(self, x):
         lat = self.latent(x)
         code, rest = lat[:, :self.bottleneck], lat[:, self.bottleneck:]

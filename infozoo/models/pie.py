@@ -255,6 +255,34 @@ class PIE(ZooModel):
                 logdet = logdet + ld
         return h, logdet
 
+    def representations(self, x):
+        """Every flow step (splits not bijective, with the split-off ``r`` as ``"dropped"``),
+        the last forward entry renamed ``code``, then every step of ``decode`` (``inv_<step>``;
+        a split's inverse ``[z, g(z)]`` is not bijective), the last named ``reconstruction``.
+        ``Reshape`` steps are left out (flattened, a reshape is the identity)."""
+        h = tf.convert_to_tensor(x, self.compute_dtype)
+        reps = [{"name": "input", "value": h, "bijective": True, "logdet": None}]
+        for s in self.flow.steps:
+            if isinstance(s, Split):
+                h, r, _ = s.split_forward(h)
+                reps.append({"name": s.name, "value": h, "bijective": False, "logdet": None,
+                             "dropped": r})
+                continue
+            h, ld = s.forward(h)
+            if not isinstance(s, Reshape):
+                reps.append({"name": s.name, "value": h, "bijective": bool(s.bijective),
+                             "logdet": ld})
+        reps[-1]["name"] = "code"
+        for s in reversed(self.flow.steps):
+            h, ld = s.inverse(h)
+            if isinstance(s, Reshape):
+                continue
+            bij = bool(s.bijective)
+            reps.append({"name": "inv_" + s.name, "value": h, "bijective": bij,
+                         "logdet": ld if bij else None})
+        reps[-1]["name"] = "reconstruction"
+        return reps
+
     # -- encoder, decoder, sampling ------------------------------------------------
     def encode(self, x, training=False):
         """``G(x) = z``: the flow with every split's ``r`` dropped, ``[B, code_size]``."""
@@ -287,7 +315,7 @@ class PIE(ZooModel):
         return np.concatenate(out, 0)
 
     def extra_metrics(self, x_test, run_dir, writer=None, step=0, sharpness_samples=None,
-                      batch_size=500):
+                      batch_size=500, **data):
         """Test NLL and bits/dim, reconstruction errors, sharpness (§5.2), Fig. 7 grids.
 
         ``x_test``: array ``[N, H, W, C]`` in ``[0, 1]`` (or a ``tf.data`` dataset of such

@@ -1,0 +1,37 @@
+"""``infozoo probe RUN_DIR``: load a run, probe its test images, write JSON and PNGs."""
+import json
+import os
+
+
+def run_probe(run_dir, samples=512, strategy="default", cpu_replicas=1, alpha=1.01,
+              gamma="median", data_dir=None):
+    """Probes the run's model on its first ``samples`` test images (trimmed to a multiple
+    of the replicas). Writes ``RUN_DIR/probe.json`` and ``RUN_DIR/images/probe_*.png``;
+    returns the result dict (with ``"files"``)."""
+    from infozoo import distribute
+    distribute.configure_cpu_replicas(cpu_replicas if strategy == "mirrored" else 1)
+    from infozoo import data as data_lib
+    from infozoo.evaluate import load_run_model
+    from infozoo.probe import plots
+    from infozoo.probe.probe import Probe
+
+    strat = distribute.make_strategy(strategy, cpu_replicas)
+    with strat.scope():
+        cfg, model = load_run_model(run_dir)
+    d = cfg["data"]
+    _, _, xte, _ = data_lib.load_arrays(d["dataset"], data_dir or d["data_dir"], 1,
+                                        int(samples))
+    data_lib.check_images(xte, model.image_shape, "test data")
+    R = strat.num_replicas_in_sync
+    n = len(xte) - len(xte) % R
+    if n < 2 * R:
+        raise ValueError(f"need at least {2 * R} test images for {R} replica(s), have {len(xte)}")
+    result = Probe(model, strategy=strat, alpha=alpha, gamma=gamma)(xte[:n])
+    result.update(run_dir=run_dir, zoo=cfg.get("zoo"), model=cfg.get("model"),
+                  dataset=d["dataset"], code_size=int(model.code_size))
+    title = f"{cfg.get('zoo')} on {d['dataset']}, code {model.code_size}"
+    files = plots.write_plots(result, os.path.join(run_dir, "images"), "probe", title)
+    result["files"] = files
+    with open(os.path.join(run_dir, "probe.json"), "w") as f:
+        json.dump(result, f, indent=2)
+    return result

@@ -1,0 +1,325 @@
+"""The information probe: estimator known answers, exact log-dets, eager = graph,
+2 replicas = 1 replica, and ``infozoo probe`` / ``--probe-every`` as a user runs them."""
+import json
+import math
+import os
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+from conftest import REPO, perturb, run_cli
+
+ALPHAS = (1.01, 2.0, 1.0, 0.5)
+
+
+def _r():
+    from infozoo.probe import renyi
+    return renyi
+
+
+def S(x, **kw):
+    return float(_r().entropy(np.asarray(x, np.float64), **kw))
+
+
+def MI(x, t, **kw):
+    return float(_r().mutual_information(np.asarray(x, np.float64), np.asarray(t, np.float64),
+                                         **kw))
+
+
+def np_reference(x, t, sx, st, alpha=1.01):
+    """Independent NumPy float64 version (full eigh, as the public code does it)."""
+    def gram(v, s):
+        d = ((v[:, None, :] - v[None, :, :]) ** 2).sum(-1)
+        return np.exp(-d / (2 * s * s))
+
+    def ent(k):
+        lam = np.clip(np.linalg.eigh(k / np.trace(k))[0], 0, None)
+        lam = lam / lam.sum()
+        return np.log2(np.sum(lam ** alpha)) / (1 - alpha)
+    kx, kt = gram(x, sx), gram(t, st)
+    return ent(kx), ent(kt), ent(kx * kt)
+
+
+# -- the estimator ---------------------------------------------------------------------
+@pytest.mark.parametrize("n", [2, 5, 64])
+def test_entropy_between_zero_and_log2_n(rng, n):
+    for alpha in ALPHAS:
+        for x in (rng.randn(n, 3), rng.rand(n, 50) * 100.0, rng.randn(n, 1) * 1e-4):
+            s = S(x, alpha=alpha)
+            assert -1e-9 <= s <= math.log2(n) + 1e-9, (alpha, s)
+    # very narrow kernel: K -> I, S -> log2 n; very wide: K -> 1, S -> 0
+    x = rng.randn(n, 3)
+    assert S(x, gamma=1e-6) == pytest.approx(math.log2(n), abs=1e-6)
+    assert S(x, gamma=1e6) == pytest.approx(0.0, abs=1e-6)
+
+
+def test_matches_independent_numpy_implementation(rng):
+    renyi = _r()
+    x, t = rng.randn(40, 6), rng.randn(40, 2)
+    sx = float(renyi.gram(x)[1])
+    st = float(renyi.gram(t)[1])
+    hx, ht, hxt = np_reference(x, t, sx, st)
+    assert S(x) == pytest.approx(hx, abs=1e-9)
+    assert MI(x, t) == pytest.approx(hx + ht - hxt, abs=1e-9)
+    # the width rule: gamma = median pairwise distance, times n^(-1/(4+d))
+    d = np.sqrt(((x[:, None] - x[None]) ** 2).sum(-1))[np.triu_indices(40, 1)]
+    assert sx == pytest.approx(np.median(d) * 40 ** (-1 / (4 + 6)), rel=1e-12)
+    assert float(renyi.gram(x, gamma=2.0)[1]) == pytest.approx(2.0 * 40 ** (-1 / 10), rel=1e-12)
+
+
+def test_self_information_and_constant(rng):
+    x = rng.randn(64, 4)
+    s = S(x)
+    # With the Hadamard joint, S(X, X) = S of the Gram with sigma / sqrt(2) >= S(X), so
+    # I(X; X) = 2 S(X) - S(X, X) <= S(X); it reaches S(X) only for K -> I or K -> 1.
+    assert MI(x, x) <= s + 1e-9
+    assert MI(x, x, gamma=1e-6) == pytest.approx(math.log2(64), abs=1e-6)
+    assert MI(x, x) > MI(x, x + 0.5 * rng.randn(64, 4)) > MI(x, rng.randn(64, 4))
+    # a constant T has K = 1: S(T) = 0 and I(X; T) = 0 exactly
+    c = np.ones((64, 3))
+    assert S(c) == pytest.approx(0.0, abs=1e-12)
+    assert MI(x, c) == pytest.approx(0.0, abs=1e-9)
+
+
+def test_invariant_to_sample_order(rng):
+    x, t = rng.randn(50, 5), rng.randn(50, 3)
+    p = rng.permutation(50)
+    assert S(x[p]) == pytest.approx(S(x), abs=1e-9)
+    assert MI(x[p], t[p]) == pytest.approx(MI(x, t), abs=1e-9)
+
+
+def test_householder_leaves_entropy_unchanged(rng):
+    from infozoo.layers import Householder
+    x = rng.randn(64, 8).astype(np.float32)
+    t = np.tanh(x @ rng.randn(8, 6).astype(np.float32))
+    h = Householder(3, seed=1)
+    t2 = np.asarray(h.forward(t)[0])
+    assert np.abs(t2 - t).max() > 0.1  # it did move the points
+    assert S(t2) == pytest.approx(S(t), abs=1e-5)
+    assert MI(x, t2) == pytest.approx(MI(x, t), abs=1e-5)
+
+
+def test_information_grows_with_correlation(rng):
+    z = rng.randn(256, 2)
+    mis = []
+    for rho in (0.0, 0.2, 0.4, 0.6, 0.8, 0.9, 0.99):
+        a = z[:, :1]
+        b = rho * a + math.sqrt(1 - rho ** 2) * z[:, 1:]
+        mis.append(MI(a, b))
+    assert all(np.diff(mis) > 0), mis
+
+
+def test_finite_on_degenerate_batches(rng):
+    dup = np.repeat(rng.randn(8, 5), 8, axis=0)          # 64 rows, 8 distinct
+    assert 0 <= S(dup) <= 3 + 1e-9                       # at most log2(8 distinct)
+    mostly = np.concatenate([np.zeros((60, 3)), rng.randn(4, 3)])  # median distance 0
+    for x in (dup, mostly, np.zeros((64, 3)), rng.randn(2, 3), np.zeros((2, 3))):
+        for alpha in ALPHAS:
+            assert np.isfinite(S(x, alpha=alpha))
+            assert np.isfinite(MI(x, rng.randn(len(x), 2), alpha=alpha))
+    # float32 duplicated rows (GUIDE: smallest eigenvalue -7e-9 made S NaN without clipping)
+    assert np.isfinite(S(dup.astype(np.float32)))
+
+
+# -- the probe on layers with known log-dets ----------------------------------------------
+class _Linear:
+    """Test-only invertible linear layer ``y = x @ A`` with log|det A| per example."""
+    bijective = True
+
+    def __init__(self, a):
+        self.a = np.asarray(a, np.float32)
+
+    def forward(self, x):
+        import tensorflow as tf
+        y = tf.matmul(x, self.a)
+        return y, tf.fill([tf.shape(x)[0]], float(np.linalg.slogdet(self.a)[1]))
+
+
+class _Toy:
+    """input -> linear A -> Householder -> relu -> constant -> reconstruction."""
+
+    def __init__(self, a):
+        from infozoo.layers import Householder
+        self.lin = _Linear(a)
+        self.hh = Householder(2, seed=3)
+        self.hh.build((None, a.shape[0]))
+
+    def representations(self, x):
+        import tensorflow as tf
+        y, ld = self.lin.forward(x)
+        z, ld2 = self.hh.forward(y)
+        r = tf.nn.relu(z)
+        c = tf.zeros_like(r) + 1.0
+        return [{"name": "input", "value": x, "bijective": True, "logdet": None},
+                {"name": "linear", "value": y, "bijective": True, "logdet": ld},
+                {"name": "householder", "value": z, "bijective": True, "logdet": ld2},
+                {"name": "relu", "value": r, "bijective": False, "logdet": None,
+                 "dropped": tf.nn.relu(-z)},
+                {"name": "constant", "value": c, "bijective": False, "logdet": None},
+                {"name": "reconstruction", "value": r, "bijective": False, "logdet": None}]
+
+
+def test_exact_entropy_change_linear_and_householder(rng):
+    from infozoo.probe import probe
+    a = np.array([[2.0, 0.3, 0, 0], [0, 0.5, 0.1, 0], [0.2, 0, 3.0, 0], [0, 0, 0.4, -1.5]])
+    x = rng.randn(32, 4).astype(np.float32)
+    res = probe(_Toy(a), x)
+    L = {r["name"]: r for r in res["layers"]}
+    logdet_a = np.linalg.slogdet(a)[1]
+    assert L["linear"]["logdet"] == pytest.approx(logdet_a, abs=1e-5)
+    assert L["linear"]["dh_bits"] == pytest.approx(logdet_a / math.log(2), abs=1e-5)
+    assert L["householder"]["logdet"] == pytest.approx(0.0, abs=1e-6)
+    assert L["householder"]["dh_bits"] == pytest.approx(0.0, abs=1e-6)
+    assert L["householder"]["h_bits"] == pytest.approx(logdet_a / math.log(2), abs=1e-5)
+    assert L["householder"]["S"] == pytest.approx(L["linear"]["S"], abs=1e-5)
+    assert L["relu"]["dh_bits"] is None and L["relu"]["h_bits"] is None
+    assert L["constant"]["S"] == pytest.approx(0.0, abs=1e-9)
+    assert L["constant"]["I_XT"] == pytest.approx(0.0, abs=1e-9)
+    for r in res["layers"]:
+        for k in ("S", "I_XT", "I_TXhat", "sigma"):
+            assert np.isfinite(r[k]), (r["name"], k)
+    assert [d["layer"] for d in res["dropped"]] == ["relu"]
+    assert 0 < res["dropped"][0]["share"] < 1
+
+
+def _tiny(name):
+    sys.path.insert(0, os.path.join(REPO, "tests"))
+    from tiny import SHAPE, make
+    import keras
+    keras.utils.set_random_seed(0)
+    m = make(name)
+    perturb(m.trainable_variables, 0.05)
+    return m, np.random.RandomState(0).rand(48, *SHAPE).astype(np.float32)
+
+
+def test_representations_contract():
+    from infozoo.registry import model_names
+    for name in model_names():
+        try:
+            m, x = _tiny(name)
+        except KeyError:
+            continue  # no tiny config yet
+        reps = m.representations(x[:4])
+        assert reps[0]["name"] == "input" and reps[-1]["name"] == "reconstruction", name
+        np.testing.assert_allclose(np.asarray(reps[-1]["value"]),
+                                   np.asarray(m.reconstruct(x[:4])), atol=1e-5)
+        for r in reps:
+            assert isinstance(r["bijective"], bool) and r["value"].shape[0] == 4
+            assert r["logdet"] is None or tuple(r["logdet"].shape) == (4,)
+
+
+def test_inn_probe_exact_logdets_and_dropped():
+    from infozoo.probe import probe
+    m, x = _tiny("inn")
+    res = probe(m, x)
+    names = [r["name"] for r in res["layers"]]
+    code = names.index("code")
+    fwd = res["layers"][1:code]
+    assert fwd and all(r["bijective"] and r["dh_bits"] is not None for r in fwd)
+    total = float(np.mean(np.asarray(m.flow.forward(x)[1])))
+    assert sum(r["logdet"] for r in fwd) == pytest.approx(total, abs=1e-4)
+    assert abs(total) > 1e-3  # the perturbed couplings do change the volume
+    assert not res["layers"][code]["bijective"]
+    (d,) = res["dropped"]
+    assert d["layer"] == "code" and d["dim"] == 64 - m.bottleneck and 0 < d["share"] < 1
+    assert res["I_X_Xhat"] == res["layers"][-1]["I_XT"]
+    from infozoo.probe import format_table
+    table = format_table(res)
+    assert "I(X;T)" in table and "reconstruction" in table and "dropped at code" in table
+
+
+@pytest.mark.parametrize("name", ["inn", "classic"])
+def test_eager_equals_tf_function(name):
+    from infozoo.probe import Probe
+    m, x = _tiny(name)
+    g, e = Probe(m)(x), Probe(m, eager=True)(x)
+    for a, b in zip(g["layers"], e["layers"]):
+        assert a["name"] == b["name"]
+        for k in ("S", "I_XT", "I_TXhat", "sigma", "logdet"):
+            if a[k] is not None:
+                assert a[k] == pytest.approx(b[k], abs=1e-6), (a["name"], k)
+
+
+REPLICA_SCRIPT = r"""
+import os, sys, json
+os.environ["TF_CPP_MIN_LOG_LEVEL"] = "3"
+sys.path.insert(0, "tests")
+from infozoo import distribute
+distribute.configure_cpu_replicas(2)
+import numpy as np, keras
+from conftest import perturb
+from tiny import make, SHAPE
+from infozoo.probe import Probe
+x = np.random.RandomState(0).rand(48, *SHAPE).astype("float32")
+out = {}
+for name in ("inn", "classic"):
+    keras.utils.set_random_seed(0)
+    m = make(name)
+    perturb(m.trainable_variables, 0.05)
+    s2 = distribute.make_strategy("mirrored", 2)
+    out[name] = [Probe(m)(x), Probe(m, strategy=s2)(x)]
+print("RESULT" + json.dumps(out))
+"""
+
+
+def test_two_replicas_equal_one_replica():
+    p = subprocess.run([sys.executable, "-c", REPLICA_SCRIPT], capture_output=True, text=True,
+                       timeout=600, cwd=REPO)
+    assert p.returncode == 0, p.stderr[-3000:]
+    res = json.loads([ln for ln in p.stdout.splitlines() if ln.startswith("RESULT")][0][6:])
+    for name, (one, two) in res.items():
+        assert one["replicas"] == 1 and two["replicas"] == 2
+        assert len(one["layers"]) == len(two["layers"]) > 3
+        for a, b in zip(one["layers"] + one["dropped"], two["layers"] + two["dropped"]):
+            for k in ("S", "I_XT", "I_TXhat", "I_X", "sigma", "logdet", "energy"):
+                if a.get(k) is not None:
+                    assert b[k] == pytest.approx(a[k], abs=1e-5), (name, a.get("name"), k)
+
+
+# -- the command line --------------------------------------------------------------------
+def test_probe_help_does_not_import_tensorflow():
+    p = subprocess.run([sys.executable, "-c",
+                        "import sys, infozoo.cli\n"
+                        "from click.testing import CliRunner\n"
+                        "r = CliRunner().invoke(infozoo.cli.main, ['probe', '--help'])\n"
+                        "assert r.exit_code == 0 and '--samples' in r.output, r.output\n"
+                        "r = CliRunner().invoke(infozoo.cli.main, ['train', 'inn', '--help'])\n"
+                        "assert '--probe-every' in r.output, r.output\n"
+                        "assert 'tensorflow' not in sys.modules\n"
+                        "print('ok')"], capture_output=True, text=True, cwd=REPO)
+    assert p.returncode == 0 and "ok" in p.stdout, p.stderr
+    out = run_cli("train", "inn", "--probe-every", "3", "--dry-run", check=0).stdout
+    assert "probe_every: 3" in out
+    assert "probe_every: 0" in run_cli("train", "classic", "--dry-run", check=0).stdout
+    run_cli("train", "inn", "--set", "train.probe_every=-1", "--dry-run", check=2)
+
+
+def test_cli_probe_on_a_tiny_trained_run(tmp_path):
+    run = tmp_path / "run"
+    run_cli("train", "inn", "--dataset", "digits", "--epochs", "1", "--train-size", "128",
+            "--batch-size", "32", "--conv-blocks", "1", "--conv-hidden", "8", "--fc-hidden", "16",
+            "--quiet", "--probe-every", "1", "--run-dir", run, check=0)
+    # --probe-every: one probe logged during training
+    hist = [json.loads(ln) for ln in (run / "probe_history.jsonl").read_text().splitlines()]
+    assert len(hist) == 1 and hist[0]["epoch"] == 1
+    assert any(f.startswith("events") for f in os.listdir(run / "logs" / "probe"))
+    p = run_cli("probe", run, "--json", "--samples", "64", check=0)
+    res = json.loads(p.stdout.strip().splitlines()[-1])
+    assert res["n"] == 64 and res["zoo"] == "inn" and res["replicas"] == 1
+    assert res["layers"][0]["name"] == "input" and res["layers"][-1]["name"] == "reconstruction"
+    assert any(r["name"] == "code" for r in res["layers"]) and res["dropped"]
+    for f in ("probe.json", "images/probe_information_plane.png",
+              "images/probe_entropy_change.png"):
+        assert (run / f).stat().st_size > 1000, f
+    png = (run / "images/probe_information_plane.png").read_bytes()
+    assert png[:8] == b"\x89PNG\r\n\x1a\n"
+    p = run_cli("probe", run, "--json", "--samples", "64", "--strategy", "mirrored",
+                "--cpu-replicas", "2", check=0)
+    two = json.loads(p.stdout.strip().splitlines()[-1])
+    assert two["replicas"] == 2
+    for a, b in zip(res["layers"], two["layers"]):
+        assert b["I_XT"] == pytest.approx(a["I_XT"], abs=1e-5)
+        assert b["S"] == pytest.approx(a["S"], abs=1e-5)
+    assert "not a run directory" in run_cli("probe", tmp_path, check=2).stderr
