@@ -185,6 +185,15 @@ def load_arrays(name, data_dir=None, train_size=None, test_size=None):
     return xtr[:train_size], ytr[:train_size], xte[:test_size], yte[:test_size]
 
 
+def as_array(x):
+    """A numpy array of images from an array or a ``tf.data`` dataset (of images or tuples)."""
+    import tensorflow as tf
+    if isinstance(x, tf.data.Dataset):
+        batches = [b[0] if isinstance(b, (tuple, list)) else b for b in x]
+        return np.concatenate([np.asarray(b) for b in batches], 0)
+    return np.asarray(x)
+
+
 def check_images(x, shape=None, what="training data"):
     """Clear errors for wrong shapes and NaN/inf before anything trains on ``x``."""
     if shape is not None and tuple(x.shape[1:]) != tuple(shape):

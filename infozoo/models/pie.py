@@ -13,6 +13,7 @@ import tensorflow_probability as tfp
 from infozoo.layers import AffineCoupling, Flow, Reshape, Squeeze
 from infozoo.layers.householder import Householder
 from infozoo.layers.split import G_CHOICES, Split, check_eps
+from infozoo.data import as_array as _as_array
 from infozoo.models.base import ZooModel, register_model
 
 tfd = tfp.distributions
@@ -369,8 +370,3 @@ class PIE(ZooModel):
         return {**super().get_config(), **self.hp}
 
 
-def _as_array(x):
-    if isinstance(x, tf.data.Dataset):
-        batches = [b[0] if isinstance(b, (tuple, list)) else b for b in x]
-        return np.concatenate([np.asarray(b) for b in batches], 0)
-    return np.asarray(x)

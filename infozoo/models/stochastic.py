@@ -32,6 +32,7 @@ import tensorflow as tf
 
 from infozoo.losses.mmd import mmd
 from infozoo.losses.priors import gaussian_kl_to_standard_normal, sample_prior
+from infozoo.data import as_array as _as_array
 from infozoo.models.base import ZooModel
 from infozoo.nets.encoders import ARCHS, make_encoder_decoder
 
@@ -265,11 +266,6 @@ class StochasticAutoencoder(ZooModel):
         return {**super().get_config(), **self.hp}
 
 
-def _as_array(x):
-    if isinstance(x, tf.data.Dataset):
-        batches = [b[0] if isinstance(b, (tuple, list)) else b for b in x]
-        return np.concatenate([np.asarray(b) for b in batches], 0)
-    return np.asarray(x)
 
 
 def _batched(fn, x, batch_size):
