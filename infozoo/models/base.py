@@ -30,17 +30,17 @@ class ZooModel(keras.Model):
 
     # -- what subclasses implement -------------------------------------------------
     def loss_terms(self, x, training=False):
-        raise NotImplementedError
+        raise NotImplementedError(f"{type(self).__name__} must implement loss_terms")
 
     def encode(self, x, training=False):
-        raise NotImplementedError
+        raise NotImplementedError(f"{type(self).__name__} must implement encode")
 
     def decode(self, z, training=False):
-        raise NotImplementedError
+        raise NotImplementedError(f"{type(self).__name__} must implement decode")
 
     @property
     def code_size(self):
-        raise NotImplementedError
+        raise NotImplementedError(f"{type(self).__name__} must implement code_size")
 
     def sample(self, n, temperature=1.0):
         raise TypeError(f"{type(self).__name__} has no prior to sample from")
