@@ -20,6 +20,9 @@ def test_help_does_not_import_tensorflow():
                         "from click.testing import CliRunner\n"
                         "r = CliRunner().invoke(infozoo.cli.main, ['train', 'inn', '--help'])\n"
                         "assert r.exit_code == 0 and '--bottleneck' in r.output, r.output\n"
+                        "assert '--probe-every' in r.output, r.output\n"
+                        "r = CliRunner().invoke(infozoo.cli.main, ['probe', '--help'])\n"
+                        "assert r.exit_code == 0 and '--samples' in r.output, r.output\n"
                         "assert 'tensorflow' not in sys.modules\n"
                         "print('ok')"], capture_output=True, text=True, cwd=REPO)
     assert p.returncode == 0 and "ok" in p.stdout, p.stderr

@@ -279,17 +279,8 @@ def test_two_replicas_equal_one_replica():
 
 
 # -- the command line --------------------------------------------------------------------
-def test_probe_help_does_not_import_tensorflow():
-    p = subprocess.run([sys.executable, "-c",
-                        "import sys, infozoo.cli\n"
-                        "from click.testing import CliRunner\n"
-                        "r = CliRunner().invoke(infozoo.cli.main, ['probe', '--help'])\n"
-                        "assert r.exit_code == 0 and '--samples' in r.output, r.output\n"
-                        "r = CliRunner().invoke(infozoo.cli.main, ['train', 'inn', '--help'])\n"
-                        "assert '--probe-every' in r.output, r.output\n"
-                        "assert 'tensorflow' not in sys.modules\n"
-                        "print('ok')"], capture_output=True, text=True, cwd=REPO)
-    assert p.returncode == 0 and "ok" in p.stdout, p.stderr
+def test_probe_every_flag_reaches_the_config():
+    # (that --help imports no TensorFlow, probe included, is tests/test_cli.py's check)
     out = run_cli("train", "inn", "--probe-every", "3", "--dry-run", check=0).stdout
     assert "probe_every: 3" in out
     assert "probe_every: 0" in run_cli("train", "classic", "--dry-run", check=0).stdout

@@ -156,7 +156,7 @@ class StochasticAutoencoder(ZooModel):
 
         ``codes``: ``sample_codes``' dict, plus ``"kl"`` (the analytic rate, eq. 5) for
         Gaussian encoders."""
-        raise NotImplementedError
+        raise NotImplementedError(f"{type(self).__name__} must implement regularizer")
 
     def loss_terms(self, x, training=False):
         """``loss = recon + regularizer``, per example. ``recon`` is ``1/K sum_k d(x, g(z_k))``."""
