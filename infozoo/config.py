@@ -6,6 +6,7 @@ dataset in use, then the user's overrides. Unknown keys and bad values raise
 :class:`ConfigError` naming the key and what is allowed. No TensorFlow here.
 """
 import copy
+import math
 import os
 from pathlib import Path
 
@@ -20,6 +21,9 @@ DATA_DEFAULTS = {
     "test_size": None,        # first N test examples (None: all)
     "shuffle_buffer": 10000,
 }
+
+#: with --train-size N and no --test-size, runs evaluate on the first max(N, EVAL_MIN) test images
+EVAL_MIN = 1000
 
 TRAIN_DEFAULTS = {
     "epochs": 10,
@@ -46,6 +50,7 @@ TRAIN_SCHEMA = {
     "beta1": {"min": 0, "max": 1},
     "weight_decay": {"min": 0},
     "lr_factor": {"min": 0, "exclusive_min": True},
+    "lr_drops": {"items": {"type": "int", "min": 1}},
     "checkpoint_every": {"min": 1},
     "image_every": {"min": 0},
     "strategy": {"choices": ["default", "mirrored"]},
@@ -63,7 +68,14 @@ class ConfigError(ValueError):
 def config_dir():
     env = os.environ.get("INFOZOO_CONFIG_DIR")
     if env:
-        return Path(env)
+        path = Path(env)
+        if not path.is_dir():
+            raise ConfigError(f"INFOZOO_CONFIG_DIR={env} is not a directory: point it at a "
+                              f"directory of zoo YAML files, or unset it to use the bundled ones")
+        if not any(path.glob("*.yaml")):
+            raise ConfigError(f"INFOZOO_CONFIG_DIR={env} holds no zoo configs (*.yaml): copy "
+                              f"the bundled zoo_configs/ there, or unset it")
+        return path
     here = Path(__file__).resolve().parent
     for cand in (here.parent / "zoo_configs", here / "zoo_configs"):
         if cand.is_dir():
@@ -92,8 +104,13 @@ def load_zoo(name, _seen=()):
         raise ConfigError(f"unknown model {name!r}; available: {', '.join(zoo_names())}")
     if name in _seen:
         raise ConfigError(f"zoo config {name!r} inherits from itself")
-    with open(path) as f:
-        raw = yaml.safe_load(f) or {}
+    try:
+        with open(path) as f:
+            raw = yaml.safe_load(f) or {}
+    except (yaml.YAMLError, OSError, UnicodeDecodeError) as e:
+        raise ConfigError(f"zoo config {path} is not valid YAML: {e}") from None
+    if not isinstance(raw, dict):
+        raise ConfigError(f"zoo config {path} must be a mapping of keys, not {type(raw).__name__}")
     parent = raw.pop("inherit", None)
     if parent:
         base = load_zoo(parent, _seen + (name,))
@@ -102,41 +119,92 @@ def load_zoo(name, _seen=()):
     return raw
 
 
+TYPES = {"int": int, "float": float, "str": str, "bool": bool, "list": list}
+
+
+def _type_of(value):
+    if isinstance(value, bool):
+        return "bool"
+    for name in ("int", "float", "str", "list"):
+        if isinstance(value, TYPES[name]):
+            return name
+    return None
+
+
+def model_arg_types(raw):
+    """``{key: type name}`` of a zoo config's model_args: the schema's ``type:`` where given,
+    else the type of the YAML default. A default that contradicts it is a ConfigError."""
+    schema = raw.get("schema", {})
+    out = {}
+    for k, v in raw.get("model_args", {}).items():
+        declared = schema.get(k, {}).get("type")
+        if declared is not None and declared not in TYPES:
+            raise ConfigError(f"zoo config schema.{k}.type is {declared!r}; allowed: "
+                              f"{', '.join(TYPES)}")
+        typ = declared or _type_of(v)
+        if typ == "str" and isinstance(v, str) and _looks_numeric(v):
+            raise ConfigError(f"zoo config model_args.{k} is the text {v!r}: write a number "
+                              f"YAML reads as one (e.g. 1.0e-3, not 1e-3), or quote nothing")
+        if typ == "str" and any(b in schema.get(k, {}) for b in ("min", "max")):
+            raise ConfigError(f"zoo config model_args.{k} is {v!r} but its schema gives "
+                              f"numeric bounds: write a number")
+        out[k] = typ
+        _check_value("model_args", k, v, typ, schema.get(k, {}))
+    return out
+
+
+def _looks_numeric(v):
+    try:
+        float(v)
+        return True
+    except ValueError:
+        return False
+
+
 def flag_specs(name):
-    """``[(key, default, help, schema)]`` for the scalar model_args that get CLI flags."""
+    """``[(key, default, help, schema, type name)]`` for the scalar model_args that get
+    CLI flags; the flag's type is the declared type, never the accident of a YAML value."""
     raw = load_zoo(name)
     helps, schema = raw.get("help", {}), raw.get("schema", {})
-    return [(k, v, helps.get(k, ""), schema.get(k, {}))
+    types = model_arg_types(raw)
+    return [(k, v, helps.get(k, ""), schema.get(k, {}), types[k])
             for k, v in raw.get("model_args", {}).items()
             if isinstance(v, (int, float, str, bool))]
 
 
-def _check_value(section, key, value, default, rule):
+_WANT = {"bool": "true or false", "int": "an integer", "float": "a number", "str": "a string",
+         "list": "a list like [1, 2]"}
+
+
+def _ok_type(value, typ):
+    if typ == "bool":
+        return isinstance(value, bool)
+    if typ == "int":
+        return isinstance(value, int) and not isinstance(value, bool)
+    if typ == "float":
+        return isinstance(value, (int, float)) and not isinstance(value, bool)
+    if typ == "str":
+        return isinstance(value, str)
+    if typ == "list":
+        return isinstance(value, list)
+    return True
+
+
+def _check_value(section, key, value, typ, rule, nullable=False):
+    """``value`` checked against type name ``typ`` (None: any) and ``rule`` (min, max,
+    exclusive_min, choices, items); non-finite numbers and unexpected nulls are refused."""
     where = f"{section}.{key}"
-    if default is not None and value is not None:
-        if isinstance(default, bool):
-            ok = isinstance(value, bool)
-            want = "true or false"
-        elif isinstance(default, int):
-            ok = isinstance(value, int) and not isinstance(value, bool)
-            want = "an integer"
-        elif isinstance(default, float):
-            ok = isinstance(value, (int, float)) and not isinstance(value, bool)
-            want = "a number"
-            if ok:
-                value = float(value)
-        elif isinstance(default, str):
-            ok = isinstance(value, str)
-            want = "a string"
-        elif isinstance(default, list):
-            ok = isinstance(value, list)
-            want = "a list like [1, 2]"
-        else:
-            ok, want = True, ""
-        if not ok:
-            raise ConfigError(f"bad value for {where}: {value!r}; expected {want}")
     if value is None:
-        return value
+        if typ is None or nullable:
+            return None
+        raise ConfigError(f"bad value for {where}: it cannot be empty (null); expected "
+                          f"{_WANT[typ]}")
+    if typ is not None and not _ok_type(value, typ):
+        raise ConfigError(f"bad value for {where}: {value!r}; expected {_WANT[typ]}")
+    if typ == "float":
+        value = float(value)
+    if isinstance(value, float) and not math.isfinite(value):
+        raise ConfigError(f"bad value for {where}: {value!r}; expected a finite number")
     if "choices" in rule and value not in rule["choices"]:
         raise ConfigError(f"bad value for {where}: {value!r}; allowed: "
                           f"{', '.join(map(str, rule['choices']))}")
@@ -147,6 +215,15 @@ def _check_value(section, key, value, default, rule):
             raise ConfigError(f"bad value for {where}: {value!r}; must be {op} {lo}")
         if hi is not None and value > hi:
             raise ConfigError(f"bad value for {where}: {value!r}; must be <= {hi}")
+    if isinstance(value, list):
+        item_rule = rule.get("items", {})
+        item_type = item_rule.get("type")
+        for i, item in enumerate(value):
+            if isinstance(item, float) and not math.isfinite(item):
+                raise ConfigError(f"bad value for {where}[{i}]: {item!r}; expected a finite "
+                                  f"number")
+            if item_type is not None or item_rule:
+                _check_value(section, f"{key}[{i}]", item, item_type, item_rule)
     return value
 
 
@@ -179,10 +256,19 @@ def parse_set(items):
             raise ConfigError(f"--set expects key=value, got {item!r}")
         k, v = item.split("=", 1)
         try:
-            out[k.strip()] = yaml.safe_load(v)
+            out[k.strip()] = _numbers(yaml.safe_load(v))
         except yaml.YAMLError as e:
             raise ConfigError(f"--set {k}: cannot parse value {v!r}: {e}") from None
     return out
+
+
+def _numbers(v):
+    """YAML 1.1 reads ``1e-3`` as text; on the command line it means a number."""
+    if isinstance(v, list):
+        return [_numbers(i) for i in v]
+    if isinstance(v, str) and _looks_numeric(v):
+        return float(v)  # "nan"/"inf" become floats too, and _check_value refuses them
+    return v
 
 
 def resolve(name, overrides=None):
@@ -197,7 +283,9 @@ def resolve(name, overrides=None):
            "data": _merge(DATA_DEFAULTS, raw.get("data")),
            "model_args": copy.deepcopy(raw.get("model_args", {})),
            "train": _merge(TRAIN_DEFAULTS, raw.get("train"))}
-    defaults = copy.deepcopy(cfg)
+    types = {"data": {k: _type_of(v) for k, v in DATA_DEFAULTS.items() if v is not None},
+             "train": {k: _type_of(v) for k, v in TRAIN_DEFAULTS.items() if v is not None},
+             "model_args": model_arg_types(raw)}
     located = {_locate(k, cfg): v for k, v in overrides.items()}
     dataset = located.get(("data", "dataset"), cfg["data"]["dataset"])
     per_ds = raw.get("datasets", {}).get(dataset, {})
@@ -210,10 +298,15 @@ def resolve(name, overrides=None):
     schemas = {"data": DATA_SCHEMA, "train": TRAIN_SCHEMA, "model_args": raw.get("schema", {})}
     for (section, key), value in located.items():
         cfg[section][key] = value
+    d = cfg["data"]
+    if d["train_size"] is not None and d["test_size"] is None and isinstance(d["train_size"], int):
+        # the evaluation budget follows the run's scale unless --test-size says otherwise
+        d["test_size"] = max(EVAL_MIN, d["train_size"])
     for section in SECTIONS:
         for key, value in cfg[section].items():
-            cfg[section][key] = _check_value(section, key, value, defaults[section][key],
-                                             schemas[section].get(key, {}))
+            nullable = section == "data" and DATA_DEFAULTS.get(key, 0) is None
+            cfg[section][key] = _check_value(section, key, value, types[section].get(key),
+                                             schemas[section].get(key, {}), nullable)
     return cfg
 
 

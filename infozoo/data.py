@@ -12,7 +12,9 @@ import gzip
 import os
 import socket
 import struct
+import sys
 import threading
+import zipfile
 
 import numpy as np
 
@@ -74,7 +76,7 @@ def _from_dir(data_dir, name):
         try:
             with np.load(npz[0]) as f:
                 return f["x_train"], f["y_train"], f["x_test"], f["y_test"]
-        except (KeyError, ValueError, OSError) as e:
+        except (KeyError, ValueError, OSError, EOFError, zipfile.BadZipFile) as e:
             raise DatasetUnavailable(f"{npz[0]} is not a Keras-style dataset .npz with "
                                      f"x_train, y_train, x_test, y_test: {e}") from None
     if name in TFDS_NAMES:
@@ -146,18 +148,38 @@ def _digits():
 
 
 # -- public ---------------------------------------------------------------------------
-def _to_float(x):
+def _to_float(x, what="images"):
+    """float32 NHWC in [0, 1]: integers are divided by 255; floats must already be in
+    [0, 1] or be pixel values in [0, 255] (then divided by 255, and a note says so)."""
     x = np.asarray(x)
     if x.ndim == 3:
         x = x[..., None]
     if x.ndim != 4:
-        raise DatasetUnavailable(f"images must be [N, H, W] or [N, H, W, C], got shape {x.shape}")
+        raise DatasetUnavailable(f"{what} must be [N, H, W] or [N, H, W, C], got shape {x.shape}")
+    if not (np.issubdtype(x.dtype, np.integer) or np.issubdtype(x.dtype, np.floating)):
+        raise DatasetUnavailable(f"{what} have dtype {x.dtype}; expected integers or floats")
+    if x.size and np.issubdtype(x.dtype, np.floating) and not np.all(np.isfinite(x)):
+        return x.astype(np.float32)  # check_images names the bad examples
+    lo, hi = (float(x.min()), float(x.max())) if x.size else (0.0, 1.0)
+    if lo < 0 or hi > 255:
+        raise DatasetUnavailable(f"{what} have values in [{lo:g}, {hi:g}]; expected pixels in "
+                                 f"[0, 1] or [0, 255]: rescale the data first")
     if np.issubdtype(x.dtype, np.integer):
-        return (x.astype(np.float32) / 255.0)
-    x = x.astype(np.float32)
-    if x.size and x.max() > 1.0 + 1e-6:
-        x = x / 255.0
-    return x
+        return x.astype(np.float32) / 255.0
+    if hi > 1.0 + 1e-6:
+        print(f"Note: {what} are floats with values up to {hi:g}: read as pixels in [0, 255] "
+              f"and divided by 255.", file=sys.stderr, flush=True)
+        return x.astype(np.float32) / 255.0
+    return x.astype(np.float32)
+
+
+def _check_split(x, y, split):
+    if len(x) != len(y):
+        raise DatasetUnavailable(f"the {split} set has {len(x)} images but {len(y)} labels: the "
+                                 f"files do not belong together")
+    if len(x) == 0:
+        raise DatasetUnavailable(f"the {split} set is empty: check --data-dir, --train-size and "
+                                 f"--test-size")
 
 
 def load_arrays(name, data_dir=None, train_size=None, test_size=None):
@@ -180,8 +202,11 @@ def load_arrays(name, data_dir=None, train_size=None, test_size=None):
     else:
         raise DatasetUnavailable(f"unknown dataset {name!r}; available: "
                                  f"{', '.join(dataset_names())}, or --data-dir DIR")
-    xtr, xte = _to_float(xtr), _to_float(xte)
-    ytr, yte = np.asarray(ytr).astype(np.int64), np.asarray(yte).astype(np.int64)
+    ytr, yte = np.asarray(ytr).reshape(-1), np.asarray(yte).reshape(-1)
+    _check_split(xtr, ytr, "training")
+    _check_split(xte, yte, "test")
+    xtr, xte = _to_float(xtr, "training images"), _to_float(xte, "test images")
+    ytr, yte = ytr.astype(np.int64), yte.astype(np.int64)
     return xtr[:train_size], ytr[:train_size], xte[:test_size], yte[:test_size]
 
 
