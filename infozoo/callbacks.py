@@ -1,5 +1,5 @@
-"""Training callbacks: atomic resumable checkpoints, NaN stop, image grids, throughput."""
-import json
+"""Training callbacks: atomic resumable checkpoints, NaN stop, image grids, throughput,
+a CSV log without diverged rows, a progress bar that counts the run's epochs."""
 import math
 import os
 import time
@@ -9,42 +9,29 @@ import numpy as np
 
 from infozoo.images import reconstruction_rows, write_grid
 
-CKPT_DIR = "checkpoints"
+from infozoo import runs
 
-
-def checkpoint_state(run_dir):
-    """The state of the last good checkpoint, or None: ``{"epoch", "step", "global_step", "weights"}``."""
-    path = os.path.join(run_dir, CKPT_DIR, "state.json")
-    if not os.path.isfile(path):
-        return None
-    try:
-        with open(path) as f:
-            state = json.load(f)
-        weights = os.path.join(run_dir, CKPT_DIR, state["weights"])
-    except (ValueError, KeyError, OSError) as e:
-        raise RuntimeError(f"checkpoint state {path} is corrupt ({e}); delete {path} to start "
-                           f"over, or use another --run-dir") from None
-    if not os.path.isfile(weights):
-        raise RuntimeError(f"checkpoint {weights} named in {path} is missing; delete {path} "
-                           f"to start over, or use another --run-dir")
-    state["weights_path"] = weights
-    return state
+#: checkpoints kept (the newest is the one resumed from; older ones are a safety margin)
+KEEP = 3
 
 
 class RunCheckpoint(keras.callbacks.Callback):
     """Saves weights and optimizer state every ``every`` steps and at each epoch end.
 
-    Weights go to a new file first, then ``state.json`` is replaced atomically,
-    then older files are removed: a kill at any moment leaves one consistent
-    checkpoint. Nothing is saved once the loss is not finite.
+    A checkpoint is written only while the loss and every weight and optimizer
+    variable are finite. Weights go to a new file first, then ``state.json`` is
+    replaced atomically, then all but the newest ``KEEP`` files are removed: a
+    kill at any moment leaves a consistent checkpoint.
     """
 
-    def __init__(self, run_dir, every, steps_per_epoch, epoch=0, step=0):
+    def __init__(self, run_dir, every, steps_per_epoch, epoch=0, step=0, keep=KEEP):
         super().__init__()
-        self.dir = os.path.join(run_dir, CKPT_DIR)
+        self.run_dir = run_dir
+        self.dir = os.path.join(run_dir, runs.CKPT_DIR)
         os.makedirs(self.dir, exist_ok=True)
         self.every, self.steps_per_epoch = int(every), int(steps_per_epoch)
         self.epoch, self.step = int(epoch), int(step)
+        self.keep = int(keep)
         self.healthy = True
 
     def on_epoch_begin(self, epoch, logs=None):
@@ -52,7 +39,7 @@ class RunCheckpoint(keras.callbacks.Callback):
             self.epoch, self.step = epoch, 0
 
     def on_train_batch_end(self, batch, logs=None):
-        if logs and not math.isfinite(float(logs.get("loss", 0.0))):
+        if logs and not runs.finite(logs.get("loss", 0.0)):
             self.healthy = False
             return
         self.step += 1
@@ -60,26 +47,31 @@ class RunCheckpoint(keras.callbacks.Callback):
             self.save(self.epoch, self.step)
 
     def on_epoch_end(self, epoch, logs=None):
-        if self.healthy and not (logs and not math.isfinite(float(logs.get("loss", 0.0)))):
+        if self.healthy and not (logs and not runs.finite(logs.get("loss", 0.0))):
             self.save(epoch + 1, 0)
             self.epoch, self.step = epoch + 1, 0
 
     def save(self, epoch, step):
         if not self.healthy:
             return
+        if not runs.all_finite(self.model.weights + list(self.model.optimizer.variables)):
+            self.healthy = False  # the loss was finite, but a weight or moment is not
+            return
         gstep = epoch * self.steps_per_epoch + step
         name = f"ckpt-{gstep:09d}.weights.h5"
         self.model.save_weights(os.path.join(self.dir, name))
-        state = {"epoch": epoch, "step": step, "global_step": gstep, "weights": name}
-        tmp = os.path.join(self.dir, "state.json.tmp")
-        with open(tmp, "w") as f:
-            json.dump(state, f)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, os.path.join(self.dir, "state.json"))
-        for old in os.listdir(self.dir):
-            if old.startswith("ckpt-") and old != name:
-                os.remove(os.path.join(self.dir, old))
+        old = runs.checkpoint_state(self.run_dir) if os.path.isfile(
+            os.path.join(self.dir, "state.json")) else None
+        older = ([{k: old[k] for k in ("epoch", "step", "global_step", "weights")}]
+                 + old.get("older", []) if old and old["weights"] != name else [])
+        older = older[:self.keep - 1]
+        runs.write_checkpoint_state(self.run_dir, {
+            "epoch": epoch, "step": step, "global_step": gstep, "weights": name,
+            "older": older})
+        keep = {name} | {o["weights"] for o in older}
+        for f in os.listdir(self.dir):
+            if f.startswith("ckpt-") and f.endswith(".weights.h5") and f not in keep:
+                os.remove(os.path.join(self.dir, f))
 
 
 class NaNStop(keras.callbacks.Callback):
@@ -108,6 +100,8 @@ class ImageGrids(keras.callbacks.Callback):
         self.run_dir, self.x_vis, self.writer, self.every = run_dir, x_vis, writer, int(every)
 
     def on_epoch_end(self, epoch, logs=None):
+        if logs and not runs.finite(logs.get("loss", 0.0)):
+            return  # a diverged model's pictures must not replace the good ones
         if self.every and (epoch + 1) % self.every == 0:
             write_images(self.model, self.x_vis, self.run_dir, self.writer, epoch + 1)
 
@@ -145,3 +139,25 @@ class Throughput(keras.callbacks.Callback):
     @property
     def images_per_second(self):
         return self.images / self.seconds if self.seconds else float("nan")
+
+
+class FiniteCSVLogger(keras.callbacks.CSVLogger):
+    """``history.csv`` rows for finished epochs with a finite loss only."""
+
+    def on_epoch_end(self, epoch, logs=None):
+        if logs and not runs.finite(logs.get("loss", 0.0)):
+            return
+        super().on_epoch_end(epoch, logs)
+
+
+class RunProgbar(keras.callbacks.ProgbarLogger):
+    """Keras' progress bar, counting epochs against the run's total ("Epoch 3/4")
+    when training resumes in the middle of an epoch (a separate ``fit`` call)."""
+
+    def __init__(self, total_epochs):
+        super().__init__()
+        self.total_epochs = int(total_epochs)
+
+    def set_params(self, params):
+        super().set_params(params)
+        self.epochs = self.total_epochs

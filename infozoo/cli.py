@@ -17,7 +17,9 @@ COMMON_FLAGS = [
     ("--data-dir", "data.data_dir", click.Path(file_okay=False),
      "directory with MNIST-style IDX files, a Keras-style .npz, or a TFDS data dir"),
     ("--train-size", "data.train_size", click.IntRange(2), "train on the first N examples"),
-    ("--test-size", "data.test_size", click.IntRange(2), "evaluate on the first N test examples"),
+    ("--test-size", "data.test_size", click.IntRange(2),
+     "evaluate on the first N test examples (default: all; with --train-size N, "
+     "the first max(N, 1000))"),
     ("--epochs", "train.epochs", click.IntRange(1), "training epochs"),
     ("--batch-size", "train.batch_size", click.IntRange(2), "global batch size"),
     ("--lr", "train.lr", float, "initial learning rate"),
@@ -40,39 +42,66 @@ def _fail(msg):
     sys.exit(2)
 
 
-def _model_option(key, default, help_text, rule):
+def _zoo_names():
+    try:
+        return config_lib.zoo_names()
+    except config_lib.ConfigError as e:
+        _fail(str(e))
+
+
+def _model_option(key, default, help_text, rule, typ, per_dataset=""):
     flag = "--" + key.replace("_", "-")
     if flag in RESERVED:
         raise RuntimeError(f"model arg {key!r} clashes with a common flag")
-    if isinstance(default, bool):
+    shown = f"[config: {default}{per_dataset}]"
+    if typ == "bool":
         return click.Option([f"{flag}/--no-{key.replace('_', '-')}", key], default=None,
-                            help=f"{help_text} [config: {default}]")
+                            help=f"{help_text} {shown}")
     if "choices" in rule:
-        typ = click.Choice([str(c) for c in rule["choices"]])
+        ptype = click.Choice([str(c) for c in rule["choices"]])
     else:
-        typ = {int: int, float: float, str: str}[type(default)]
-    return click.Option([flag, key], type=typ, default=None,
-                        help=f"{help_text} [config: {default}]".strip())
+        ptype = {"int": int, "float": float, "str": str}.get(typ, str)
+    return click.Option([flag, key], type=ptype, default=None,
+                        help=f"{help_text} {shown}".strip())
+
+
+def _per_dataset(raw, section, key):
+    """``"; digits: 0.2"``: the values a dataset section of the zoo config sets instead."""
+    vals = [f"{ds}: {sec.get(section, {})[key]}" for ds, sec in raw.get("datasets", {}).items()
+            if key in sec.get(section, {})]
+    return "; " + "; ".join(vals) if vals else ""
+
+
+def _common_default(raw, key):
+    section, sub = key.split(".")
+    base = {"data": config_lib.DATA_DEFAULTS, "train": config_lib.TRAIN_DEFAULTS}[section]
+    value = raw.get(section, {}).get(sub, base.get(sub))
+    if value is None:
+        return ""
+    return f" [config: {value}{_per_dataset(raw, section, sub)}]"
 
 
 class TrainGroup(click.Group):
     """``infozoo train MODEL``: one subcommand per zoo config, its flags from the YAML."""
 
     def list_commands(self, ctx):
-        return config_lib.zoo_names()
+        return _zoo_names()
 
     def resolve_command(self, ctx, args):
         name = args[0] if args else None
-        if name and not name.startswith("-") and name not in config_lib.zoo_names():
-            _fail(f"unknown model {name!r}; available: {', '.join(config_lib.zoo_names())}")
+        if name and not name.startswith("-") and name not in _zoo_names():
+            _fail(f"unknown model {name!r}; available: {', '.join(_zoo_names())}")
         return super().resolve_command(ctx, args)
 
     def get_command(self, ctx, name):
-        if name not in config_lib.zoo_names():
+        if name not in _zoo_names():
             return None
-        raw = config_lib.load_zoo(name)
+        try:
+            raw = config_lib.load_zoo(name)
+        except config_lib.ConfigError as e:
+            _fail(str(e))
         params = [click.Option([flag, "_" + key.replace(".", "__")], type=typ, default=None,
-                               help=help_text)
+                               help=help_text + _common_default(raw, key))
                   for flag, key, typ, help_text in COMMON_FLAGS]
         params += [
             click.Option(["--jit-compile/--no-jit-compile", "_train__jit_compile"], default=None,
@@ -85,7 +114,12 @@ class TrainGroup(click.Group):
             click.Option(["--dry-run"], is_flag=True, help="print the resolved config and exit"),
             click.Option(["--quiet"], is_flag=True, help="one line per epoch instead of a progress bar"),
         ]
-        params += [_model_option(*spec) for spec in config_lib.flag_specs(name)]
+        try:
+            specs = config_lib.flag_specs(name)
+        except config_lib.ConfigError as e:
+            _fail(str(e))
+        params += [_model_option(*spec, _per_dataset(raw, "model_args", spec[0]))
+                   for spec in specs]
 
         def callback(run_dir, set_items, dry_run, quiet, **kw):
             overrides = {}
@@ -111,13 +145,30 @@ class TrainGroup(click.Group):
                                   f"zoo_configs/{name}.yaml; --set reaches every key.")
 
 
+def _tf():
+    from infozoo.quiet import import_tensorflow
+    import_tensorflow()
+
+
 def _train(name, overrides, run_dir, verbose):
+    _tf()
     from infozoo import data as data_lib
     from infozoo import train
     try:
         train.run(name, overrides, run_dir, verbose=verbose)
     except (config_lib.ConfigError, data_lib.DatasetUnavailable) as e:
         _fail(str(e))
+    except KeyboardInterrupt:
+        from infozoo import runs
+        try:
+            state = runs.checkpoint_state(run_dir)
+        except RuntimeError:
+            state = None
+        where = (f"its last checkpoint (epoch {state['epoch']}, step {state['step']})"
+                 if state else "the start (no checkpoint was written yet)")
+        click.echo(f"\nInterrupted. Run the same command again (with --run-dir {run_dir}) to "
+                   f"resume from {where}.", err=True)
+        sys.exit(130)
     except train.TrainingDiverged as e:
         click.echo(f"Error: {e}", err=True)
         sys.exit(1)
@@ -144,12 +195,19 @@ main.add_command(TrainGroup("train", help="Train a model: infozoo train MODEL [f
 
 @main.command("list")
 def list_cmd():
-    """Models and their zoo configs."""
-    for name in config_lib.zoo_names():
-        raw = config_lib.load_zoo(name)
+    """Models and their zoo configs (default dataset, and the sections for other datasets)."""
+    for name in _zoo_names():
+        try:
+            raw = config_lib.load_zoo(name)
+        except config_lib.ConfigError as e:
+            _fail(str(e))
         ds = raw.get("data", {}).get("dataset", config_lib.DATA_DEFAULTS["dataset"])
-        click.echo(f"{name:14s} model={raw.get('model', name):9s} dataset={ds:14s} "
+        other = sorted(set(raw.get("datasets", {})) - {ds})
+        also = f" (also: {', '.join(other)})" if other else ""
+        click.echo(f"{name:14s} model={raw.get('model', name):9s} dataset={ds}{also}  "
                    f"{raw.get('description', '')}")
+    click.echo("\nA TFDS dataset that cannot be downloaded falls back to digits with digits' "
+               "section; `infozoo train MODEL --help` shows both values.")
 
 
 @main.command("eval")
@@ -161,14 +219,22 @@ def list_cmd():
               help="evaluate on the first N test examples")
 def eval_cmd(run_dir, as_json, data_dir, test_size):
     """Test metrics of a run (reconstruction L1/MSE, every loss term, model extras)."""
+    _tf()
     from infozoo import data as data_lib
     from infozoo import evaluate
     try:
         out = evaluate.evaluate_run(run_dir, data_dir, test_size)
     except (FileNotFoundError, data_lib.DatasetUnavailable, RuntimeError, ValueError) as e:
         _fail(str(e))
-    with open(os.path.join(run_dir, "eval.json"), "w") as f:
-        json.dump(out, f, indent=2)
+    w = out["weights"]
+    click.echo(f"Weights: {w['source']} (epoch {w['epoch']}, step {w['step']}) {w['path']}",
+               err=True)
+    try:
+        with open(os.path.join(run_dir, "eval.json"), "w") as f:
+            json.dump(out, f, indent=2)
+    except OSError as e:
+        click.echo(f"Note: could not write {os.path.join(run_dir, 'eval.json')} "
+                   f"({e.strerror or e}); the results are printed only.", err=True)
     if as_json:
         click.echo(json.dumps(out))
     else:
@@ -181,13 +247,21 @@ def eval_cmd(run_dir, as_json, data_dir, test_size):
 @click.option("--out", required=True, type=click.Path(file_okay=False),
               help="SavedModel directory to write (model.keras goes inside it too)")
 def export_cmd(run_dir, out):
-    """Export a run as a SavedModel with endpoints encode, decode, reconstruct (, sample)."""
+    """Export a run as a SavedModel with endpoints encode, decode, reconstruct (, sample).
+
+    OUT must not exist, be empty, or hold an earlier infozoo export (replaced atomically);
+    nothing else is ever overwritten."""
+    _tf()
     from infozoo import export
     try:
-        export.export_run(run_dir, out)
+        export.check_target(out, run_dir)
+        w = export.export_run(run_dir, out)
     except (FileNotFoundError, RuntimeError, ValueError) as e:
         _fail(str(e))
-    click.echo(f"SavedModel written to {out}")
+    except OSError as e:
+        _fail(f"cannot write {out}: {e.strerror or e}; nothing was replaced")
+    click.echo(f"SavedModel written to {out} (weights: {w['source']}, epoch {w['epoch']}, "
+               f"step {w['step']})")
 
 
 @main.command("probe")
@@ -212,6 +286,7 @@ def probe_cmd(run_dir, as_json, samples, strategy, cpu_replicas, alpha, gamma, d
     Writes RUN_DIR/probe.json and RUN_DIR/images/probe_information_plane.png,
     probe_entropy_change.png.
     """
+    _tf()
     from infozoo import data as data_lib
     from infozoo.probe.probe import format_table
     from infozoo.probe.renyi import check_gamma
@@ -235,8 +310,13 @@ def probe_cmd(run_dir, as_json, samples, strategy, cpu_replicas, alpha, gamma, d
 @click.option("--steps", type=click.IntRange(1), default=3, show_default=True)
 def bench_cmd(models, batch_size, windows, steps):
     """Training throughput (images/s) per model on MNIST-shaped data, jit on and off."""
+    names = [m.strip() for m in models.split(",") if m.strip()] if models else None
+    unknown = sorted(set(names or ()) - set(_zoo_names()))
+    if unknown or names == []:
+        _fail(f"unknown model(s) {', '.join(unknown) or repr(models)} for --models; "
+              f"available: {', '.join(_zoo_names())}")
+    _tf()
     from infozoo import bench
-    names = models.split(",") if models else None
     bench.run(names, batch_size, windows, steps)
 
 

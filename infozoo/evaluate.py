@@ -3,8 +3,8 @@ import os
 
 import numpy as np
 
-from infozoo import config as config_lib
 from infozoo import data as data_lib
+from infozoo import runs
 
 
 def evaluate_model(model, x_test, batch_size=500, run_dir=None, writer=None, step=0, **data):
@@ -31,40 +31,30 @@ def evaluate_model(model, x_test, batch_size=500, run_dir=None, writer=None, ste
 
 
 def load_run_model(run_dir):
-    """The model of a run with its latest weights (final export if present, else last checkpoint)."""
-    from infozoo import callbacks as cb
-    from infozoo import train
-    path = os.path.join(run_dir, "config.yaml")
-    if not os.path.isfile(path):
-        raise FileNotFoundError(f"{run_dir} is not a run directory (no config.yaml)")
-    cfg = config_lib.load(path)
-    keras_file = os.path.join(run_dir, "export", "model.keras")
-    if os.path.isfile(keras_file):
-        import keras
-        import infozoo.registry as registry
-        registry.get_model_class(cfg["model"])  # registers the class with Keras
-        return cfg, keras.saving.load_model(keras_file, compile=False)
-    state = cb.checkpoint_state(run_dir)
-    if state is None:
-        raise FileNotFoundError(f"{run_dir} has no checkpoint yet")
-    shape = tuple(cfg["input_shape"])
-    model = train.compile_model(train.build_model(cfg, shape), cfg)
-    train.restore_weights(model, state["weights_path"])
+    """``(cfg, model)`` of a run with its newest weights (see ``infozoo.runs.load_model``)."""
+    cfg, model, _ = runs.load_model(run_dir)
     return cfg, model
 
 
 def evaluate_run(run_dir, data_dir=None, test_size=None):
+    """Test metrics of a run's newest weights; ``weights`` in the result says which.
+
+    Writes TensorBoard images under ``RUN_DIR/logs/eval`` where the run directory is
+    writable (a read-only run is evaluated all the same)."""
     import tensorflow as tf
-    cfg, model = load_run_model(run_dir)
+    cfg, model, weights = runs.load_model(run_dir)
     d = cfg["data"]
     xtr, ytr, xte, yte = data_lib.load_arrays(d["dataset"], data_dir or d["data_dir"],
                                               d["train_size"], test_size or d["test_size"])
     data_lib.check_images(xte, model.image_shape, "test data")
-    writer = tf.summary.create_file_writer(os.path.join(run_dir, "logs", "eval"))
-    out = evaluate_model(model, xte, cfg["train"]["eval_batch_size"], run_dir, writer,
-                         cfg["train"]["epochs"], y_test=yte, x_train=xtr, y_train=ytr,
-                         dataset=d["dataset"])
+    writable = os.access(run_dir, os.W_OK)
+    writer = (tf.summary.create_file_writer(os.path.join(run_dir, "logs", "eval"))
+              if writable else None)
+    out = evaluate_model(model, xte, cfg["train"]["eval_batch_size"],
+                         run_dir if writable else None, writer, cfg["train"]["epochs"],
+                         y_test=yte, x_train=xtr, y_train=ytr, dataset=d["dataset"])
     out["params"] = model.count_params_trainable()
     out["run_dir"] = run_dir
     out["dataset"] = d["dataset"]
+    out["weights"] = {k: weights[k] for k in ("source", "path", "epoch", "step", "global_step")}
     return out

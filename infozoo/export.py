@@ -2,29 +2,143 @@
 
 ``export_model`` writes ``out_dir`` as a SavedModel (``keras.export.ExportArchive``)
 with the model's endpoints (``encode``, ``decode``, ``reconstruct``, and
-``sample``/``log_prob`` where the model has them), plus ``out_dir/model.keras``
-for ``keras.saving.load_model``.
+``sample``/``log_prob`` where the model has them), ``out_dir/model.keras`` for
+``keras.saving.load_model``, and ``out_dir/infozoo-export.json``, the marker
+that says infozoo wrote the directory and from which weights.
+
+Nothing that infozoo did not write is ever deleted or overwritten: ``out_dir``
+must not exist, be empty, or be an earlier infozoo export (which is replaced by
+an atomic swap, so a failure midway leaves it whole). Run directories are refused.
+
+Endpoints check their input: image endpoints take float images scaled to [0, 1]
+(``uint8`` pixels must be divided by 255 first; models trained on other data,
+e.g. toy25, take any finite values), a non-empty batch, and ``sample`` takes n >= 1.
 """
+import json
 import os
 import shutil
+import tempfile
+
+from infozoo import runs
+
+#: what an export of the first release (no marker) holds; such a directory may be replaced
+_OLD_EXPORT = {"saved_model.pb", "variables", "assets", "fingerprint.pb", "model.keras"}
 
 
-def export_model(model, out_dir):
+class ExportRefused(ValueError):
+    """``out_dir`` holds something infozoo did not write, or a run."""
+
+
+def check_target(out_dir, run_dir=None):
+    """Raises ExportRefused unless writing ``out_dir`` can lose nothing."""
+    out = os.path.realpath(out_dir)
+    if run_dir is not None:
+        run = os.path.realpath(run_dir)
+        if out == run or run.startswith(out.rstrip(os.sep) + os.sep):
+            raise ExportRefused(f"--out {out_dir} is (or contains) the run directory "
+                                f"{run_dir}: exporting there would replace the run. Give a "
+                                f"new directory, e.g. --out {os.path.join(run_dir, 'export')} "
+                                f"or --out /tmp/model")
+    if os.path.exists(out) and not os.path.isdir(out):
+        raise ExportRefused(f"--out {out_dir} is a file: give a directory path that does not "
+                            f"exist yet")
+    if not os.path.isdir(out):
+        return
+    entries = set(os.listdir(out))
+    if not entries or runs.export_info(out) is not None:
+        return
+    if entries <= _OLD_EXPORT and "saved_model.pb" in entries:
+        return
+    if runs.is_run_dir(out):
+        raise ExportRefused(f"--out {out_dir} is a run directory: exporting there would "
+                            f"replace the run. Give a new directory.")
+    raise ExportRefused(f"--out {out_dir} is not empty and is not an infozoo export "
+                        f"({len(entries)} entries, e.g. {sorted(entries)[0]!r}); infozoo "
+                        f"never replaces what it did not write. Give a new or empty "
+                        f"directory.")
+
+
+def export_model(model, out_dir, weights=None, run_dir=None, input_range=(0.0, 1.0)):
+    """Writes the SavedModel to ``out_dir`` (see the module docstring); returns ``out_dir``.
+
+    ``weights`` (``{"epoch", "step", "global_step", ...}``) is recorded in the marker;
+    ``input_range`` is what image endpoints accept (None: any finite values).
+    """
     import keras
-    tmp = out_dir.rstrip("/") + ".tmp"
-    shutil.rmtree(tmp, ignore_errors=True)
-    archive = keras.export.ExportArchive()
-    archive.track(model)
-    for name, (fn, signature) in model.export_endpoints().items():
-        archive.add_endpoint(name, fn, input_signature=signature)
-    archive.write_out(tmp, verbose=False)
-    model.save(os.path.join(tmp, "model.keras"))
-    shutil.rmtree(out_dir, ignore_errors=True)
-    os.replace(tmp, out_dir)
+    check_target(out_dir, run_dir)
+    out = os.path.realpath(out_dir)
+    parent = os.path.dirname(out)
+    try:
+        os.makedirs(parent, exist_ok=True)
+        tmp = tempfile.mkdtemp(prefix=f".{os.path.basename(out)}.infozoo-tmp-", dir=parent)
+    except OSError as e:
+        raise ExportRefused(f"cannot write next to {out_dir}: {e.strerror or e}") from None
+    try:
+        archive = keras.export.ExportArchive()
+        archive.track(model)
+        for name, (fn, signature) in model.export_endpoints().items():
+            archive.add_endpoint(name, _checked(fn, signature, input_range), input_signature=signature)
+        archive.write_out(tmp, verbose=False)
+        model.save(os.path.join(tmp, "model.keras"))
+        marker = {"format": "infozoo-export", "model": getattr(model, "registry_name", None),
+                  "run_dir": os.path.realpath(run_dir) if run_dir else None,
+                  **{k: (weights or {}).get(k) for k in ("epoch", "step", "global_step")}}
+        with open(os.path.join(tmp, runs.EXPORT_MARKER), "w") as f:
+            json.dump(marker, f, indent=2)
+        old = None
+        if os.path.isdir(out):
+            old = tempfile.mkdtemp(prefix=f".{os.path.basename(out)}.infozoo-old-", dir=parent)
+            os.rmdir(old)
+            os.replace(out, old)
+        os.replace(tmp, out)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)  # our own temporary directory only
+        raise
+    if old:
+        shutil.rmtree(old, ignore_errors=True)  # the previous infozoo export, swapped out
     return out_dir
 
 
+def _checked(fn, signature, input_range):
+    """``fn`` with clear in-graph errors for empty batches, NaN and out-of-range images."""
+    import tensorflow as tf
+    names = [s.name for s in signature]
+
+    def wrapped(*args):
+        checks = []
+        for name, spec, a in zip(names, signature, args):
+            if name == "n":
+                checks.append(tf.debugging.assert_positive(
+                    a, message="sample: n must be >= 1"))
+            elif spec.shape.rank:
+                checks.append(tf.debugging.assert_positive(
+                    tf.shape(a)[0], message=f"{name}: the batch is empty"))
+                checks.append(tf.debugging.assert_all_finite(
+                    a, message=f"{name}: the input contains NaN or infinite values"))
+                if name == "x" and input_range is not None:
+                    lo, hi = input_range
+                    checks.append(tf.debugging.assert_greater_equal(
+                        tf.reduce_min(a), tf.constant(lo - 1e-3, a.dtype),
+                        message=f"x: images must be floats in [{lo}, {hi}] (divide uint8 "
+                                f"pixels by 255)"))
+                    checks.append(tf.debugging.assert_less_equal(
+                        tf.reduce_max(a), tf.constant(hi + 1e-3, a.dtype),
+                        message=f"x: images must be floats in [{lo}, {hi}] (divide uint8 "
+                                f"pixels by 255)"))
+        with tf.control_dependencies(checks):
+            args = [tf.identity(a) for a in args]
+        return fn(*args)
+
+    return wrapped
+
+
 def export_run(run_dir, out_dir):
-    from infozoo.evaluate import load_run_model
-    _, model = load_run_model(run_dir)
-    return export_model(model, out_dir)
+    """Exports the run's newest weights; returns the weights record (see ``runs.load_model``)."""
+    cfg, model, weights = runs.load_model(run_dir)
+    export_model(model, out_dir, weights, run_dir, input_range_of(cfg))
+    return weights
+
+
+def input_range_of(cfg):
+    ds = str(cfg["data"]["dataset"])
+    return None if ds.startswith("toy25") else (0.0, 1.0)

@@ -1,54 +1,28 @@
-"""``infozoo train``: Keras ``fit`` with resumable checkpoints, TensorBoard, images, export."""
+"""``infozoo train``: Keras ``fit`` with resumable checkpoints, TensorBoard, images, export.
+
+Three steps: :func:`prepare` (config, data, model, resume checks, run directory),
+:func:`fit` (the training segments) and :func:`finalise` (test metrics and the
+export from a single-device copy of the newest weights). What survives what is
+in docs/cli.md ("What survives what").
+"""
 import json
 import os
+import sys
 import time
-import warnings
-
-import numpy as np
+from dataclasses import dataclass, field
 
 from infozoo import config as config_lib
 from infozoo import data as data_lib
+from infozoo import runs
+from infozoo.runs import build_model, compile_model, make_optimizer  # noqa: F401 (public)
+
 
 class TrainingDiverged(RuntimeError):
     """The loss became NaN or infinite; the last good checkpoint is kept."""
 
 
-def build_model(cfg, input_shape):
-    """The registered model of ``cfg`` for images of ``input_shape``; bad args -> ConfigError."""
-    from infozoo.registry import get_model_class
-    cls = get_model_class(cfg["model"])
-    try:
-        return cls(input_shape=tuple(input_shape), **cfg["model_args"])
-    except (ValueError, TypeError) as e:
-        raise config_lib.ConfigError(f"bad model_args for {cfg['zoo']}: {e}") from None
-
-
-def make_optimizer(cfg):
-    import keras
-    t = cfg["train"]
-    return keras.optimizers.Adam(learning_rate=t["lr"], beta_1=t["beta1"],
-                                 weight_decay=t["weight_decay"] or None)
-
-
-def compile_model(model, cfg):
-    model.compile(optimizer=make_optimizer(cfg), jit_compile=bool(cfg["train"]["jit_compile"]))
-    model.optimizer.build(model.trainable_variables)
-    return model
-
-
-def restore_weights(model, weights_path):
-    try:
-        model.load_weights(weights_path)
-    except Exception as e:  # noqa: BLE001  (h5py/Keras raise many kinds on corrupt files)
-        raise RuntimeError(f"cannot load checkpoint {weights_path} ({type(e).__name__}: {e}). "
-                           f"The file is corrupt or from another config: delete "
-                           f"{os.path.dirname(weights_path)} to start over, or use another "
-                           f"--run-dir") from None
-
-
 def explicit_dataset(overrides):
-    return any(k in ("dataset", "data.dataset", "data_dir", "data.data_dir") and v is not None
-               for k, v in overrides.items())
+    return any(k in ("dataset", "data.dataset") and v is not None for k, v in overrides.items())
 
 
 def load_data(cfg, overrides):
@@ -58,33 +32,22 @@ def load_data(cfg, overrides):
     recorded in ``data.dataset`` so the run's config says what was used.
     """
     d = cfg["data"]
+    if d["data_dir"] and not explicit_dataset(overrides):
+        raise config_lib.ConfigError(
+            f"--data-dir {d['data_dir']} needs --dataset NAME to say what the files hold "
+            f"(e.g. --dataset fashion_mnist): the name picks the zoo config's dataset section "
+            f"and is recorded in the run")
     try:
         arrays = data_lib.load_arrays(d["dataset"], d["data_dir"], d["train_size"], d["test_size"])
     except data_lib.DatasetUnavailable as e:
         if explicit_dataset(overrides) or d["data_dir"] or d["dataset"] == "digits":
             raise
-        msg = f"{e}\nFalling back to --dataset digits (scikit-learn's 8x8 digits)."
-        warnings.warn(msg, stacklevel=2)
+        print(f"Note: {str(e).split('. Use')[0]}; falling back to --dataset digits "
+              f"(scikit-learn's 8x8 digits, no download).", file=sys.stderr, flush=True)
         cfg = config_lib.resolve(cfg["zoo"], {**overrides, "data.dataset": "digits"})
         d = cfg["data"]
         arrays = data_lib.load_arrays("digits", None, d["train_size"], d["test_size"])
     return cfg, arrays
-
-
-def _check_resume(run_dir, cfg):
-    path = os.path.join(run_dir, "config.yaml")
-    if not os.path.isfile(path):
-        return
-    old = config_lib.load(path)
-    for key in ("model", "model_args"):
-        if old.get(key) != cfg.get(key):
-            raise config_lib.ConfigError(
-                f"--run-dir {run_dir} holds a run with different {key} ({old.get(key)} vs "
-                f"{cfg.get(key)}); use another --run-dir, or the same settings to resume")
-    if old["data"]["dataset"] != cfg["data"]["dataset"]:
-        raise config_lib.ConfigError(
-            f"--run-dir {run_dir} was trained on {old['data']['dataset']!r}, not "
-            f"{cfg['data']['dataset']!r}; use another --run-dir")
 
 
 def lr_at(cfg, epoch):
@@ -94,8 +57,24 @@ def lr_at(cfg, epoch):
     return float(t["lr"] * t["lr_factor"] ** n)
 
 
-def run(zoo, overrides, run_dir, verbose=1):
-    """Trains (or resumes) zoo config ``zoo`` with ``overrides`` in ``run_dir``; returns metrics."""
+@dataclass
+class Run:
+    """Everything :func:`fit` and :func:`finalise` need, made by :func:`prepare`."""
+    cfg: dict
+    run_dir: str
+    arrays: tuple
+    strategy: object
+    model: object
+    steps: int
+    epoch0: int = 0
+    step0: int = 0
+    lock: object = None
+    notes: list = field(default_factory=list)
+
+
+def prepare(zoo, overrides, run_dir):
+    """Resolves the config, loads the data, builds (and restores) the model, locks the run
+    directory and records the segment. Nothing is written before every check has passed."""
     from infozoo import distribute
     cfg = config_lib.resolve(zoo, overrides)
     t = cfg["train"]
@@ -103,17 +82,32 @@ def run(zoo, overrides, run_dir, verbose=1):
     import keras
     import tensorflow as tf
 
-    from infozoo import callbacks as cb
-    from infozoo import evaluate, export
+    created = runs.prepare_dir(run_dir)
+    lock = runs.Lock(run_dir)
+    try:
+        lock.acquire()
+        return _prepare_locked(cfg, overrides, run_dir, lock, keras, tf)
+    except BaseException:
+        lock.release()
+        if created:
+            try:
+                os.remove(lock.path)
+            except OSError:
+                pass
+            runs.remove_if_empty(run_dir)
+        raise
 
-    os.makedirs(run_dir, exist_ok=True)
+
+def _prepare_locked(cfg, overrides, run_dir, lock, keras, tf):
+    from infozoo import distribute
     cfg, (xtr, ytr, xte, yte) = load_data(cfg, overrides)
     t = cfg["train"]
-    _check_resume(run_dir, cfg)
     data_lib.check_images(xtr)
     data_lib.check_images(xte, xtr.shape[1:], "test data")
     cfg["input_shape"] = [int(s) for s in xtr.shape[1:]]
-    config_lib.save(cfg, os.path.join(run_dir, "config.yaml"))
+    old = runs.read_config(run_dir) if os.path.isfile(os.path.join(run_dir, runs.CONFIG)) \
+        else None
+    changed = runs.check_resume(old, cfg, run_dir) if old else {}
 
     keras.utils.set_random_seed(int(t["seed"]))
     tf.config.experimental.enable_op_determinism()
@@ -129,31 +123,60 @@ def run(zoo, overrides, run_dir, verbose=1):
 
     with strategy.scope():
         model = compile_model(build_model(cfg, xtr.shape[1:]), cfg)
-    state = cb.checkpoint_state(run_dir)
-    epoch0, step0 = 0, 0
+    state = runs.checkpoint_state(run_dir)
+    run = Run(cfg, run_dir, (xtr, ytr, xte, yte), strategy, model, steps, lock=lock)
     if state:
-        restore_weights(model, state["weights_path"])
-        epoch0, step0 = state["epoch"], state["step"]
-        print(f"Resuming {run_dir} at epoch {epoch0 + 1}, step {step0} "
+        if not 0 <= state["step"] < steps:
+            raise RuntimeError(f"checkpoint of {run_dir} is at step {state['step']} of an epoch "
+                               f"of {steps} steps: the run's batch size or training set has "
+                               f"changed; resume with the run's settings ({runs.CONFIG})")
+        runs.restore_weights(model, state["weights_path"])
+        run.epoch0, run.step0 = state["epoch"], state["step"]
+        print(f"Resuming {run_dir} at epoch {run.epoch0 + 1}, step {run.step0} "
               f"(global step {state['global_step']})", flush=True)
-    n_params = model.count_params_trainable()
+        if state.get("diverged"):
+            with strategy.scope():
+                model.compile(optimizer=make_optimizer(cfg), jit_compile=bool(t["jit_compile"]))
+                model.optimizer.build(model.trainable_variables)
+            run.notes.append(
+                f"The previous segment stopped on a NaN loss at epoch {state['diverged']['epoch']}"
+                f", batch {state['diverged']['batch']}: the weights of the last good checkpoint "
+                f"are kept, the optimizer state (Adam moments) starts afresh, lr {t['lr']}.")
+    for k, (a, b) in changed.items():
+        run.notes.append(f"{k} changed on resume: {a!r} -> {b!r} (recorded in "
+                         f"{runs.SEGMENTS})")
+    for note in run.notes:
+        print(note, flush=True)
+    runs.record_segment(run_dir, cfg, run.epoch0, run.step0, changed)
+    return run
+
+
+def fit(run, verbose=1):
+    """Trains the remaining segments; returns ``(train_seconds, images_per_s, trained)``."""
+    import keras
+    import tensorflow as tf
+
+    from infozoo import callbacks as cb
+    cfg, run_dir, t = run.cfg, run.run_dir, run.cfg["train"]
+    xtr, _, xte, _ = run.arrays
+    batch = int(t["batch_size"])
+    n_params = run.model.count_params_trainable()
     print(f"{cfg['zoo']} ({cfg['model']}) on {cfg['data']['dataset']}: "
           f"{len(xtr)} train / {len(xte)} test images of shape {xtr.shape[1:]}, "
-          f"{n_params:,} trainable parameters, {strategy.num_replicas_in_sync} replica(s)",
+          f"{n_params:,} trainable parameters, {run.strategy.num_replicas_in_sync} replica(s)",
           flush=True)
-
     logs_dir = os.path.join(run_dir, "logs")
     writer = tf.summary.create_file_writer(os.path.join(logs_dir, "images"))
-    x_vis = xte[:8]
     nan = cb.NaNStop()
-    ckpt = cb.RunCheckpoint(run_dir, t["checkpoint_every"], steps, epoch0, step0)
     speed = cb.Throughput(batch)
     callbacks = [
-        nan, ckpt, speed,
+        nan, cb.RunCheckpoint(run_dir, t["checkpoint_every"], run.steps, run.epoch0, run.step0),
+        speed,
         keras.callbacks.LearningRateScheduler(lambda e, lr: lr_at(cfg, e)),
         keras.callbacks.TensorBoard(log_dir=logs_dir, update_freq="epoch"),
-        keras.callbacks.CSVLogger(os.path.join(run_dir, "history.csv"), append=True),
-        cb.ImageGrids(run_dir, x_vis, writer, t["image_every"]),
+        cb.FiniteCSVLogger(os.path.join(run_dir, "history.csv"), append=True),
+        cb.ImageGrids(run_dir, xte[:8], writer, t["image_every"]),
+        cb.RunProgbar(t["epochs"]),
     ]
     if t["probe_every"]:
         from infozoo.probe.callback import ProbeCallback
@@ -162,48 +185,84 @@ def run(zoo, overrides, run_dir, verbose=1):
     test_ds = data_lib.eval_pipeline(xte, t["eval_batch_size"])
     start = time.time()
     segments = []
-    if epoch0 < t["epochs"] and step0:
-        segments.append((epoch0, epoch0 + 1, steps - step0, epoch0 * steps + step0))
+    epoch0 = run.epoch0
+    if epoch0 < t["epochs"] and run.step0:
+        segments.append((epoch0, epoch0 + 1, run.steps - run.step0,
+                         epoch0 * run.steps + run.step0))
         epoch0 += 1
     if epoch0 < t["epochs"]:
-        segments.append((epoch0, t["epochs"], steps, epoch0 * steps))
+        segments.append((epoch0, t["epochs"], run.steps, epoch0 * run.steps))
     for first, last, spe, skip in segments:
         ds = data_lib.train_pipeline(xtr, batch, t["seed"], cfg["data"]["shuffle_buffer"], skip)
-        model.fit(ds, initial_epoch=first, epochs=last, steps_per_epoch=spe,
-                  validation_data=test_ds, callbacks=callbacks, verbose=verbose)
+        run.model.fit(ds, initial_epoch=first, epochs=last, steps_per_epoch=spe, shuffle=False,
+                      validation_data=test_ds, callbacks=callbacks, verbose=verbose)
         if nan.where:
-            good = cb.checkpoint_state(run_dir)
-            kept = (f"the last good checkpoint (epoch {good['epoch']}, step {good['step']}) is "
-                    f"kept in {os.path.join(run_dir, cb.CKPT_DIR)}" if good else
-                    "no checkpoint was written before it")
-            raise TrainingDiverged(
-                f"the loss became NaN or infinite at epoch {nan.where[0] + 1}, batch "
-                f"{nan.where[1] + 1}; {kept}. Lower --lr, or check the data, then run again "
-                f"with the same --run-dir to resume from that checkpoint.")
-    train_seconds = time.time() - start
+            writer.close()
+            _diverged(run, nan.where)
+    writer.close()
+    return time.time() - start, speed.images_per_second, bool(segments)
 
-    # Final evaluation and export from a single-device copy of the trained weights.
+
+def _diverged(run, where):
+    epoch, batch = where
+    good = runs.checkpoint_state(run.run_dir)
+    if good:
+        good["diverged"] = {"epoch": epoch + 1, "batch": batch + 1, "lr": run.cfg["train"]["lr"]}
+        runs.write_checkpoint_state(run.run_dir, good)
+        kept = (f"the last good checkpoint (epoch {good['epoch']}, step {good['step']}) is kept "
+                f"in {os.path.join(run.run_dir, runs.CKPT_DIR)}. Lower --lr (e.g. "
+                f"--lr {run.cfg['train']['lr'] / 10:g}) and run the same command again: it "
+                f"resumes from that checkpoint with a fresh optimizer state")
+    else:
+        kept = ("no checkpoint was written before it. Lower --lr (or check the data) and run "
+                "the same command again: the run starts over")
+    raise TrainingDiverged(f"the loss became NaN or infinite at epoch {epoch + 1}, batch "
+                           f"{batch + 1}; {kept}.")
+
+
+def finalise(run, train_seconds, images_per_s, trained, verbose=1):
+    """Test metrics and export from a single-device copy of the newest weights."""
+    import tensorflow as tf
+
+    from infozoo import callbacks as cb
+    from infozoo import evaluate, export
+    cfg, run_dir, t = run.cfg, run.run_dir, run.cfg["train"]
+    xtr, ytr, xte, yte = run.arrays
+    weights = runs.checkpoint_state(run_dir)
     final = build_model(cfg, xtr.shape[1:])
-    final.set_weights(model.get_weights())
-    cb.write_images(final, x_vis, run_dir, writer, t["epochs"])
+    final.set_weights(run.model.get_weights())
+    writer = tf.summary.create_file_writer(os.path.join(run_dir, "logs", "images"))
+    cb.write_images(final, xte[:8], run_dir, writer, t["epochs"])
     metrics = evaluate.evaluate_model(final, xte, t["eval_batch_size"], run_dir, writer,
                                       t["epochs"], y_test=yte, x_train=xtr, y_train=ytr,
                                       dataset=cfg["data"]["dataset"])
-    metrics.update(params=n_params, wall_time_s=round(train_seconds, 2),
-                   images_per_s=round(speed.images_per_second, 2),
-                   replicas=strategy.num_replicas_in_sync, dataset=cfg["data"]["dataset"],
-                   train_size=int(len(xtr)), epochs=int(t["epochs"]))
+    metrics.update(params=run.model.count_params_trainable(), wall_time_s=round(train_seconds, 2),
+                   images_per_s=round(images_per_s, 2) if runs.finite(images_per_s) else None,
+                   replicas=run.strategy.num_replicas_in_sync, dataset=cfg["data"]["dataset"],
+                   train_size=int(len(xtr)), epochs=int(t["epochs"]),
+                   weights_epoch=weights["epoch"] if weights else None,
+                   weights_step=weights["step"] if weights else None)
     prev = os.path.join(run_dir, "metrics.json")
-    if os.path.isfile(prev) and not segments:
+    if os.path.isfile(prev) and not trained:
         with open(prev) as f:  # nothing trained this time: keep the recorded speed figures
             old = json.load(f)
         for k in ("wall_time_s", "images_per_s"):
             metrics[k] = old.get(k, metrics[k])
-    with open(prev, "w") as f:
-        json.dump(metrics, f, indent=2)
-    export.export_model(final, os.path.join(run_dir, "export"))
+    runs._write_atomic(prev, json.dumps(metrics, indent=2))
+    export.export_model(final, os.path.join(run_dir, runs.EXPORT_DIR), weights, run_dir,
+                        export.input_range_of(cfg))
     writer.close()
     if verbose:
         print(json.dumps(metrics, indent=2))
         print(f"Run directory: {run_dir} (SavedModel in {os.path.join(run_dir, 'export')})")
     return metrics
+
+
+def run(zoo, overrides, run_dir, verbose=1):
+    """Trains (or resumes) zoo config ``zoo`` with ``overrides`` in ``run_dir``; returns metrics."""
+    r = prepare(zoo, overrides, run_dir)
+    try:
+        seconds, speed, trained = fit(r, verbose)
+        return finalise(r, seconds, speed, trained, verbose)
+    finally:
+        r.lock.release()

@@ -107,6 +107,9 @@ def test_resume_after_kill_9_matches_uninterrupted_run(tmp_path):
     assert not (b / "metrics.json").exists()
     p = run_cli(*args, "--run-dir", b, check=0)
     assert "Resuming" in p.stdout
+    # the progress bar counts the run's epochs, also for the partial epoch after the kill
+    epochs = [ln.split()[1] for ln in p.stdout.splitlines() if ln.startswith("Epoch ")]
+    assert epochs and all(e.endswith("/12") for e in epochs), epochs
     ma = json.loads((tmp_path / "a" / "metrics.json").read_text())
     mb = json.loads((b / "metrics.json").read_text())
     np.testing.assert_allclose(mb["test_l1"], ma["test_l1"], rtol=1e-6)

@@ -332,7 +332,8 @@ class PIE(ZooModel):
         from infozoo.sharpness import sharpness
 
         x = _as_array(x_test).astype(np.float32)
-        n_sharp = int(sharpness_samples or self.sharpness_samples)
+        # the sharpness budget follows the test budget (--train-size runs test on fewer images)
+        n_sharp = min(int(sharpness_samples or self.sharpness_samples), len(x))
         nll = self._batched(lambda b: self.loss_terms(b)["nll"], x, batch_size)
         x_hat = self._batched(self.reconstruct, x, batch_size)
         mean_nll = float(np.mean(nll))

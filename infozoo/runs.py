@@ -1,0 +1,343 @@
+"""Run directories: layout, lock, config and its history, checkpoints, a run's model.
+
+A run directory holds (written by infozoo only)::
+
+    config.yaml        the resolved config of the current segment
+    segments.jsonl     one line per start/resume: when, from where, the full config, what changed
+    .infozoo.lock      held (flock) by the process training in the directory
+    checkpoints/       state.json + the last few ckpt-<global step>.weights.h5 (weights and
+                       optimizer state); state.json is replaced atomically
+    export/            SavedModel + model.keras + infozoo-export.json (the marker)
+    metrics.json history.csv images/ logs/
+
+Train, evaluate, export and the probe all depend on this module; it imports none of them.
+"""
+import datetime
+import json
+import math
+import os
+import socket
+import sys
+
+from infozoo import config as config_lib
+
+CONFIG = "config.yaml"
+SEGMENTS = "segments.jsonl"
+LOCK = ".infozoo.lock"
+CKPT_DIR = "checkpoints"
+EXPORT_DIR = "export"
+EXPORT_MARKER = "infozoo-export.json"
+
+#: settings a resume may change; every other difference is refused (``check_resume``)
+RESUMABLE = ("train.epochs", "train.lr", "train.lr_drops", "train.lr_factor",
+             "train.checkpoint_every", "train.image_every",
+             "train.probe_every", "train.eval_batch_size", "train.jit_compile",
+             "train.strategy", "train.cpu_replicas", "data.data_dir", "data.test_size")
+
+
+class RunLocked(config_lib.ConfigError):
+    """Another process trains in the run directory."""
+
+
+def is_run_dir(path):
+    return os.path.isfile(os.path.join(path, CONFIG)) or os.path.isdir(
+        os.path.join(path, CKPT_DIR))
+
+
+def _now():
+    return datetime.datetime.now().isoformat(timespec="seconds")
+
+
+def _write_atomic(path, text):
+    tmp = f"{path}.tmp-{os.getpid()}"
+    with open(tmp, "w") as f:
+        f.write(text)
+        f.flush()
+        os.fsync(f.fileno())
+    os.replace(tmp, path)
+
+
+# -- creating and locking ----------------------------------------------------------------
+def prepare_dir(run_dir):
+    """Creates ``run_dir`` (and parents); a clear ConfigError if that is impossible.
+
+    Returns True if this call created it (so a failed start can remove it again)."""
+    if os.path.exists(run_dir) and not os.path.isdir(run_dir):
+        raise config_lib.ConfigError(f"--run-dir {run_dir} is a file, not a directory: "
+                                     f"choose another --run-dir")
+    created = not os.path.exists(run_dir)
+    try:
+        os.makedirs(run_dir, exist_ok=True)
+    except OSError as e:
+        raise config_lib.ConfigError(f"cannot create --run-dir {run_dir}: {e.strerror or e}; "
+                                     f"choose a directory you can write to") from None
+    if not os.access(run_dir, os.W_OK | os.X_OK):
+        raise config_lib.ConfigError(f"--run-dir {run_dir} is not writable: choose a "
+                                     f"directory you can write to")
+    return created
+
+
+def remove_if_empty(run_dir):
+    """Removes ``run_dir`` only if nothing is in it (a failed start leaves no trace)."""
+    try:
+        os.rmdir(run_dir)
+    except OSError:
+        pass
+
+
+class Lock:
+    """An exclusive ``flock`` on ``RUN_DIR/.infozoo.lock``; released when the process ends,
+    however it ends (kill -9 included). The file says who holds it."""
+
+    def __init__(self, run_dir):
+        self.path = os.path.join(run_dir, LOCK)
+        self.fd = None
+
+    def acquire(self):
+        import fcntl
+        try:
+            fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
+        except OSError as e:
+            raise config_lib.ConfigError(f"cannot create the lock file {self.path}: "
+                                         f"{e.strerror or e}") from None
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:
+            try:
+                holder = os.read(fd, 4096).decode(errors="replace").strip() or "unknown"
+            finally:
+                os.close(fd)
+            raise RunLocked(f"{os.path.dirname(self.path) or '.'} is in use by another "
+                            f"infozoo process ({holder}). Wait for it to finish (or stop it), "
+                            f"or use another --run-dir.") from None
+        os.ftruncate(fd, 0)
+        os.write(fd, f"pid {os.getpid()} on {socket.gethostname()} since {_now()}".encode())
+        self.fd = fd
+        return self
+
+    def release(self):
+        if self.fd is not None:
+            os.close(self.fd)
+            self.fd = None
+
+    def __enter__(self):
+        return self.acquire()
+
+    def __exit__(self, *exc):
+        self.release()
+
+
+# -- config and its history ---------------------------------------------------------------
+def read_config(run_dir):
+    """The run's ``config.yaml``; ConfigError naming the file when it is broken."""
+    path = os.path.join(run_dir, CONFIG)
+    if not os.path.isfile(path):
+        raise FileNotFoundError(f"{run_dir} is not a run directory (no {CONFIG})")
+    try:
+        cfg = config_lib.load(path)
+    except Exception as e:  # noqa: BLE001  (yaml and OS errors)
+        raise config_lib.ConfigError(f"{path} is not readable YAML ({e}); restore it from "
+                                     f"the last line of {SEGMENTS} in the same directory, "
+                                     f"or start a new run") from None
+    if not isinstance(cfg, dict) or not all(s in cfg for s in ("model", *config_lib.SECTIONS)):
+        raise config_lib.ConfigError(f"{path} is not an infozoo run config (model, data, "
+                                     f"model_args, train missing)")
+    return cfg
+
+
+def _flat(cfg):
+    out = {"model": cfg.get("model")}
+    for section in config_lib.SECTIONS:
+        for k, v in (cfg.get(section) or {}).items():
+            out[f"{section}.{k}"] = v
+    return out
+
+
+def check_resume(old, new, run_dir):
+    """``{key: (old, new)}`` of the allowed changes; ConfigError naming every other one."""
+    a, b = _flat(old), _flat(new)
+    changed = {k: (a.get(k), b.get(k)) for k in sorted(set(a) | set(b)) if a.get(k) != b.get(k)}
+    bad = {k: v for k, v in changed.items() if k not in RESUMABLE}
+    if bad:
+        lines = "\n".join(f"  {k}: the run used {o!r}, this command asks for {n!r}"
+                          for k, (o, n) in bad.items())
+        raise config_lib.ConfigError(
+            f"--run-dir {run_dir} holds a run with other settings:\n{lines}\n"
+            f"To resume it, give the run's values (see {os.path.join(run_dir, CONFIG)}); "
+            f"to train with the new ones, use another --run-dir. A resume may change only: "
+            f"{', '.join(RESUMABLE)}.")
+    return changed
+
+
+def record_segment(run_dir, cfg, epoch, step, changed):
+    """Writes ``config.yaml`` and appends the segment to ``segments.jsonl``."""
+    seg = {"started": _now(), "argv": sys.argv[1:], "from_epoch": int(epoch),
+           "from_step": int(step), "changed": {k: list(v) for k, v in changed.items()},
+           "config": cfg}
+    with open(os.path.join(run_dir, SEGMENTS), "a") as f:
+        f.write(json.dumps(seg) + "\n")
+    config_lib.save(cfg, os.path.join(run_dir, CONFIG))
+
+
+def segments(run_dir):
+    path = os.path.join(run_dir, SEGMENTS)
+    if not os.path.isfile(path):
+        return []
+    with open(path) as f:
+        return [json.loads(line) for line in f if line.strip()]
+
+
+# -- checkpoints --------------------------------------------------------------------------
+def checkpoint_state(run_dir):
+    """The last good checkpoint, or None: ``{"epoch", "step", "global_step", "weights",
+    "weights_path", "older": [...], "diverged": {...} (after a NaN stop)}``."""
+    path = os.path.join(run_dir, CKPT_DIR, "state.json")
+    if not os.path.isfile(path):
+        return None
+    try:
+        with open(path) as f:
+            state = json.load(f)
+        weights = os.path.join(run_dir, CKPT_DIR, state["weights"])
+    except (ValueError, KeyError, OSError, TypeError) as e:
+        raise RuntimeError(f"checkpoint state {path} is corrupt ({e}); delete {path} to start "
+                           f"over, or use another --run-dir") from None
+    if not os.path.isfile(weights):
+        raise RuntimeError(f"checkpoint {weights} named in {path} is missing; delete {path} "
+                           f"to start over, or use another --run-dir")
+    state["weights_path"] = weights
+    return state
+
+
+def write_checkpoint_state(run_dir, state):
+    state = {k: v for k, v in state.items() if k != "weights_path"}
+    _write_atomic(os.path.join(run_dir, CKPT_DIR, "state.json"), json.dumps(state))
+
+
+def all_finite(variables):
+    """True if every value of every variable is finite (weights and optimizer state)."""
+    import numpy as np
+    for v in variables:
+        a = np.asarray(v)
+        if a.dtype.kind == "f" and not np.all(np.isfinite(a)):
+            return False
+    return True
+
+
+def finite(x):
+    try:
+        return math.isfinite(float(x))
+    except (TypeError, ValueError):
+        return False
+
+
+# -- building and loading models ----------------------------------------------------------
+def build_model(cfg, input_shape):
+    """The registered model of ``cfg`` for images of ``input_shape``; bad args -> ConfigError."""
+    from infozoo.registry import get_model_class
+    cls = get_model_class(cfg["model"])
+    try:
+        return cls(input_shape=tuple(input_shape), **cfg["model_args"])
+    except (ValueError, TypeError) as e:
+        raise config_lib.ConfigError(f"bad model_args for {cfg['zoo']}: {e}") from None
+    except Exception as e:  # noqa: BLE001  (TF raises ResourceExhausted etc. for absurd sizes)
+        raise config_lib.ConfigError(f"cannot build {cfg['zoo']} with these model_args "
+                                     f"({type(e).__name__}: {str(e).splitlines()[0][:300]})"
+                                     ) from None
+
+
+def make_optimizer(cfg):
+    import keras
+    t = cfg["train"]
+    return keras.optimizers.Adam(learning_rate=t["lr"], beta_1=t["beta1"],
+                                 weight_decay=t["weight_decay"] or None)
+
+
+def compile_model(model, cfg):
+    model.compile(optimizer=make_optimizer(cfg), jit_compile=bool(cfg["train"]["jit_compile"]))
+    model.optimizer.build(model.trainable_variables)
+    return model
+
+
+def restore_weights(model, weights_path):
+    try:
+        model.load_weights(weights_path)
+    except Exception as e:  # noqa: BLE001  (h5py/Keras raise many kinds on corrupt files)
+        raise RuntimeError(f"cannot load checkpoint {weights_path} ({type(e).__name__}: {e}). "
+                           f"The file is corrupt or from another config: delete "
+                           f"{os.path.dirname(weights_path)} to start over, or use another "
+                           f"--run-dir") from None
+
+
+def export_info(export_dir):
+    """The marker of an infozoo export (``{"global_step", "epoch", "step", ...}``) or None."""
+    path = os.path.join(export_dir, EXPORT_MARKER)
+    try:
+        with open(path) as f:
+            info = json.load(f)
+        return info if isinstance(info, dict) and info.get("format") == "infozoo-export" else None
+    except (OSError, ValueError):
+        return None
+
+
+def load_model(run_dir, verbose=True):
+    """``(cfg, model, weights)``: the run's model with its newest weights.
+
+    ``weights`` says which: ``{"source": "checkpoint" | "export", "path", "epoch", "step",
+    "global_step"}``. The newest of the last checkpoint and the export is used; if it
+    cannot be read, the other one is, and a line on stderr names the broken file.
+    """
+    cfg = read_config(run_dir)
+    candidates = []
+    state = None
+    try:
+        state = checkpoint_state(run_dir)
+    except RuntimeError as e:
+        candidates_error = str(e)
+    else:
+        candidates_error = None
+    if state:
+        candidates.append({"source": "checkpoint", "path": state["weights_path"],
+                           "epoch": state["epoch"], "step": state["step"],
+                           "global_step": state["global_step"]})
+    keras_file = os.path.join(run_dir, EXPORT_DIR, "model.keras")
+    if os.path.isfile(keras_file):
+        info = export_info(os.path.join(run_dir, EXPORT_DIR)) or {}
+        candidates.append({"source": "export", "path": keras_file,
+                           "epoch": info.get("epoch"), "step": info.get("step"),
+                           "global_step": info.get("global_step", -1)})
+    candidates.sort(key=lambda c: -1 if c["global_step"] is None else c["global_step"],
+                    reverse=True)
+    errors = [candidates_error] if candidates_error else []
+    for c in candidates:
+        try:
+            model = _load_candidate(cfg, c)
+        except (RuntimeError, ValueError, OSError) as e:
+            errors.append(f"{c['path']}: {e}")
+            if verbose:
+                print(f"Warning: cannot read {c['path']} ({str(e)[:200]}); trying the next "
+                      f"newest weights", file=sys.stderr, flush=True)
+            continue
+        return cfg, model, c
+    if not errors:
+        raise FileNotFoundError(f"{run_dir} has no checkpoint and no export yet")
+    raise RuntimeError(f"no readable weights in {run_dir}: " + "; ".join(errors))
+
+
+def _load_candidate(cfg, c):
+    if c["source"] == "checkpoint":
+        model = compile_model(build_model(cfg, tuple(cfg["input_shape"])), cfg)
+        restore_weights(model, c["path"])
+        return model
+    import keras
+
+    import infozoo.registry as registry
+    registry.get_model_class(cfg["model"])  # registers the class with Keras
+    try:
+        return keras.saving.load_model(c["path"], compile=False)
+    except Exception as e:  # noqa: BLE001  (zip/h5/Keras errors on a truncated file)
+        raise RuntimeError(f"{type(e).__name__}: {str(e).splitlines()[0][:200]}") from None
+
+
+def describe_weights(w):
+    return (f"{w['source']} {w['path']} (epoch {w['epoch']}, step {w['step']}, "
+            f"global step {w['global_step']})")
