@@ -303,6 +303,52 @@ def probe_cmd(run_dir, as_json, samples, strategy, cpu_replicas, alpha, gamma, d
         click.echo("Figures: " + ", ".join(out["files"]))
 
 
+@main.command("sweep", context_settings={"ignore_unknown_options": True,
+                                         "allow_extra_args": True})
+@click.argument("model")
+@click.option("--grid", "grid", multiple=True, metavar="KEY=V1,V2,...",
+              help="a swept config key and its values (repeatable: the cross product runs)")
+@click.option("--seeds", type=click.IntRange(1), default=1, show_default=True,
+              help="seeds 0..N-1 per setting")
+@click.option("--jobs", type=click.IntRange(1), default=1, show_default=True,
+              help="runs at once on this machine")
+@click.option("--out", type=click.Path(file_okay=False), default=None,
+              help="sweep directory (default sweeps/<model>-<time>); an existing one resumes")
+@click.option("--metric", "metrics", multiple=True,
+              help="metrics to plot (default: test_loss, test_l1, test_mse)")
+@click.option("--dry-run", is_flag=True, help="print the runs' commands and exit")
+@click.pass_context
+def sweep_cmd(ctx, model, grid, seeds, jobs, out, metrics, dry_run):
+    """Train MODEL over a grid of settings and seeds; any `infozoo train` flag passes through.
+
+    \b
+    infozoo sweep inn --grid bottleneck=8,16,32 --seeds 3 --jobs 2 --epochs 5 --dataset digits
+    Writes OUT/commands.txt (one `infozoo train` per run, for a cluster scheduler),
+    OUT/<setting>/seed=<s>/ run directories, OUT/summary.csv (mean, std, n, 95 % interval)
+    and OUT/plots/<metric>.png. Running it again skips finished runs and resumes the others.
+    """
+    from infozoo import sweep
+    if model not in _zoo_names():
+        _fail(f"unknown model {model!r}; available: {', '.join(_zoo_names())}")
+    bad = [a for a in ctx.args if a in ("--seed", "--run-dir", "--dry-run")]
+    if bad:
+        _fail(f"{bad[0]} is set by the sweep itself: use --seeds and --out")
+    try:
+        runs, failed, _ = sweep.sweep(model, grid, seeds, jobs, out, ctx.args, metrics,
+                                      dry_run, echo=click.echo)
+    except config_lib.ConfigError as e:
+        _fail(str(e))
+    if dry_run:
+        return
+    out_dir = os.path.dirname(os.path.dirname(runs[0]["run_dir"]))
+    click.echo(f"Summary: {os.path.join(out_dir, 'summary.csv')}; plots in "
+               f"{os.path.join(out_dir, 'plots')}")
+    if failed:
+        click.echo("Failed runs (logs in " + os.path.join(out_dir, "logs") + "): " +
+                   ", ".join(f"{k} (exit {v})" for k, v in failed.items()), err=True)
+        sys.exit(1)
+
+
 @main.command("bench")
 @click.option("--models", default=None, help="comma-separated zoo configs (default: all)")
 @click.option("--batch-size", type=click.IntRange(2), default=128, show_default=True)
