@@ -63,3 +63,14 @@ def test_every_zoo_config_resolves_and_builds():
         cfg = config.resolve(name, {"dataset": "digits"})
         m = build_model(cfg, (8, 8, 1))
         assert np.all(np.isfinite(m.reconstruct(np.zeros((2, 8, 8, 1), "float32"))))
+
+
+def test_classic_baselines_are_the_authors():
+    """Nguyen et al.'s code: linear code layer; the deep model adds one 1024 layer per side
+    to classic-1024 (784-1024x4-32 and back: 7,971,632 parameters)."""
+    from infozoo.train import build_model
+    cfg = config.resolve("classic", {})
+    assert cfg["model_args"]["code_activation"] == "linear"
+    deep = config.resolve("classic-deep", {"bottleneck": 32})
+    assert deep["model_args"]["hidden"] == [1024] * 4
+    assert build_model(deep, (28, 28, 1)).count_params_trainable() == 7_971_632

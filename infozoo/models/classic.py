@@ -14,19 +14,19 @@ class ClassicAutoencoder(ZooModel):
     each layer followed by ReLU; the decoder mirrors it and ends in tanh. The
     zoo configs ``classic``, ``classic-1024``, ``classic-2048`` and
     ``classic-deep`` set ``hidden`` to [512, 256, 128], [1024]*3, [2048]*3 and
-    [1024]*5. ``arch="conv"`` (CIFAR-10, §3.1): five 3x3 stride-1 convolutions
+    [1024]*4 (the authors' ``mnist_autoencoder_deep_1024``). ``arch="conv"`` (CIFAR-10, §3.1): five 3x3 stride-1 convolutions
     (widths ``conv_channels``, which the paper does not give) and one fully
     connected layer to the bottleneck; the decoder mirrors it with tanh at the end.
-    ``code_activation`` is the activation of the code layer: ``"relu"`` as the paper
-    states, or ``"linear"`` (a ReLU code can die entirely at small bottlenecks, see
-    docs/results-inn.md).
+    ``code_activation`` is the activation of the code layer: ``"linear"`` as in the
+    authors' code (``nn.Linear(128, bottleneck)`` ends the encoder), or ``"relu"`` (a
+    ReLU code can die entirely at small bottlenecks, see docs/results-inn.md).
     """
 
     term_names = ("loss", "l1")
 
     def __init__(self, input_shape=(28, 28, 1), bottleneck=32, arch="mlp",
                  hidden=(512, 256, 128), conv_channels=(16, 32, 32, 32, 16),
-                 code_activation="relu", **kwargs):
+                 code_activation="linear", **kwargs):
         super().__init__(input_shape=input_shape, **kwargs)
         if arch not in ("mlp", "conv"):
             raise ValueError(f"arch must be 'mlp' or 'conv', got {arch!r}")
