@@ -14,7 +14,7 @@ def test_resolve_defaults_and_dataset_sections():
 
 def test_inherit_and_variants():
     assert config.resolve("classic-1024")["model_args"]["hidden"] == [1024, 1024, 1024]
-    assert config.resolve("classic-deep")["model_args"]["hidden"] == [1024] * 5
+    assert config.resolve("classic-deep")["model_args"]["hidden"] == [1024] * 4
     assert config.resolve("classic-deep")["model"] == "classic"
     assert config.resolve("inn-vae")["model_args"]["w_mmd"] == 1.0
 
