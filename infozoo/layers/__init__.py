@@ -1,6 +1,7 @@
 """Invertible Keras 3 layers under one contract (see ``infozoo.layers.base``)."""
 from infozoo.layers.base import LAYER_REGISTRY, Flow, Invertible, register_layer  # noqa: F401
-from infozoo.layers.coupling import AffineCoupling, soft_clamp  # noqa: F401
+from infozoo.layers.coupling import (AdditiveCoupling, AffineCoupling, Coupling,  # noqa: F401
+                                     GLOWCoupling, RNVPCoupling, soft_clamp)
 from infozoo.layers.reshape import (FixedPermutation, HaarDownsampling, Inverted,  # noqa: F401
                                     Reshape, Squeeze)
 from infozoo.layers.householder import Householder  # noqa: F401

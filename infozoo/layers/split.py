@@ -36,7 +36,7 @@ import tensorflow as tf
 import tensorflow_probability as tfp
 
 from infozoo.layers.base import Invertible, register_layer, sum_except_batch, zero_logdet
-from infozoo.nets.subnets import make_subnet
+from infozoo.nets.subnets import subnet_constructor
 
 tfd = tfp.distributions
 
@@ -99,10 +99,10 @@ class Split(Invertible):
         self.g_net = None
         if self.g == "learned":
             kind = self.subnet or ("conv" if len(input_shape) == 4 else "dense")
-            self.g_net = make_subnet(kind, self.drop, hidden=self.hidden,
-                                     hidden_layers=self.hidden_layers,
-                                     kernel_size=self.kernel_size, activation=self.activation,
-                                     dtype=self.dtype_policy, name="g")
+            ctor = subnet_constructor(kind, hidden=self.hidden, hidden_layers=self.hidden_layers,
+                                      kernel_size=self.kernel_size, activation=self.activation)
+            self.g_net = ctor((*tuple(input_shape[1:-1]), self.keep), self.drop,
+                              dtype=self.dtype_policy, name="g")
             self.g_net.build((None, *tuple(input_shape[1:-1]), self.keep))
 
     def compute_output_shape(self, input_shape):
@@ -126,7 +126,8 @@ class Split(Invertible):
 
     def log_prob_r(self, r, mean):
         """``log N(r | mean, eps^2 I)`` summed per example (TFP ``Normal``)."""
-        dist = tfd.Normal(loc=mean, scale=tf.cast(self.eps, mean.dtype))
+        # tf.constant, not tf.cast: a Python float cast to float64 rounds through float32
+        dist = tfd.Normal(loc=mean, scale=tf.constant(self.eps, mean.dtype))
         return sum_except_batch(dist.log_prob(r))
 
     def split_forward(self, x):
