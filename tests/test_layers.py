@@ -6,7 +6,7 @@ import tensorflow as tf
 from conftest import perturb
 from infozoo.layers import LAYER_REGISTRY, AffineCoupling, Flow, HaarDownsampling, Reshape
 from infozoo.layers import FixedPermutation, Householder, Inverted, Split, Squeeze
-from infozoo.layers import AdditiveCoupling, GLOWCoupling, RNVPCoupling
+from infozoo.layers import ActNorm, AdditiveCoupling, GLOWCoupling, InvertibleConv1x1, RNVPCoupling
 from infozoo.nets.subnets import ConvSubnet, DenseSubnet
 
 # name -> (factory(dtype), per-example input shape[, per-example condition shape]).
@@ -19,6 +19,11 @@ FACTORIES = {
     "RNVPCoupling_cond": (lambda dt: RNVPCoupling(
         DenseSubnet(7), cond_shape=(4,), cond_net=DenseSubnet(5), cond_channels=3, dtype=dt),
         (5,), (4,)),
+    # data_init=False: random weights from perturb(); the data-dependent init is tested below
+    "ActNorm": (lambda dt: ActNorm(data_init=False, dtype=dt), (3, 3, 4)),
+    "ActNorm_flat": (lambda dt: ActNorm(data_init=False, dtype=dt), (5,)),
+    "InvertibleConv1x1": (lambda dt: InvertibleConv1x1(seed=2, dtype=dt), (3, 3, 4)),
+    "InvertibleConv1x1_flat": (lambda dt: InvertibleConv1x1(seed=3, dtype=dt), (6,)),
     "AdditiveCoupling": (lambda dt: AdditiveCoupling(DenseSubnet(6), dtype=dt), (4,)),
     "AdditiveCoupling_cond": (lambda dt: AdditiveCoupling(ConvSubnet(4, 1), cond_shape=(3, 3, 2),
                                                           dtype=dt), (3, 3, 4), (3, 3, 2)),
