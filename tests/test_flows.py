@@ -98,3 +98,106 @@ def test_lu_conv_starts_as_a_rotation_and_keeps_its_factorisation():
     np.testing.assert_allclose(y.numpy(), x @ w.T, rtol=1e-12, atol=1e-12)
     np.testing.assert_allclose(ld.numpy(), 4 * np.linalg.slogdet(w)[1], rtol=1e-12)
     assert set(v.name for v in layer.non_trainable_variables) == {"perm", "sign_s"}
+
+
+# -- the multi-scale Flow ---------------------------------------------------------------
+def _glow_like(dt="float64", g="zero", eps=1.0, cond=None):
+    return Flow([Squeeze(dtype=dt), ActNorm(dtype=dt), InvertibleConv1x1(seed=1, dtype=dt),
+                 GLOWCoupling(ConvSubnet(6, 1), cond_shape=cond, dtype=dt),
+                 Split(2, 4, g=g, eps=eps, hidden=4, dtype=dt),
+                 Squeeze(dtype=dt), ActNorm(dtype=dt), InvertibleConv1x1(seed=2, dtype=dt),
+                 GLOWCoupling(ConvSubnet(6, 1), cond_shape=cond, dtype=dt),
+                 Split(4, 8, g=g, eps=eps, hidden=4, dtype=dt),
+                 Reshape((1, 1, 4), (-1,), dtype=dt),
+                 GLOWCoupling(DenseSubnet(6), cond_shape=cond, dtype=dt)], dtype=dt)
+
+
+def _images(n, seed=0, dt="float64"):
+    return np.random.RandomState(seed).rand(n, 4, 4, 1).astype(dt)
+
+
+def test_multiscale_flow_is_a_bijection_with_the_change_of_variables_density():
+    flow = _glow_like()
+    x = _images(3)
+    flow.forward(_images(8, seed=9))                       # ActNorm's data-dependent init
+    perturb([v for v in flow.trainable_variables if "bias" not in v.path
+             and "log_scale" not in v.path], 0.3, seed=1)
+    assert flow.multiscale and flow.bijective
+    assert flow.z_shape == (4,) and flow.r_shapes == [(2, 2, 2), (1, 1, 4)]
+    assert flow.compute_output_shape((None, 4, 4, 1)) == (None, 16)
+    xt = tf.constant(x)
+    with tf.GradientTape() as tape:
+        tape.watch(xt)
+        v, ld = flow.forward(xt)
+    jac = tape.batch_jacobian(v, xt).numpy().reshape(3, 16, 16)
+    np.testing.assert_allclose(ld.numpy(), np.linalg.slogdet(jac)[1], rtol=1e-9, atol=1e-9)
+    assert np.abs(ld.numpy()).max() > 1e-2
+    x_back, ld_inv = flow.inverse(tf.identity(v))
+    np.testing.assert_allclose(x_back.numpy(), x, atol=1e-12)
+    np.testing.assert_allclose(ld_inv.numpy(), -ld.numpy(), atol=1e-10)
+    # the parts, kept apart, are v cut up; g = 0, eps = 1: every part standard normal
+    z, rs, ld2 = flow.forward_factored(x)
+    np.testing.assert_array_equal(flow.flatten_parts(z, rs).numpy(), v.numpy())
+    expected = (-0.5 * v.numpy() ** 2 - 0.5 * math.log(2 * math.pi)).sum(1) + ld.numpy()
+    np.testing.assert_allclose(flow.log_prob(x).numpy(), expected, rtol=1e-12)
+    t = flow.log_prob_terms(x)
+    np.testing.assert_allclose(t["log_prob"], t["log_pz"] + t["log_pr"] + t["logdet"])
+
+
+def test_multiscale_flow_with_learned_split_priors():
+    """PIE's priors: log p(x) = log N(z) + sum_l log N(r_l | g_l(z_l), eps^2 I) + logdet."""
+    flow = _glow_like(g="learned", eps=0.3)
+    x = _images(4, seed=2)
+    flow.forward(x)
+    perturb(flow.trainable_variables, 0.2, seed=3)
+    h, lp, ld = tf.constant(x), 0.0, 0.0
+    for s in flow.steps:
+        if isinstance(s, Split):
+            r = h[..., s.keep:].numpy()
+            h = h[..., :s.keep]
+            g = s.g_net(h).numpy()
+            assert np.abs(g).max() > 1e-3
+            lp += (-0.5 * ((r - g) / 0.3) ** 2 - math.log(0.3)
+                   - 0.5 * math.log(2 * math.pi)).reshape(4, -1).sum(1)
+        else:
+            h, ld_s = s.forward(h)
+            ld += ld_s.numpy()
+    lz = (-0.5 * h.numpy() ** 2 - 0.5 * math.log(2 * math.pi)).sum(1)
+    np.testing.assert_allclose(flow.log_prob(x).numpy(), lz + lp + ld, rtol=1e-12)
+    # decoding without the parts fills in g(z): PIE's extension (eq. 20)
+    z, rs, _ = flow.forward_factored(x)
+    x_mean = flow.inverse_factored(z)[0].numpy()
+    assert np.abs(x_mean - x).max() > 1e-3
+    z2 = flow.forward_factored(x_mean)[0]
+    np.testing.assert_allclose(z2.numpy(), z.numpy(), atol=1e-10)
+
+
+def test_multiscale_flow_samples_at_temperatures_and_shows_every_step():
+    flow = _glow_like("float32")
+    flow.forward(_images(8, dt="float32"))
+    s0 = flow.sample(5, temperature=0.0, seed=1).numpy()
+    s1 = flow.sample(5, temperature=1.0, seed=1).numpy()
+    assert s0.shape == (5, 4, 4, 1) and np.all(np.isfinite(s1))
+    # T = 0: every part at its prior's mean (0), the same image for every draw
+    np.testing.assert_allclose(s0, np.repeat(flow.inverse(np.zeros((1, 16), "float32"))[0], 5,
+                                             0), atol=1e-6)
+    assert s1.std(0).max() > 1e-2
+    reps, z = flow.representations(_images(3, dt="float32"))
+    names = [r["name"] for r in reps]
+    assert len(names) == len(flow.steps) - 1 and "reshape" not in " ".join(names)
+    assert [r["bijective"] for r in reps if "dropped" in r] == [False, False]
+    inv = flow.inverse_representations(z)
+    assert len(inv) == len(reps) and inv[-1]["value"].shape == (3, 4, 4, 1)
+
+
+def test_conditional_multiscale_flow_log_prob_depends_on_the_condition():
+    flow = _glow_like("float32", cond=(3,))
+    x = _images(4, dt="float32")
+    c = np.eye(3, dtype="float32")[[0, 1, 2, 0]]
+    flow.forward(x, c)
+    perturb([v for v in flow.trainable_variables if "net" in v.path], 0.2, seed=4)
+    lp = flow.log_prob(x, c).numpy()
+    assert np.abs(flow.log_prob(x, c[::-1]).numpy() - lp).max() > 1e-3
+    v, _ = flow.forward(x, c)
+    np.testing.assert_allclose(flow.inverse(v, c)[0], x, atol=1e-5)
+    assert flow.sample(2, 1.0, c=c[:2]).shape == (2, 4, 4, 1)

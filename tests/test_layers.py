@@ -42,6 +42,17 @@ FACTORIES = {
                               Reshape((2, 2, 4), (-1,), dtype=dt),
                               AffineCoupling("dense", hidden=5, dtype=dt)], dtype=dt),
              (4, 4, 1)),
+    # multi-scale: the split parts are outputs, so the flow is a bijection onto [z, r_1, r_2]
+    "Flow_multiscale": (lambda dt: Flow([
+        Squeeze(dtype=dt), ActNorm(data_init=False, dtype=dt), InvertibleConv1x1(dtype=dt),
+        GLOWCoupling(ConvSubnet(4, 1), dtype=dt), Split(2, 4, eps=0.5, hidden=3, dtype=dt),
+        Reshape((2, 2, 2), (-1,), dtype=dt), RNVPCoupling(DenseSubnet(5), dtype=dt),
+        Split(3, 8, g="zero", eps=1.0, dtype=dt)], dtype=dt), (4, 4, 1)),
+    "Flow_multiscale_cond": (lambda dt: Flow([
+        Squeeze(dtype=dt), GLOWCoupling(ConvSubnet(4, 1), cond_shape=(2,), dtype=dt),
+        Split(2, 4, g="zero", eps=1.0, dtype=dt),
+        AdditiveCoupling(ConvSubnet(3, 1), cond_shape=(2,), dtype=dt)], dtype=dt),
+        (4, 4, 1), (2,)),
     "Flow_cond": (lambda dt: Flow([HaarDownsampling(dtype=dt),
                                    GLOWCoupling("conv", hidden=5, cond_shape=(3,), dtype=dt),
                                    Reshape((2, 2, 4), (-1,), dtype=dt),
@@ -129,6 +140,8 @@ def test_gradients_finite(name):
         y, ld = layer.forward(x, c)
         x_back, _ = layer.inverse(y, c)
         loss = tf.reduce_mean(y ** 2) - tf.reduce_mean(ld) + tf.reduce_mean(x_back)
+        if getattr(layer, "multiscale", False):  # the split priors' g enter the density only
+            loss += tf.reduce_mean(layer.log_prob(x, c))
     targets = [x] + list(layer.trainable_variables)  # the input too, for layers without weights
     grads = tape.gradient(loss, targets)
     for v, g in zip(targets, grads):

@@ -22,7 +22,11 @@ split starts with ``g = 0``; or ``g="zero"``, ``g(z) = 0``, which with
 
 #### Contract
 
-The split is not bijective (``bijective = False``). ``forward(x)`` returns
+Inside a ``Flow`` a split is a *factor-out* step (``factor_out = True``): the flow
+keeps ``r`` as one of its outputs, with this prior, so the flow stays a bijection
+(see ``infozoo.layers.flow``); ``split``/``merge`` cut and join, ``prior_log_prob``,
+``mean_r`` and ``sample_r`` are the prior. On its own the split is not bijective
+(``bijective = False``). ``forward(x)`` returns
 ``(z, 0)``: the log-det of a projection is not defined, and the split's term
 of the objective is a *log-density*, not a log-det, so it is not folded into
 the log-det. The model reads it from ``split_forward(x) -> (z, r, log_prob_r)``
@@ -63,6 +67,7 @@ class Split(Invertible):
     """
 
     bijective = False
+    factor_out = True
 
     def __init__(self, keep=None, total=None, eps=0.1, g="learned", subnet=None, hidden=64,
                  hidden_layers=1, kernel_size=3, activation="leaky_relu", **kwargs):
@@ -129,6 +134,30 @@ class Split(Invertible):
         # tf.constant, not tf.cast: a Python float cast to float64 rounds through float32
         dist = tfd.Normal(loc=mean, scale=tf.constant(self.eps, mean.dtype))
         return sum_except_batch(dist.log_prob(r))
+
+    def split(self, x):
+        """``x -> (z, r)``: the kept and the factored-out part."""
+        if not self.built:
+            self.build(tuple(x.shape))
+        return x[..., :self.keep], x[..., self.keep:]
+
+    def merge(self, z, r):
+        """``(z, r) -> x``, the inverse of :meth:`split`."""
+        return tf.concat([z, r], -1)
+
+    def prior_log_prob(self, r, z):
+        """``log N(r | g(z), eps^2 I)`` per example (eq. 12)."""
+        return self.log_prob_r(r, self.g_of(z))
+
+    def mean_r(self, z):
+        """The prior's mean ``g(z)`` (eq. 20's extension)."""
+        return self.g_of(z)
+
+    def sample_r(self, z, temperature=1.0):
+        """``r ~ N(g(z), (temperature * eps)^2 I)``."""
+        g = self.g_of(z)
+        t = tf.cast(temperature, g.dtype) * tf.constant(self.eps, g.dtype)
+        return g + t * tf.random.normal(tf.shape(g), dtype=g.dtype)
 
     def split_forward(self, x):
         """``x -> (z, r, log N(r | g(z), eps^2 I))``, the last per example."""
