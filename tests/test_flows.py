@@ -175,8 +175,8 @@ def test_multiscale_flow_with_learned_split_priors():
 def test_multiscale_flow_samples_at_temperatures_and_shows_every_step():
     flow = _glow_like("float32")
     flow.forward(_images(8, dt="float32"))
-    s0 = flow.sample(5, temperature=0.0, seed=1).numpy()
-    s1 = flow.sample(5, temperature=1.0, seed=1).numpy()
+    s0 = flow.sample(5, temperature=0.0).numpy()
+    s1 = flow.sample(5, temperature=1.0).numpy()
     assert s0.shape == (5, 4, 4, 1) and np.all(np.isfinite(s1))
     # T = 0: every part at its prior's mean (0), the same image for every draw
     np.testing.assert_allclose(s0, np.repeat(flow.inverse(np.zeros((1, 16), "float32"))[0], 5,

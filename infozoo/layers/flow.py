@@ -214,10 +214,13 @@ class Flow(Invertible):
         """``log p(x)`` in nats per example."""
         return self.log_prob_terms(x, c, prior)["log_prob"]
 
-    def sample(self, n, temperature=1.0, c=None, seed=None):
-        """``n`` draws: ``z ~ N(0, T^2 I)``, every ``r_l`` from its prior at temperature ``T``."""
+    def sample(self, n, temperature=1.0, c=None):
+        """``n`` draws: ``z ~ N(0, T^2 I)``, every ``r_l`` from its prior at temperature ``T``
+        (``n`` may be a scalar tensor, as in an exported ``sample`` endpoint)."""
         t = tf.cast(temperature, self.compute_dtype)
-        z = keras.random.normal((n, *self.z_shape), dtype=self.compute_dtype, seed=seed) * t
+        shape = tf.concat([tf.reshape(tf.cast(n, tf.int32), [1]),
+                           tf.constant(self.z_shape, tf.int32)], 0)
+        z = tf.random.normal(shape, dtype=self.compute_dtype) * t
         return self.inverse_factored(z, None, c, temperature=t)[0]
 
     # -- every step, for the information probe ---------------------------------------------
