@@ -201,3 +201,19 @@ def test_conditional_multiscale_flow_log_prob_depends_on_the_condition():
     v, _ = flow.forward(x, c)
     np.testing.assert_allclose(flow.inverse(v, c)[0], x, atol=1e-5)
     assert flow.sample(2, 1.0, c=c[:2]).shape == (2, 4, 4, 1)
+
+
+def test_split_takes_a_subnet_constructor_for_g():
+    import json
+    split = Split(3, 5, eps=0.5, subnet=DenseSubnet(6, 1, "tanh"))
+    z = np.random.RandomState(0).normal(size=(2, 3)).astype("float32")
+    np.testing.assert_array_equal(split.inverse(z)[0][:, 3:], np.zeros((2, 2)))  # g starts at 0
+    perturb(split.trainable_variables, 0.5)
+    cfg = json.loads(json.dumps(keras.saving.serialize_keras_object(split)))
+    clone = keras.saving.deserialize_keras_object(cfg)
+    if not clone.built:
+        clone.build((None, 5))
+    clone.set_weights(split.get_weights())
+    assert clone.g_net.layers[1].activation.__name__ == "tanh"
+    np.testing.assert_allclose(clone.mean_r(z), split.mean_r(z), rtol=1e-6)
+    assert np.abs(split.mean_r(z)).max() > 1e-3

@@ -36,14 +36,12 @@ the positions of an ``[H, W, C]`` input, a spatial one ``(H, W, K)`` is used
 as is. The inverse recomputes each subnet on the same input, so the coupling
 stays exactly invertible for any ``c``.
 """
-import inspect
 import math
 
-import keras
 import tensorflow as tf
 
 from infozoo.layers.base import Invertible, register_layer, sum_except_batch, zero_logdet
-from infozoo.nets.subnets import as_constructor, serialize_constructor
+from infozoo.nets.subnets import as_constructor, build_subnet, serialize_constructor
 
 
 def soft_clamp(s, clamp):
@@ -55,23 +53,6 @@ def soft_clamp(s, clamp):
     if clamp <= 0:
         return s
     return clamp * (2.0 / math.pi) * tf.atan(s / clamp)
-
-
-def _accepts(fn, name):
-    try:
-        params = inspect.signature(fn).parameters.values()
-    except (TypeError, ValueError):
-        return False
-    return any(p.name == name or p.kind == p.VAR_KEYWORD for p in params)
-
-
-def zero_last_layer(net):
-    """Zero the trainable variables of the last weighted leaf layer of ``net`` (or of ``net``)."""
-    leaves = [l for l in net._flatten_layers(include_self=False, recursive=True)
-              if not l._flatten_layers(include_self=False) and l.trainable_variables]
-    target = leaves[-1] if leaves else net
-    for v in target.trainable_variables:
-        v.assign(tf.zeros(v.shape, v.dtype))
 
 
 class Coupling(Invertible):
@@ -99,21 +80,9 @@ class Coupling(Invertible):
         self.cond_channels = None if cond_channels is None else int(cond_channels)
 
     # -- subnets ---------------------------------------------------------------------
-    def _build_layer(self, ctor, in_shape, out, name):
-        kw = {k: v for k, v in (("dtype", self.dtype_policy), ("name", name))
-              if _accepts(ctor, k)}
-        net = ctor(tuple(in_shape), int(out), **kw)
-        if not isinstance(net, keras.layers.Layer):
-            raise ValueError(f"the subnet constructor {ctor!r} returned {type(net).__name__}, "
-                             f"not a keras layer")
-        net.build((None, *in_shape))
-        return net
-
     def _net(self, in_shape, out, name):
         """A subnet from the constructor, built, last layer zero-initialised."""
-        net = self._build_layer(self._ctor, in_shape, out, name)
-        zero_last_layer(net)
-        return net
+        return build_subnet(self._ctor, in_shape, out, self.dtype_policy, name)
 
     def build(self, input_shape):
         n = int(input_shape[-1])
@@ -132,8 +101,9 @@ class Coupling(Invertible):
                                  f"got cond_shape {self.cond_shape}")
             cc = self.cond_shape[-1]
             if self.cond_net_ctor is not None:
-                self.cond_net = self._build_layer(self.cond_net_ctor, self.cond_shape,
-                                                  self.cond_channels, "cond_net")
+                self.cond_net = build_subnet(self.cond_net_ctor, self.cond_shape,
+                                             self.cond_channels, self.dtype_policy, "cond_net",
+                                             zero_last=False)
                 cc = self.cond_channels
         # net2 reads x2 (and c) and updates x1; net1 reads y1 (and c) and updates x2.
         self._make_nets((*inner, self.len2 + cc), (*inner, self.len1 + cc))
@@ -282,4 +252,4 @@ class AdditiveCoupling(Coupling):
 
 
 __all__ = ["Coupling", "GLOWCoupling", "RNVPCoupling", "AffineCoupling", "AdditiveCoupling",
-           "soft_clamp", "zero_last_layer"]
+           "soft_clamp"]

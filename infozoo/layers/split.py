@@ -40,7 +40,8 @@ import tensorflow as tf
 import tensorflow_probability as tfp
 
 from infozoo.layers.base import Invertible, register_layer, sum_except_batch, zero_logdet
-from infozoo.nets.subnets import subnet_constructor
+from infozoo.nets.subnets import (as_constructor, build_subnet, serialize_constructor,
+                                   subnet_constructor)
 
 tfd = tfp.distributions
 
@@ -61,9 +62,9 @@ class Split(Invertible):
 
     ``keep=None`` keeps half (``total // 2``). ``total`` (the size of the last
     axis of the input) may be left ``None`` when the layer is built by a forward
-    pass; ``inverse`` on an unbuilt layer needs it. ``subnet`` is ``"conv"`` or
-    ``"dense"`` for ``g``; ``None`` picks ``"conv"`` for rank-4 inputs and
-    ``"dense"`` otherwise.
+    pass; ``inverse`` on an unbuilt layer needs it. ``subnet`` is ``"conv"``,
+    ``"dense"`` or a subnet constructor (``infozoo.nets.subnets``) for ``g``;
+    ``None`` picks ``"conv"`` for rank-4 inputs and ``"dense"`` otherwise.
     """
 
     bijective = False
@@ -75,8 +76,11 @@ class Split(Invertible):
         self.eps = check_eps(eps)
         if g not in G_CHOICES:
             raise ValueError(f"g must be one of {G_CHOICES}, got {g!r}")
-        if subnet not in (None, "conv", "dense"):
-            raise ValueError(f"subnet must be 'conv', 'dense' or None, got {subnet!r}")
+        if isinstance(subnet, str) and subnet not in ("conv", "dense"):
+            raise ValueError(f"subnet must be 'conv', 'dense', a subnet constructor or None, "
+                             f"got {subnet!r}")
+        if subnet is not None and not isinstance(subnet, str):
+            subnet = as_constructor(subnet)
         self.keep = None if keep is None else int(keep)
         self.total = None if total is None else int(total)
         self.g = g
@@ -104,11 +108,11 @@ class Split(Invertible):
         self.g_net = None
         if self.g == "learned":
             kind = self.subnet or ("conv" if len(input_shape) == 4 else "dense")
-            ctor = subnet_constructor(kind, hidden=self.hidden, hidden_layers=self.hidden_layers,
-                                      kernel_size=self.kernel_size, activation=self.activation)
-            self.g_net = ctor((*tuple(input_shape[1:-1]), self.keep), self.drop,
-                              dtype=self.dtype_policy, name="g")
-            self.g_net.build((None, *tuple(input_shape[1:-1]), self.keep))
+            ctor = (subnet_constructor(kind, hidden=self.hidden, hidden_layers=self.hidden_layers,
+                                       kernel_size=self.kernel_size, activation=self.activation)
+                    if isinstance(kind, str) else kind)
+            self.g_net = build_subnet(ctor, (*tuple(input_shape[1:-1]), self.keep), self.drop,
+                                      self.dtype_policy, "g")
 
     def compute_output_shape(self, input_shape):
         total = int(input_shape[-1])
@@ -175,6 +179,6 @@ class Split(Invertible):
 
     def get_config(self):
         return {**super().get_config(), "keep": self.keep, "total": self.total, "eps": self.eps,
-                "g": self.g, "subnet": self.subnet, "hidden": self.hidden,
+                "g": self.g, "subnet": None if self.subnet is None else serialize_constructor(self.subnet), "hidden": self.hidden,
                 "hidden_layers": self.hidden_layers, "kernel_size": self.kernel_size,
                 "activation": self.activation}

@@ -6,7 +6,6 @@ and bits/dim, and the sharpness metric.
 import math
 
 import keras
-import numpy as np
 import tensorflow as tf
 import tensorflow_probability as tfp
 

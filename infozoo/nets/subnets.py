@@ -17,6 +17,8 @@ trip. A custom constructor must be registered with
 Every layer takes the dtype policy of the subnet, activations included, so a
 ``float64`` coupling computes in float64 throughout.
 """
+import inspect
+
 import keras
 import tensorflow as tf
 
@@ -150,3 +152,34 @@ def as_constructor(subnet, **defaults):
 def serialize_constructor(subnet):
     """A kind string stays a string; a constructor object is Keras-serialised."""
     return subnet if isinstance(subnet, str) else keras.saving.serialize_keras_object(subnet)
+
+
+def _accepts(fn, name):
+    try:
+        params = inspect.signature(fn).parameters.values()
+    except (TypeError, ValueError):
+        return False
+    return any(p.name == name or p.kind == p.VAR_KEYWORD for p in params)
+
+
+def zero_last_layer(net):
+    """Zero the trainable variables of the last weighted leaf layer of ``net`` (or of ``net``)."""
+    leaves = [l for l in net._flatten_layers(include_self=False, recursive=True)
+              if not l._flatten_layers(include_self=False) and l.trainable_variables]
+    target = leaves[-1] if leaves else net
+    for v in target.trainable_variables:
+        v.assign(tf.zeros(v.shape, v.dtype))
+
+
+def build_subnet(ctor, input_shape, output_channels, dtype=None, name=None, zero_last=True):
+    """``ctor(input_shape, output_channels)`` (with ``dtype``/``name`` if it takes them), built
+    for ``[batch, *input_shape]``, its last layer zeroed if ``zero_last``."""
+    kw = {k: v for k, v in (("dtype", dtype), ("name", name)) if _accepts(ctor, k)}
+    net = ctor(tuple(input_shape), int(output_channels), **kw)
+    if not isinstance(net, keras.layers.Layer):
+        raise ValueError(f"the subnet constructor {ctor!r} returned {type(net).__name__}, "
+                         f"not a keras layer")
+    net.build((None, *input_shape))
+    if zero_last:
+        zero_last_layer(net)
+    return net
