@@ -2,7 +2,7 @@
 import importlib
 
 _MODELS = {}
-_MODEL_MODULES = ("inn", "classic", "pie", "ipae", "vae", "vimae")
+_MODEL_MODULES = ("inn", "classic", "pie", "ipae", "vae", "vimae", "glow")
 
 
 def register_model(name):

@@ -7,6 +7,7 @@ TINY = {
     "pie": dict(eps=0.1, conv_blocks=2, linear_dims=[8, 4, 4], couplings_per_block=1,
                 reflections=2, conv_hidden=8, linear_hidden=16, linear_hidden_layers=1,
                 g_hidden=8, sharpness_samples=16),
+    "glow": dict(levels=2, steps_per_level=1, hidden=8, hidden_layers=1, sharpness_samples=16),
     "ipae": dict(code_size=2, arch="mlp", hidden=[16], k=2, nj=2, beta=0.1, bank_size=5),
     "vae": dict(code_size=3, arch="conv", enc_channels=[4, 8], dec_channels=[8, 4],
                 kernel_size=3, recon="bce", output="sigmoid", beta=1.0),

@@ -1,9 +1,15 @@
 """The one contract every invertible layer of infozoo follows.
 
-``forward(x) -> (y, log|det dy/dx|)`` and ``inverse(y) -> (x, log|det dx/dy|)``,
-the log-determinant per example (shape ``[batch]``). Direction is never tied to
-Keras' ``training`` flag. ``call`` is ``forward(x)[0]`` so a layer also works
-inside an ordinary Keras graph.
+``forward(x, c=None) -> (y, log|det dy/dx|)`` and ``inverse(y, c=None) -> (x,
+log|det dx/dy|)``, the log-determinant per example (shape ``[batch]``).
+Direction is never tied to Keras' ``training`` flag. ``call`` is
+``forward(x)[0]`` so a layer also works inside an ordinary Keras graph.
+
+``c`` is an optional conditioning input (one per example). A layer that reads
+it sets ``conditional = True`` (couplings built with ``cond_shape``) and
+implements ``_forward(x, c)``/``_inverse(y, c)``; the others implement
+``_forward(x)``/``_inverse(y)`` and refuse a ``c``. A ``Flow`` hands ``c`` to
+its conditional steps only.
 
 Layers that drop information (zero-padding, PIE's split) set ``bijective =
 False``; their ``forward``/``inverse`` still follow the contract, and the
@@ -35,23 +41,39 @@ class Invertible(keras.layers.Layer):
     change shapes, ``compute_output_shape``/``compute_inverse_shape``."""
 
     bijective = True
+    #: True where the layer reads a conditioning input ``c``
+    conditional = False
 
-    def forward(self, x):
-        """``x -> (y, log|det J_f(x)|)`` per example."""
+    def _condition(self, c):
+        if self.conditional:
+            if c is None:
+                raise ValueError(f"{self.name} is conditional (cond_shape="
+                                 f"{getattr(self, 'cond_shape', None)}): "
+                                 f"pass the condition, forward(x, c=...) / inverse(y, c=...)")
+            return tf.convert_to_tensor(c, dtype=self.compute_dtype)
+        if c is not None:
+            raise ValueError(f"{self.name} takes no condition: build it with cond_shape=... "
+                             f"to condition it on c")
+        return None
+
+    def forward(self, x, c=None):
+        """``x -> (y, log|det J_f(x)|)`` per example (``c``: the condition, if conditional)."""
         x = tf.convert_to_tensor(x, dtype=self.compute_dtype)
+        c = self._condition(c)
         if not self.built:
             self.build(tuple(x.shape))
-        return self._forward(x)
+        return self._forward(x, c) if self.conditional else self._forward(x)
 
-    def inverse(self, y):
-        """``y -> (x, log|det J_{f^-1}(y)|)`` per example."""
+    def inverse(self, y, c=None):
+        """``y -> (x, log|det J_{f^-1}(y)|)`` per example (``c``: the condition, if conditional)."""
         y = tf.convert_to_tensor(y, dtype=self.compute_dtype)
+        c = self._condition(c)
         if not self.built:
             self.build(tuple(self.compute_inverse_shape(tuple(y.shape))))
-        return self._inverse(y)
+        return self._inverse(y, c) if self.conditional else self._inverse(y)
 
-    def call(self, x):
-        return self._forward(x)[0]
+    def call(self, x, c=None):
+        return (self._forward(x, c) if self.conditional else self._forward(x))[0]
 
     def compute_output_shape(self, input_shape):
         return tuple(input_shape)
@@ -67,70 +89,3 @@ class Invertible(keras.layers.Layer):
 
     def _inverse(self, y):
         raise NotImplementedError(f"{type(self).__name__} must implement _inverse")
-
-
-@register_layer
-class Flow(Invertible):
-    """An ordered stack of invertible layers, itself invertible.
-
-    ``forward_steps`` returns every intermediate output and log-det, which the
-    information probe walks.
-    """
-
-    def __init__(self, steps=(), **kwargs):
-        super().__init__(**kwargs)
-        self.steps = [
-            s if isinstance(s, keras.layers.Layer) else keras.saving.deserialize_keras_object(s)
-            for s in steps
-        ]
-
-    @property
-    def bijective(self):
-        return all(s.bijective for s in self.steps)
-
-    def build(self, input_shape):
-        shape = tuple(input_shape)
-        for s in self.steps:
-            if not s.built:
-                s.build(shape)
-            shape = tuple(s.compute_output_shape(shape))
-
-    def compute_output_shape(self, input_shape):
-        shape = tuple(input_shape)
-        for s in self.steps:
-            shape = tuple(s.compute_output_shape(shape))
-        return shape
-
-    def compute_inverse_shape(self, output_shape):
-        shape = tuple(output_shape)
-        for s in reversed(self.steps):
-            shape = tuple(s.compute_inverse_shape(shape))
-        return shape
-
-    def forward_steps(self, x):
-        """Returns ``[(layer, y_l, logdet_l), ...]`` for every step in order."""
-        out = []
-        for s in self.steps:
-            x, ld = s.forward(x)
-            out.append((s, x, ld))
-        return out
-
-    def _forward(self, x):
-        logdet = zero_logdet(x)
-        for s in self.steps:
-            x, ld = s.forward(x)
-            logdet = logdet + ld
-        return x, logdet
-
-    def _inverse(self, y):
-        logdet = zero_logdet(y)
-        for s in reversed(self.steps):
-            y, ld = s.inverse(y)
-            logdet = logdet + ld
-        return y, logdet
-
-    def get_config(self):
-        return {
-            **super().get_config(),
-            "steps": [keras.saving.serialize_keras_object(s) for s in self.steps],
-        }

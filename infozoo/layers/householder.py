@@ -57,7 +57,7 @@ class Householder(Invertible):
         """``(v, 2 / (v . v))`` with the coefficient 0 (identity) where ``v . v`` is tiny."""
         v = tf.cast(self.v, dtype)
         vv = tf.reduce_sum(v * v, axis=1)
-        safe = tf.maximum(vv, tf.cast(self.min_norm_sq, dtype))
+        safe = tf.maximum(vv, tf.constant(self.min_norm_sq, dtype))
         coef = tf.where(vv > self.min_norm_sq, 2.0 / safe, tf.zeros_like(vv))
         return v, coef
 

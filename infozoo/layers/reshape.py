@@ -72,6 +72,9 @@ class Squeeze(Invertible):
 class Reshape(Invertible):
     """Reshape between two fixed per-example shapes (``(-1,)`` target flattens)."""
 
+    #: flattened, a reshape is the identity: the probe leaves it out
+    probe_skip = True
+
     def __init__(self, source_shape, target_shape=(-1,), **kwargs):
         super().__init__(**kwargs)
         self.source_shape = tuple(int(s) for s in source_shape)

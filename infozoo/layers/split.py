@@ -22,7 +22,11 @@ split starts with ``g = 0``; or ``g="zero"``, ``g(z) = 0``, which with
 
 #### Contract
 
-The split is not bijective (``bijective = False``). ``forward(x)`` returns
+Inside a ``Flow`` a split is a *factor-out* step (``factor_out = True``): the flow
+keeps ``r`` as one of its outputs, with this prior, so the flow stays a bijection
+(see ``infozoo.layers.flow``); ``split``/``merge`` cut and join, ``prior_log_prob``,
+``mean_r`` and ``sample_r`` are the prior. On its own the split is not bijective
+(``bijective = False``). ``forward(x)`` returns
 ``(z, 0)``: the log-det of a projection is not defined, and the split's term
 of the objective is a *log-density*, not a log-det, so it is not folded into
 the log-det. The model reads it from ``split_forward(x) -> (z, r, log_prob_r)``
@@ -36,7 +40,8 @@ import tensorflow as tf
 import tensorflow_probability as tfp
 
 from infozoo.layers.base import Invertible, register_layer, sum_except_batch, zero_logdet
-from infozoo.nets.subnets import make_subnet
+from infozoo.nets.subnets import (as_constructor, build_subnet, serialize_constructor,
+                                   subnet_constructor)
 
 tfd = tfp.distributions
 
@@ -57,12 +62,13 @@ class Split(Invertible):
 
     ``keep=None`` keeps half (``total // 2``). ``total`` (the size of the last
     axis of the input) may be left ``None`` when the layer is built by a forward
-    pass; ``inverse`` on an unbuilt layer needs it. ``subnet`` is ``"conv"`` or
-    ``"dense"`` for ``g``; ``None`` picks ``"conv"`` for rank-4 inputs and
-    ``"dense"`` otherwise.
+    pass; ``inverse`` on an unbuilt layer needs it. ``subnet`` is ``"conv"``,
+    ``"dense"`` or a subnet constructor (``infozoo.nets.subnets``) for ``g``;
+    ``None`` picks ``"conv"`` for rank-4 inputs and ``"dense"`` otherwise.
     """
 
     bijective = False
+    factor_out = True
 
     def __init__(self, keep=None, total=None, eps=0.1, g="learned", subnet=None, hidden=64,
                  hidden_layers=1, kernel_size=3, activation="leaky_relu", **kwargs):
@@ -70,8 +76,11 @@ class Split(Invertible):
         self.eps = check_eps(eps)
         if g not in G_CHOICES:
             raise ValueError(f"g must be one of {G_CHOICES}, got {g!r}")
-        if subnet not in (None, "conv", "dense"):
-            raise ValueError(f"subnet must be 'conv', 'dense' or None, got {subnet!r}")
+        if isinstance(subnet, str) and subnet not in ("conv", "dense"):
+            raise ValueError(f"subnet must be 'conv', 'dense', a subnet constructor or None, "
+                             f"got {subnet!r}")
+        if subnet is not None and not isinstance(subnet, str):
+            subnet = as_constructor(subnet)
         self.keep = None if keep is None else int(keep)
         self.total = None if total is None else int(total)
         self.g = g
@@ -99,11 +108,11 @@ class Split(Invertible):
         self.g_net = None
         if self.g == "learned":
             kind = self.subnet or ("conv" if len(input_shape) == 4 else "dense")
-            self.g_net = make_subnet(kind, self.drop, hidden=self.hidden,
-                                     hidden_layers=self.hidden_layers,
-                                     kernel_size=self.kernel_size, activation=self.activation,
-                                     dtype=self.dtype_policy, name="g")
-            self.g_net.build((None, *tuple(input_shape[1:-1]), self.keep))
+            ctor = (subnet_constructor(kind, hidden=self.hidden, hidden_layers=self.hidden_layers,
+                                       kernel_size=self.kernel_size, activation=self.activation)
+                    if isinstance(kind, str) else kind)
+            self.g_net = build_subnet(ctor, (*tuple(input_shape[1:-1]), self.keep), self.drop,
+                                      self.dtype_policy, "g")
 
     def compute_output_shape(self, input_shape):
         total = int(input_shape[-1])
@@ -126,8 +135,33 @@ class Split(Invertible):
 
     def log_prob_r(self, r, mean):
         """``log N(r | mean, eps^2 I)`` summed per example (TFP ``Normal``)."""
-        dist = tfd.Normal(loc=mean, scale=tf.cast(self.eps, mean.dtype))
+        # tf.constant, not tf.cast: a Python float cast to float64 rounds through float32
+        dist = tfd.Normal(loc=mean, scale=tf.constant(self.eps, mean.dtype))
         return sum_except_batch(dist.log_prob(r))
+
+    def split(self, x):
+        """``x -> (z, r)``: the kept and the factored-out part."""
+        if not self.built:
+            self.build(tuple(x.shape))
+        return x[..., :self.keep], x[..., self.keep:]
+
+    def merge(self, z, r):
+        """``(z, r) -> x``, the inverse of :meth:`split`."""
+        return tf.concat([z, r], -1)
+
+    def prior_log_prob(self, r, z):
+        """``log N(r | g(z), eps^2 I)`` per example (eq. 12)."""
+        return self.log_prob_r(r, self.g_of(z))
+
+    def mean_r(self, z):
+        """The prior's mean ``g(z)`` (eq. 20's extension)."""
+        return self.g_of(z)
+
+    def sample_r(self, z, temperature=1.0):
+        """``r ~ N(g(z), (temperature * eps)^2 I)``."""
+        g = self.g_of(z)
+        t = tf.cast(temperature, g.dtype) * tf.constant(self.eps, g.dtype)
+        return g + t * tf.random.normal(tf.shape(g), dtype=g.dtype)
 
     def split_forward(self, x):
         """``x -> (z, r, log N(r | g(z), eps^2 I))``, the last per example."""
@@ -145,6 +179,6 @@ class Split(Invertible):
 
     def get_config(self):
         return {**super().get_config(), "keep": self.keep, "total": self.total, "eps": self.eps,
-                "g": self.g, "subnet": self.subnet, "hidden": self.hidden,
+                "g": self.g, "subnet": None if self.subnet is None else serialize_constructor(self.subnet), "hidden": self.hidden,
                 "hidden_layers": self.hidden_layers, "kernel_size": self.kernel_size,
                 "activation": self.activation}

@@ -88,27 +88,18 @@ class INNAutoencoder(ZooModel):
         """
         x = tf.convert_to_tensor(x, self.compute_dtype)
         dim = int(np.prod(self.image_shape))
-        reps = [{"name": "input", "value": x, "bijective": True, "logdet": None}]
-        for step, h, ld in self.flow.forward_steps(x):
-            if not isinstance(step, Reshape):
-                reps.append({"name": step.name, "value": h, "bijective": bool(step.bijective),
-                             "logdet": ld})
-        lat = tf.reshape(reps[-1]["value"], [-1, dim])
+        steps, h = self.flow.representations(x)
+        reps = [{"name": "input", "value": x, "bijective": True, "logdet": None}] + steps
+        lat = tf.reshape(h, [-1, dim])
         code = lat[:, :self.bottleneck]
         full = self.bottleneck == dim
         reps.append({"name": "code", "value": code, "bijective": full,
                      "logdet": tf.zeros_like(lat[:, 0]) if full else None,
                      "dropped": None if full else lat[:, self.bottleneck:]})
-        y, pending, first = self.pad(code), tf.zeros_like(lat[:, 0]), not full
-        for step in reversed(self.flow.steps):
-            y, ld = step.inverse(y)
-            pending = pending + ld
-            if isinstance(step, Reshape):
-                continue
-            bij = bool(step.bijective) and not first
-            reps.append({"name": "inv_" + step.name, "value": y, "bijective": bij,
-                         "logdet": pending if bij else None})
-            pending, first = tf.zeros_like(pending), False
+        inv = self.flow.inverse_representations(self.pad(code))
+        if not full:   # [y, 0] is an embedding of the code, not a bijection
+            inv[0].update(bijective=False, logdet=None)
+        reps += inv
         reps[-1]["name"] = "reconstruction"
         return reps
 

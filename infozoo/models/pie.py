@@ -6,21 +6,20 @@ and bits/dim, and the sharpness metric.
 import math
 
 import keras
-import numpy as np
 import tensorflow as tf
 import tensorflow_probability as tfp
 
 from infozoo.layers import AffineCoupling, Flow, Reshape, Squeeze
 from infozoo.layers.householder import Householder
 from infozoo.layers.split import G_CHOICES, Split, check_eps
-from infozoo.data import as_array as _as_array
 from infozoo.models.base import ZooModel, register_model
+from infozoo.models.density import DequantizedDensity
 
 tfd = tfp.distributions
 
 
 @register_model("pie")
-class PIE(ZooModel):
+class PIE(DequantizedDensity, ZooModel):
     """Pseudo-Invertible Encoder with Gaussian split priors.
 
     #### Architecture (§4.1, §5.1, Fig. 4)
@@ -60,8 +59,8 @@ class PIE(ZooModel):
     in ``extra_metrics``), ``seed``.
     """
 
-    term_names = ("loss", "nll", "bits_per_dim", "log_pz", "log_pr", "logdet")
-    can_sample = True
+    image_prefix = "pie"
+    sample_temperatures = (("T1", 1.0), ("T0.71", math.sqrt(0.5)))
 
     def __init__(self, input_shape=(28, 28, 1), eps=0.1, g="learned", conv_blocks=2,
                  linear_dims=(64, 10, 10), couplings_per_block=3, reflections=3, conv_hidden=64,
@@ -155,15 +154,6 @@ class PIE(ZooModel):
         return self.latent_dim
 
     @property
-    def random_terms(self):
-        """Every term is evaluated on dequantised (noisy) data when ``dequantize`` is on."""
-        return self.term_names if self.hp["dequantize"] else ()
-
-    @property
-    def data_dim(self):
-        return int(np.prod(self.image_shape))
-
-    @property
     def splits(self):
         return [s for s in self.flow.steps if isinstance(s, Split)]
 
@@ -174,87 +164,22 @@ class PIE(ZooModel):
         return tfd.MultivariateNormalDiag(loc=zeros, scale_diag=tf.ones_like(zeros))
 
     def log_prob_terms(self, x):
-        """``x -> {"log_pz", "log_pr", "logdet", "log_prob", "z"}`` per example (eq. 17), no noise."""
-        h = tf.convert_to_tensor(x, self.compute_dtype)
-        logdet = tf.zeros([tf.shape(h)[0]], h.dtype)
-        log_pr = tf.zeros_like(logdet)
-        for s in self.flow.steps:
-            if isinstance(s, Split):
-                h, _, lp = s.split_forward(h)
-                log_pr = log_pr + lp
-            else:
-                h, ld = s.forward(h)
-                logdet = logdet + ld
-        log_pz = self.prior(h.dtype).log_prob(h)
-        return {"z": h, "log_pz": log_pz, "log_pr": log_pr, "logdet": logdet,
-                "log_prob": log_pz + log_pr + logdet}
-
-    def log_prob(self, x):
-        """``log p(x)`` in nats per example, density over ``x`` in ``[0, 1]^D`` (eq. 17)."""
-        return self.log_prob_terms(x)["log_prob"]
-
-    def dequantize_noise(self, x):
-        """``x + u``, ``u ~ U(0, 1/num_bins)`` elementwise (identity if ``dequantize`` is off)."""
-        if not self.hp["dequantize"]:
-            return x
-        u = keras.random.uniform(tf.shape(x), minval=0.0, maxval=1.0 / self.hp["num_bins"],
-                                 dtype=x.dtype, seed=self.seed_gen)
-        return x + u
-
-    def bits_per_dim(self, nll):
-        """``(nll / D + log(num_bins)) / log 2``: nats of the density on ``[0,1]^D`` to bits per
-        pixel of the discrete ``num_bins``-level data (density on ``[0, num_bins)^D`` is
-        ``p / num_bins^D``)."""
-        return (nll / self.data_dim + math.log(self.hp["num_bins"])) / math.log(2.0)
-
-    def loss_terms(self, x, training=False):
-        """Per-example terms; ``loss = nll = -log p(x + u)`` with dequantisation noise ``u``.
-
-        The noise is added in training *and* evaluation (it is part of the
-        continuous density being fitted, not a regulariser), so the validation
-        ``nll``/``bits_per_dim`` are stochastic estimates of the same quantity.
-        """
-        x = tf.convert_to_tensor(x, self.compute_dtype)
-        t = self.log_prob_terms(self.dequantize_noise(x))
-        nll = -t["log_prob"]
-        return {"loss": nll, "nll": nll, "bits_per_dim": self.bits_per_dim(nll),
-                "log_pz": t["log_pz"], "log_pr": t["log_pr"], "logdet": t["logdet"]}
+        """``x -> {"log_pz", "log_pr", "logdet", "log_prob", "z"}`` per example (eq. 17), no
+        noise: the multi-scale flow's density, every split's ``r`` under its prior."""
+        return self.flow.log_prob_terms(x, prior=lambda z: self.prior(z.dtype).log_prob(z))
 
     # -- the full bijection F (before the splits drop anything) -------------------
     def full_flow_forward(self, x):
         """The bijection ``F``: ``x -> ([z, r_1, ..., r_L] flattened, log|det dF/dx|)``.
 
-        Every split keeps its dropped part ``r_l`` instead of discarding it; ``z``
+        ``self.flow.forward``: every split keeps its dropped part ``r_l``; ``z``
         comes first, then ``r_1`` (the first split) .. ``r_L``, each flattened.
         """
-        h = tf.convert_to_tensor(x, self.compute_dtype)
-        logdet = tf.zeros([tf.shape(h)[0]], h.dtype)
-        rs = []
-        for s in self.flow.steps:
-            if isinstance(s, Split):
-                h, r, _ = s.split_forward(h)
-                rs.append(tf.reshape(r, [tf.shape(r)[0], -1]))
-            else:
-                h, ld = s.forward(h)
-                logdet = logdet + ld
-        return tf.concat([h] + rs, axis=1), logdet
+        return self.flow.forward(x)
 
     def full_flow_inverse(self, v):
         """``F^-1``: ``[z, r_1, ..., r_L] -> (x, log|det dF^-1/dv|)``."""
-        v = tf.convert_to_tensor(v, self.compute_dtype)
-        sizes = [self.latent_dim] + [int(np.prod(s)) for s in self.r_shapes]
-        parts = tf.split(v, sizes, axis=1)
-        h, rs = parts[0], parts[1:]
-        logdet = tf.zeros([tf.shape(v)[0]], v.dtype)
-        i = len(rs)
-        for s in reversed(self.flow.steps):
-            if isinstance(s, Split):
-                i -= 1
-                h = tf.concat([h, tf.reshape(rs[i], [-1, *self.r_shapes[i]])], -1)
-            else:
-                h, ld = s.inverse(h)
-                logdet = logdet + ld
-        return h, logdet
+        return self.flow.inverse(v)
 
     def representations(self, x):
         """Every flow step (splits not bijective, with the split-off ``r`` as ``"dropped"``),
@@ -262,110 +187,27 @@ class PIE(ZooModel):
         a split's inverse ``[z, g(z)]`` is not bijective), the last named ``reconstruction``.
         ``Reshape`` steps are left out (flattened, a reshape is the identity)."""
         h = tf.convert_to_tensor(x, self.compute_dtype)
-        reps = [{"name": "input", "value": h, "bijective": True, "logdet": None}]
-        for s in self.flow.steps:
-            if isinstance(s, Split):
-                h, r, _ = s.split_forward(h)
-                reps.append({"name": s.name, "value": h, "bijective": False, "logdet": None,
-                             "dropped": r})
-                continue
-            h, ld = s.forward(h)
-            if not isinstance(s, Reshape):
-                reps.append({"name": s.name, "value": h, "bijective": bool(s.bijective),
-                             "logdet": ld})
+        steps, z = self.flow.representations(h)
+        reps = [{"name": "input", "value": h, "bijective": True, "logdet": None}] + steps
         reps[-1]["name"] = "code"
-        for s in reversed(self.flow.steps):
-            h, ld = s.inverse(h)
-            if isinstance(s, Reshape):
-                continue
-            bij = bool(s.bijective)
-            reps.append({"name": "inv_" + s.name, "value": h, "bijective": bij,
-                         "logdet": ld if bij else None})
+        reps += self.flow.inverse_representations(z)
         reps[-1]["name"] = "reconstruction"
         return reps
 
     # -- encoder, decoder, sampling ------------------------------------------------
     def encode(self, x, training=False):
         """``G(x) = z``: the flow with every split's ``r`` dropped, ``[B, code_size]``."""
-        return self.flow.forward(tf.convert_to_tensor(x, self.compute_dtype))[0]
+        return self.flow.forward_factored(tf.convert_to_tensor(x, self.compute_dtype))[0]
 
     def decode(self, z, training=False):
         """``G^-1(z)``: the inverse flow, every split extending ``z`` to ``[z, g(z)]``."""
-        return self.flow.inverse(tf.convert_to_tensor(z, self.compute_dtype))[0]
+        return self.flow.inverse_factored(tf.convert_to_tensor(z, self.compute_dtype))[0]
 
     def sample(self, n, temperature=1.0):
         """``decode(z)``, ``z ~ N(0, temperature^2 I)`` (the paper's N(0, 0.5) is T = sqrt(0.5))."""
         t = tf.cast(temperature, self.compute_dtype)
         z = tf.random.normal([n, self.latent_dim], dtype=self.compute_dtype) * t
         return self.decode(z)
-
-    def export_endpoints(self):
-        eps = super().export_endpoints()
-        x_spec = tf.TensorSpec([None, *self.image_shape], tf.float32, name="x")
-        eps["log_prob"] = (lambda x: self.log_prob(x), [x_spec])
-        return eps
-
-    # -- evaluation ----------------------------------------------------------------
-    def _batched(self, fn, x, batch_size):
-        return np.concatenate([np.asarray(fn(x[i:i + batch_size]))
-                               for i in range(0, len(x), batch_size)], 0)
-
-    def _samples(self, n, temperature, batch_size):
-        out = [np.asarray(self.sample(min(batch_size, n - i), temperature))
-               for i in range(0, n, batch_size)]
-        return np.concatenate(out, 0)
-
-    def extra_metrics(self, x_test, run_dir, writer=None, step=0, sharpness_samples=None,
-                      batch_size=500, **data):
-        """Test NLL and bits/dim, reconstruction errors, sharpness (§5.2), Fig. 7 grids.
-
-        ``x_test``: array ``[N, H, W, C]`` in ``[0, 1]`` (or a ``tf.data`` dataset of such
-        batches, or of ``(x, label)`` pairs). Returns a dict of floats:
-        ``test_nll`` (nats, dequantised as in training), ``test_bits_per_dim``,
-        ``recon_mse``, ``recon_l1`` (``x`` vs ``decode(encode(x))``, no noise),
-        ``sharpness_true`` (the test images), ``sharpness_T1``,
-        ``sharpness_T0.71`` (samples at temperature 1 and sqrt(0.5), clipped to
-        ``[0, 1]``). Writes ``pie_reconstructions``, ``pie_samples_T1``,
-        ``pie_samples_T0.71`` and ``pie_interpolation`` PNGs under ``run_dir/images``.
-        """
-        from infozoo.images import write_grid
-        from infozoo.sharpness import sharpness
-
-        x = _as_array(x_test).astype(np.float32)
-        # the sharpness budget follows the test budget (--train-size runs test on fewer images)
-        n_sharp = min(int(sharpness_samples or self.sharpness_samples), len(x))
-        nll = self._batched(lambda b: self.loss_terms(b)["nll"], x, batch_size)
-        x_hat = self._batched(self.reconstruct, x, batch_size)
-        mean_nll = float(np.mean(nll))
-        metrics = {
-            "test_nll": mean_nll,
-            "test_bits_per_dim": float(self.bits_per_dim(mean_nll)),
-            "recon_mse": float(np.mean((x_hat - x) ** 2)),
-            "recon_l1": float(np.mean(np.abs(x_hat - x))),
-            "sharpness_true": sharpness(x[:n_sharp]),
-        }
-        samples = {}
-        for label, t in (("T1", 1.0), ("T0.71", math.sqrt(0.5))):
-            s = np.clip(self._samples(n_sharp, t, batch_size), 0.0, 1.0)
-            metrics[f"sharpness_{label}"] = sharpness(s)
-            samples[label] = s
-        if run_dir is not None:
-            k = min(10, len(x))
-            rows = []
-            for i in range(0, min(2 * k, len(x)), k):   # Fig. 7a: originals, reconstructions
-                rows += [x[i:i + k], x_hat[i:i + k]]
-            write_grid(run_dir, "pie_reconstructions", rows, step, writer)
-            for label, s in samples.items():             # Fig. 7b, 7c
-                write_grid(run_dir, f"pie_samples_{label}",
-                           [s[i:i + 10] for i in range(0, min(50, len(s)), 10)], step, writer)
-            n_rows = min(5, len(x) // 2)                 # Fig. 7d: interpolation in z
-            if n_rows:
-                z = np.asarray(self.encode(x[:2 * n_rows]))
-                ts = np.linspace(0.0, 1.0, 10, dtype=np.float32)[:, None]
-                rows = [np.asarray(self.decode(z[2 * i] + ts * (z[2 * i + 1] - z[2 * i])))
-                        for i in range(n_rows)]
-                write_grid(run_dir, "pie_interpolation", rows, step, writer)
-        return metrics
 
     def get_config(self):
         return {**super().get_config(), **self.hp}

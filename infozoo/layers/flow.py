@@ -1,0 +1,294 @@
+"""``Flow``: an ordered stack of invertible layers, single- or multi-scale, itself invertible.
+
+#### Multi-scale flows
+
+A step with ``factor_out = True`` (``Split``) cuts its input ``h`` into a kept
+part ``z_l`` and a factored-out part ``r_l`` (RealNVP §3.6, Glow §3, PIE §3.1).
+Inside a ``Flow`` nothing is thrown away: ``r_l`` is an output, with its own
+prior ``p_l(r_l | z_l)`` (``Split``: ``N(r | g(z), eps^2 I)``; ``g="zero",
+eps=1`` is the standard normal of RealNVP/Glow). So the flow is the bijection
+
+    F: x -> v = [z, r_1, ..., r_L]   (each part flattened, z first)
+
+``forward(x) -> (v, log|det dF/dx|)`` and ``inverse(v)`` follow the one contract
+of ``infozoo.layers.base``, and the density of the data is (PIE eq. 17; for
+standard-normal parts the usual change of variables)
+
+    log p(x) = log p(z) + sum_l log p_l(r_l | z_l) + sum_steps log|det J|.
+
+``forward_factored``/``inverse_factored`` keep the parts apart (``z`` in its
+own shape); ``inverse_factored(z)`` without the ``r_l`` uses each prior's mean
+(``g(z)``: PIE's decoder, eq. 20) or, with a ``temperature``, draws them.
+``log_prob_terms``, ``log_prob`` and ``sample`` follow from these, and
+``representations``/``inverse_representations`` list every step for the
+information probe. A flow without factor-out steps is unchanged: its
+``forward`` returns the last step's output in its own shape.
+
+A ``Flow`` hands the condition ``c`` to its conditional steps only.
+"""
+import keras
+import numpy as np
+import tensorflow as tf
+import tensorflow_probability as tfp
+
+from infozoo.layers.base import Invertible, register_layer, sum_except_batch, zero_logdet
+
+tfd = tfp.distributions
+
+
+def standard_normal_log_prob(z):
+    """``log N(z; 0, I)`` summed per example."""
+    return sum_except_batch(tfd.Normal(tf.zeros((), z.dtype), tf.ones((), z.dtype)).log_prob(z))
+
+
+def _flat(t):
+    return tf.reshape(t, [tf.shape(t)[0], -1])
+
+
+@register_layer
+class Flow(Invertible):
+    """An ordered stack of invertible layers (and factor-out steps), itself invertible."""
+
+    def __init__(self, steps=(), **kwargs):
+        super().__init__(**kwargs)
+        self.steps = [
+            s if isinstance(s, keras.layers.Layer) else keras.saving.deserialize_keras_object(s)
+            for s in steps
+        ]
+
+    # -- structure -------------------------------------------------------------------
+    @staticmethod
+    def _factors_out(step):
+        return bool(getattr(step, "factor_out", False))
+
+    @property
+    def factor_out_steps(self):
+        return [s for s in self.steps if self._factors_out(s)]
+
+    @property
+    def multiscale(self):
+        return bool(self.factor_out_steps)
+
+    @property
+    def bijective(self):
+        return all(s.bijective or self._factors_out(s) for s in self.steps)
+
+    @property
+    def conditional(self):
+        return any(s.conditional for s in self.steps)
+
+    def _walk_shapes(self, shape):
+        """Per-step output shapes; records the factored-out parts' per-example shapes."""
+        r_shapes = []
+        for s in self.steps:
+            if self._factors_out(s):
+                out = tuple(s.compute_output_shape(shape))
+                r_shapes.append((*out[1:-1], int(shape[-1]) - int(out[-1])))
+                shape = out
+            else:
+                shape = tuple(s.compute_output_shape(shape))
+        return shape, r_shapes
+
+    def build(self, input_shape):
+        shape = tuple(input_shape)
+        self.data_shape = tuple(int(d) for d in shape[1:])
+        for s in self.steps:
+            if not s.built:
+                s.build(shape)
+            shape = tuple(s.compute_output_shape(shape))
+        z, self.r_shapes = self._walk_shapes(tuple(input_shape))
+        self.z_shape = tuple(int(d) for d in z[1:])
+
+    def compute_output_shape(self, input_shape):
+        shape, _ = self._walk_shapes(tuple(input_shape))
+        if self.multiscale:
+            return (input_shape[0], int(np.prod(input_shape[1:])))
+        return shape
+
+    def compute_inverse_shape(self, output_shape):
+        if self.multiscale:
+            if not self.built:
+                raise ValueError("the inverse of an unbuilt multi-scale Flow has no shape: "
+                                 "build it with the data shape first, flow.build((None, ...))")
+            return (output_shape[0], *self.data_shape)
+        shape = tuple(output_shape)
+        for s in reversed(self.steps):
+            shape = tuple(s.compute_inverse_shape(shape))
+        return shape
+
+    def _c(self, step, c):
+        return c if step.conditional else None
+
+    # -- the factored bijection ------------------------------------------------------
+    def _walk(self, x, c=None, log_pr=False):
+        """``(z, [r_l], logdet, log_pr)``; ``log_pr`` only computed when asked (else None)."""
+        logdet = zero_logdet(x)
+        lp = tf.zeros_like(logdet) if log_pr else None
+        rs = []
+        for s in self.steps:
+            if self._factors_out(s):
+                x, r = s.split(x)
+                rs.append(r)
+                if log_pr:
+                    lp = lp + s.prior_log_prob(r, x)
+            else:
+                x, ld = s.forward(x, self._c(s, c))
+                logdet = logdet + ld
+        return x, rs, logdet, lp
+
+    def forward_factored(self, x, c=None):
+        """``x -> (z, [r_1, ..., r_L], log|det dF/dx|)``, every part in its own shape."""
+        x = tf.convert_to_tensor(x, self.compute_dtype)
+        if not self.built:
+            self.build(tuple(x.shape))
+        z, rs, logdet, _ = self._walk(x, c)
+        return z, rs, logdet
+
+    def inverse_factored(self, z, rs=None, c=None, temperature=None):
+        """``(z, [r_l]) -> (x, log|det dF^-1|)``. A missing ``r_l`` (``rs`` None, or an entry
+        None) is its prior's mean given ``z_l`` (PIE's extension ``[z, g(z)]``), or a draw at
+        ``temperature`` if one is given; the log-det then covers the bijective steps only."""
+        h = tf.convert_to_tensor(z, self.compute_dtype)
+        splits = self.factor_out_steps
+        rs = list(rs) if rs is not None else [None] * len(splits)
+        if len(rs) != len(splits):
+            raise ValueError(f"this flow factors out {len(splits)} parts, got {len(rs)}")
+        logdet = zero_logdet(h)
+        i = len(rs)
+        for s in reversed(self.steps):
+            if self._factors_out(s):
+                i -= 1
+                r = rs[i]
+                if r is None:
+                    r = s.mean_r(h) if temperature is None else s.sample_r(h, temperature)
+                h = s.merge(h, tf.convert_to_tensor(r, h.dtype))
+            else:
+                h, ld = s.inverse(h, self._c(s, c))
+                logdet = logdet + ld
+        return h, logdet
+
+    def flatten_parts(self, z, rs):
+        """``[z, r_1, ..., r_L]``, each flattened, concatenated: ``[batch, D]``."""
+        return tf.concat([_flat(z)] + [_flat(r) for r in rs], axis=1)
+
+    def unflatten_parts(self, v):
+        """Inverse of :meth:`flatten_parts`: ``(z, [r_l])`` in their shapes."""
+        shapes = [self.z_shape] + list(self.r_shapes)
+        parts = tf.split(v, [int(np.prod(s)) for s in shapes], axis=1)
+        parts = [tf.reshape(p, [-1, *s]) for p, s in zip(parts, shapes)]
+        return parts[0], parts[1:]
+
+    def _forward(self, x, c=None):
+        if self.multiscale:
+            z, rs, logdet, _ = self._walk(x, c)
+            return self.flatten_parts(z, rs), logdet
+        logdet = zero_logdet(x)
+        for s in self.steps:
+            x, ld = s.forward(x, self._c(s, c))
+            logdet = logdet + ld
+        return x, logdet
+
+    def _inverse(self, y, c=None):
+        if self.multiscale:
+            z, rs = self.unflatten_parts(y)
+            return self.inverse_factored(z, rs, c)
+        logdet = zero_logdet(y)
+        for s in reversed(self.steps):
+            y, ld = s.inverse(y, self._c(s, c))
+            logdet = logdet + ld
+        return y, logdet
+
+    # -- densities and sampling ---------------------------------------------------------
+    def log_prob_terms(self, x, c=None, prior=None):
+        """``{"z", "log_pz", "log_pr", "logdet", "log_prob"}`` per example: the density of
+        ``x`` under the flow, ``prior(z)`` (default standard normal) for the last part."""
+        x = tf.convert_to_tensor(x, self.compute_dtype)
+        if not self.built:
+            self.build(tuple(x.shape))
+        z, _, logdet, log_pr = self._walk(x, c, log_pr=True)
+        log_pz = (prior or standard_normal_log_prob)(z)
+        return {"z": z, "log_pz": log_pz, "log_pr": log_pr, "logdet": logdet,
+                "log_prob": log_pz + log_pr + logdet}
+
+    def log_prob(self, x, c=None, prior=None):
+        """``log p(x)`` in nats per example."""
+        return self.log_prob_terms(x, c, prior)["log_prob"]
+
+    def sample(self, n, temperature=1.0, c=None):
+        """``n`` draws: ``z ~ N(0, T^2 I)``, every ``r_l`` from its prior at temperature ``T``
+        (``n`` may be a scalar tensor, as in an exported ``sample`` endpoint)."""
+        t = tf.cast(temperature, self.compute_dtype)
+        shape = tf.concat([tf.reshape(tf.cast(n, tf.int32), [1]),
+                           tf.constant(self.z_shape, tf.int32)], 0)
+        z = tf.random.normal(shape, dtype=self.compute_dtype) * t
+        return self.inverse_factored(z, None, c, temperature=t)[0]
+
+    # -- every step, for the information probe ---------------------------------------------
+    def representations(self, x, c=None):
+        """``(entries, z)``: one entry ``{"name", "value", "bijective", "logdet"}`` per step of
+        the forward walk; a factor-out step is not bijective (its input is not a function of
+        its kept part) and carries the part it sets aside as ``"dropped"``. Steps with
+        ``probe_skip`` (flattening reshapes) are left out, their log-dets carried over."""
+        h = tf.convert_to_tensor(x, self.compute_dtype)
+        out, pending = [], zero_logdet(h)
+        for s in self.steps:
+            if self._factors_out(s):
+                h, r = s.split(h)
+                out.append({"name": s.name, "value": h, "bijective": False, "logdet": None,
+                            "dropped": r})
+                pending = zero_logdet(h)
+                continue
+            h, ld = s.forward(h, self._c(s, c))
+            pending = pending + ld
+            if getattr(s, "probe_skip", False):
+                continue
+            out.append({"name": s.name, "value": h, "bijective": bool(s.bijective),
+                        "logdet": pending})
+            pending = zero_logdet(h)
+        return out, h
+
+    def inverse_representations(self, z, rs=None, c=None):
+        """One entry ``inv_<step>`` per step of ``inverse_factored(z, rs)``, last step first; a
+        factor-out step given its ``r_l`` is bijective, one that fills in its prior's mean
+        is not."""
+        h = tf.convert_to_tensor(z, self.compute_dtype)
+        splits = self.factor_out_steps
+        rs = list(rs) if rs is not None else [None] * len(splits)
+        out, pending, i = [], zero_logdet(h), len(rs)
+        for s in reversed(self.steps):
+            if self._factors_out(s):
+                i -= 1
+                given = rs[i] is not None
+                h = s.merge(h, rs[i] if given else s.mean_r(h))
+                out.append({"name": "inv_" + s.name, "value": h, "bijective": given,
+                            "logdet": pending if given else None})
+                pending = zero_logdet(h)
+                continue
+            h, ld = s.inverse(h, self._c(s, c))
+            pending = pending + ld
+            if getattr(s, "probe_skip", False):
+                continue
+            bij = bool(s.bijective)
+            out.append({"name": "inv_" + s.name, "value": h, "bijective": bij,
+                        "logdet": pending if bij else None})
+            pending = zero_logdet(h)
+        return out
+
+    def forward_steps(self, x, c=None):
+        """``[(layer, y_l, logdet_l), ...]`` for every step in order (a factor-out step
+        gives its kept part and log-det 0)."""
+        out, h = [], tf.convert_to_tensor(x, self.compute_dtype)
+        for s in self.steps:
+            if self._factors_out(s):
+                h, _ = s.split(h)
+                out.append((s, h, zero_logdet(h)))
+            else:
+                h, ld = s.forward(h, self._c(s, c))
+                out.append((s, h, ld))
+        return out
+
+    def get_config(self):
+        return {
+            **super().get_config(),
+            "steps": [keras.saving.serialize_keras_object(s) for s in self.steps],
+        }
