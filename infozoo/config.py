@@ -30,6 +30,8 @@ TRAIN_DEFAULTS = {
     "batch_size": 128,
     "lr": 1.0e-3,
     "beta1": 0.9,
+    "beta2": 0.999,
+    "adam_epsilon": 1.0e-7,   # Keras' default (PyTorch's is 1e-8)
     "weight_decay": 0.0,      # decoupled (Keras Adam ``weight_decay``)
     "lr_drops": [],           # epochs (1-based) at whose start the lr is multiplied by lr_factor
     "lr_factor": 0.1,
@@ -48,6 +50,8 @@ TRAIN_SCHEMA = {
     "batch_size": {"min": 2},
     "lr": {"min": 0, "exclusive_min": True},
     "beta1": {"min": 0, "max": 1},
+    "beta2": {"min": 0, "max": 1},
+    "adam_epsilon": {"min": 0, "exclusive_min": True},
     "weight_decay": {"min": 0},
     "lr_factor": {"min": 0, "exclusive_min": True},
     "lr_drops": {"items": {"type": "int", "min": 1}},

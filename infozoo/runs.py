@@ -248,8 +248,8 @@ def build_model(cfg, input_shape):
 def make_optimizer(cfg):
     import keras
     t = cfg["train"]
-    return keras.optimizers.Adam(learning_rate=t["lr"], beta_1=t["beta1"],
-                                 weight_decay=t["weight_decay"] or None)
+    return keras.optimizers.Adam(learning_rate=t["lr"], beta_1=t["beta1"], beta_2=t["beta2"],
+                                 epsilon=t["adam_epsilon"], weight_decay=t["weight_decay"] or None)
 
 
 def compile_model(model, cfg):

@@ -107,3 +107,24 @@ def test_bad_batch_gives_clear_error(model):
 def test_param_count_reported(model):
     assert model.count_params_trainable() == sum(int(np.prod(v.shape))
                                                  for v in model.trainable_variables) > 0
+
+
+def test_inn_authors_init_and_optimizer():
+    """inn-authors: every parameter N(0, 0.1^2) except each coupling subnet's zeroed last
+    layer (so the flow still starts near, but not at, the identity), Adam (0.8, 0.8, 1e-4)."""
+    import keras
+
+    from infozoo import config
+    from infozoo.runs import build_model, make_optimizer
+    keras.utils.set_random_seed(0)
+    cfg = config.resolve("inn-authors", {"dataset": "digits", "conv_hidden": 8,
+                                          "fc_hidden": 16, "conv_blocks": 1})
+    m = build_model(cfg, (8, 8, 1))
+    vals = [np.asarray(v).ravel() for v in m.trainable_variables]
+    nonzero = np.concatenate([v for v in vals if np.any(v)])
+    zero = [v for v in vals if not np.any(v)]
+    assert zero, "the last layer of every subnet must stay zero"
+    # N(0, 0.01): the sample std of thousands of draws is within a few % of 0.1
+    assert abs(nonzero.std() - 0.1) < 0.01 and abs(nonzero.mean()) < 0.01
+    opt = make_optimizer(cfg)
+    assert (opt.beta_1, opt.beta_2, opt.epsilon) == (0.8, 0.8, 1e-4)

@@ -6,6 +6,7 @@ import tensorflow as tf
 from infozoo.layers import AffineCoupling, Flow, HaarDownsampling, Inverted, Reshape, Squeeze
 from infozoo.losses.mmd import mmd
 from infozoo.models.base import ZooModel, register_model
+from infozoo.nets.subnets import init_normal
 
 
 @register_model("inn")
@@ -24,7 +25,7 @@ class INNAutoencoder(ZooModel):
 
     def __init__(self, input_shape=(28, 28, 1), bottleneck=32, conv_blocks=3, conv_hidden=100,
                  conv_hidden_layers=2, kernel_size=3, fc_blocks=1, fc_hidden=180, clamp=1.0,
-                 downsampling="haar", w_rec=1.0, w_pad=1.0, **kwargs):
+                 downsampling="haar", w_rec=1.0, w_pad=1.0, init_std=0.0, **kwargs):
         super().__init__(input_shape=input_shape, **kwargs)
         dim = int(np.prod(self.image_shape))
         if not 0 < int(bottleneck) <= dim:
@@ -34,7 +35,10 @@ class INNAutoencoder(ZooModel):
         self.hp = dict(conv_blocks=int(conv_blocks), conv_hidden=int(conv_hidden),
                        conv_hidden_layers=int(conv_hidden_layers), kernel_size=int(kernel_size),
                        fc_blocks=int(fc_blocks), fc_hidden=int(fc_hidden), clamp=float(clamp),
-                       downsampling=downsampling, w_rec=float(w_rec), w_pad=float(w_pad))
+                       downsampling=downsampling, w_rec=float(w_rec), w_pad=float(w_pad),
+                       init_std=float(init_std))
+        if self.hp["init_std"] < 0:
+            raise ValueError(f"init_std must be >= 0 (0: Keras' initialisers), got {init_std}")
         down = {"haar": HaarDownsampling, "squeeze": Squeeze}[downsampling]
         h, w, c = self.image_shape
         inner = (h // 2, w // 2, 4 * c)
@@ -53,6 +57,8 @@ class INNAutoencoder(ZooModel):
         steps.append(Inverted(down(name="up_inner"), name="up"))
         self.flow = Flow(steps, name="flow")
         self.flow.build((None, *self.image_shape))
+        if self.hp["init_std"]:
+            init_normal(self.flow, self.hp["init_std"])  # the authors' init_param
         self.built = True
 
     @property

@@ -182,4 +182,16 @@ def build_subnet(ctor, input_shape, output_channels, dtype=None, name=None, zero
     net.build((None, *input_shape))
     if zero_last:
         zero_last_layer(net)
+    net._infozoo_zero_last = bool(zero_last)  # for re-initialisations (init_normal)
     return net
+
+
+def init_normal(layer, std):
+    """Every trainable variable under ``layer`` drawn from N(0, std^2), then the last layer of
+    each zero-initialised subnet zeroed again (the INN-AE authors' ``init_param``, sigma 0.1).
+    Draws use Keras' global seed (``keras.utils.set_random_seed``)."""
+    for v in layer.trainable_variables:
+        v.assign(keras.random.normal(v.shape, stddev=std, dtype=v.dtype))
+    for sub in layer._flatten_layers(include_self=True, recursive=True):
+        if getattr(sub, "_infozoo_zero_last", False):
+            zero_last_layer(sub)
