@@ -16,7 +16,10 @@ are returned for the bootstrap interval.
 Ties: the paper assumes continuous data (no two distances equal) and, for data with
 repeated values, adds noise of amplitude ``1e-10`` to break degeneracies (§II.A);
 ``jitter`` does that (default 0: counting is exact on the values given, a sample at
-distance exactly ``eps_i`` is not counted). With ``standardize`` (default) every
+distance exactly ``eps_i`` is not counted). Where duplicates make ``eps_i = 0`` the strict
+count would be 0 and a constant representation would get ``psi(N) - psi(1)`` instead of
+0; there the samples at distance 0 are counted (as scikit-learn's KSG does), so a
+constant layer gets ``I = 0``. With ``standardize`` (default) every
 dimension is scaled to unit variance first, as Kraskov et al. recommend.
 
 #### Computation
@@ -65,8 +68,10 @@ def _core(chunk):
         inf = tf.constant(np.inf, x.dtype)
         dz = tf.where(self_, inf, tf.maximum(dx, dy))
         eps = -tf.math.top_k(-dz, k=k, sorted=True).values[:, k - 1]
+        # d < eps, except at eps = 0 (duplicates), where d <= 0: nextafter(0, 0) = 0
+        below = tf.math.nextafter(eps, tf.zeros_like(eps))[:, None]
         count = lambda d: tf.reduce_sum(tf.cast(  # noqa: E731
-            tf.logical_and(d < eps[:, None], tf.logical_not(self_)), tf.float64), axis=1)
+            tf.logical_and(d <= below, tf.logical_not(self_)), tf.float64), axis=1)
         nx, ny = count(dx), count(dy)
         f64 = lambda v: tf.cast(v, tf.float64)  # noqa: E731
         return (tf.math.digamma(f64(k)) + tf.math.digamma(f64(n))
