@@ -113,7 +113,7 @@ def test_noisy_channel_closed_form(dx, dt, sigma):
     from infozoo.probe.estimators import known
     a, truth = known.linear_noisy(dx, dt, sigma, seed=dx)
     x = np.random.RandomState(5).randn(3000, dx)
-    est = MI(x, x @ a.T, "noisy", sigma=sigma, ci=0.95, mc=4)
+    est = MI(x, x @ a.T, "noisy", sigma=sigma, ci=0.95, mc=2)
     assert est.value == pytest.approx(truth, rel=0.1, abs=0.05), (est, truth)
     assert est.low <= est.value <= est.high
     # a variant that forgets h(sigma Z)'s e (-d/2 nats) misses by d/2 / ln 2 bits
@@ -125,9 +125,12 @@ def test_noisy_needs_sigma_and_is_capped():
     with pytest.raises(ValueError, match="sigma"):
         MI(np.zeros((10, 2)), np.zeros((10, 2)), "noisy")
     x = np.random.RandomState(0).randn(256, 5) * 100.0  # well separated at sigma = 0.01
-    # every term is log n - d/2 + ||z||^2 / 2 (nats): mean log2 256 = 8 bits, Monte Carlo
-    # standard error sqrt(d / 2) / sqrt(n mc) nats = 0.05 bits at mc = 8
-    assert MI(x, x, "noisy", sigma=0.01, mc=8) == pytest.approx(8.0, abs=0.15)
+    # the own-centre term only: log2 256 bits exactly (no ||z||^2 noise: control variate)
+    assert MI(x, x, "noisy", sigma=0.01) == pytest.approx(8.0, abs=1e-9)
+    # and in 784 dimensions, where ||z||^2 / 2 alone has a standard deviation of 20 nats
+    x = np.random.RandomState(1).rand(64, 784)
+    assert MI(x, x, "noisy", sigma=0.01) == pytest.approx(6.0, abs=1e-9)
+    assert MI(x, x, "noisy", sigma=10.0) < 0.5
 
 
 # -- neural bounds ---------------------------------------------------------------------------
