@@ -48,6 +48,11 @@ def test_ksg_equals_independent_cKDTree_implementation():
             assert MI(x, y, k=k) == pytest.approx(ref, abs=1e-9), (name, k)
             # block and chunk sizes change nothing (exact counting)
             assert MI(x, y, k=k, block=7, memory_mb=0.01) == pytest.approx(ref, abs=1e-9)
+    # unequal sides: 37 features (padded to a multiple of the 16-feature chunk) against 3
+    r = np.random.RandomState(1)
+    x = r.randn(300, 37)
+    y = x[:, :3] + 0.5 * r.randn(300, 3)
+    assert MI(x, y) == pytest.approx(ref_ksg(standardize(x), standardize(y)), abs=1e-9)
 
 
 def test_ksg_ties_are_counted_strictly():
