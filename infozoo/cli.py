@@ -268,7 +268,16 @@ def export_cmd(run_dir, out):
 @click.argument("run_dir", type=click.Path(exists=True, file_okay=False))
 @click.option("--json", "as_json", is_flag=True, help="print one JSON object")
 @click.option("--samples", type=click.IntRange(2), default=512, show_default=True,
-              help="probe on the first N test images (Gram matrices are N x N)")
+              help="probe on the first N test images")
+@click.option("--estimator", "estimators", default="ksg,renyi", show_default=True,
+              help="comma-separated: ksg, gaussian, infonce, nwj, noisy (needs --sigma), "
+                   "renyi (the Renyi-alpha matrix functional, not Shannon)")
+@click.option("--sigma", type=click.FloatRange(0, min_open=True), default=None,
+              help="noise scale of the noisy estimator, I(X; T + sigma Z), in units of T")
+@click.option("--ci", type=click.FloatRange(0, 1, min_open=True, max_open=True), default=0.95,
+              show_default=True, help="confidence level of the bootstrap intervals")
+@click.option("--n-boot", type=click.IntRange(10), default=None,
+              help="bootstrap resamples [1000 over per-sample terms, 100 over rows]")
 @click.option("--strategy", type=click.Choice(["default", "mirrored"]), default="default",
               show_default=True, help="tf.distribute strategy: mirrored uses every GPU there is")
 @click.option("--cpu-replicas", type=click.IntRange(1), default=1, show_default=True,
@@ -280,27 +289,34 @@ def export_cmd(run_dir, out):
                    "distance of each layer) or a number")
 @click.option("--data-dir", type=click.Path(file_okay=False), default=None,
               help="read the test set from here instead of the run's data source")
-def probe_cmd(run_dir, as_json, samples, strategy, cpu_replicas, alpha, gamma, data_dir):
+def probe_cmd(run_dir, as_json, samples, estimators, sigma, ci, n_boot, strategy, cpu_replicas,
+              alpha, gamma, data_dir):
     """Per-layer entropy and information of a run (docs/information.md).
 
-    Writes RUN_DIR/probe.json and RUN_DIR/images/probe_information_plane.png,
+    Writes RUN_DIR/probe.json and, with renyi, RUN_DIR/images/probe_information_plane.png,
     probe_entropy_change.png.
     """
     _tf()
     from infozoo import data as data_lib
+    from infozoo.probe.estimators import parse_names
     from infozoo.probe.probe import format_table
     from infozoo.probe.renyi import check_gamma
     from infozoo.probe.run import run_probe
     try:
         gamma = check_gamma(gamma)
-        out = run_probe(run_dir, samples, strategy, cpu_replicas, alpha, gamma, data_dir)
+        names = parse_names(estimators)
+        if "noisy" in names and sigma is None:
+            raise ValueError("the noisy estimator needs --sigma (the noise scale of "
+                             "I(X; T + sigma Z), in the units of each layer), e.g. --sigma 0.1")
+        out = run_probe(run_dir, samples, strategy, cpu_replicas, alpha, gamma, data_dir,
+                        estimators=names, sigma=sigma, ci=ci, n_boot=n_boot)
     except (FileNotFoundError, data_lib.DatasetUnavailable, RuntimeError, ValueError) as e:
         _fail(str(e))
     if as_json:
         click.echo(json.dumps(out))
     else:
         click.echo(format_table(out))
-        click.echo("Figures: " + ", ".join(out["files"]))
+        click.echo("Figures: " + (", ".join(out["files"]) or "none (plots need renyi)"))
 
 
 @main.command("sweep", context_settings={"ignore_unknown_options": True,

@@ -1,17 +1,25 @@
-"""The information probe: how much information each layer of a zoo model keeps or loses.
+"""The information probe: how much information each layer of a model keeps or loses.
 
-- :mod:`infozoo.probe.renyi`: matrix-based Renyi alpha-entropy and mutual information;
+- :func:`mutual_information` ``(x, y, estimator="ksg", **options)``: Shannon MI in bits of
+  two paired batches, through the estimators of :mod:`infozoo.probe.estimators` (``ksg``,
+  ``gaussian``, ``infonce``, ``nwj``, ``noisy``; ``renyi`` for the matrix functional), with
+  bootstrap intervals (``ci=0.95``);
+- :mod:`infozoo.probe.renyi`: the matrix-based Renyi alpha-entropy and its "information"
+  (not Shannon; kept for comparison and for the entropy column);
 - :mod:`infozoo.probe.probe`: :class:`Probe` / :func:`probe`, a ``tf.function`` under any
-  ``tf.distribute`` strategy that walks ``model.representations(x)``;
+  ``tf.distribute`` strategy that walks ``model.representations(x)`` or the layers of a
+  plain Keras model (:mod:`infozoo.probe.keras_models`);
 - :mod:`infozoo.probe.plots`: information-plane and entropy-change PNGs;
 - :mod:`infozoo.probe.callback`: :class:`ProbeCallback` for TensorBoard during training;
 - :func:`run_probe`: what ``infozoo probe RUN_DIR`` does.
 
 See ``docs/information.md``.
 """
+from infozoo.probe.estimators import (Estimate, estimator_names, get_estimator,  # noqa: F401
+                                      mutual_information)
 from infozoo.probe.probe import Probe, assemble, format_table, probe  # noqa: F401
 from infozoo.probe.renyi import (DEFAULT_ALPHA, entropy, gram, joint_entropy,  # noqa: F401
-                                 kernel_width, matrix_entropy, mutual_information)
+                                 kernel_width, matrix_entropy)
 
 
 def __getattr__(name):  # keras callback and run_probe on first use

@@ -13,15 +13,19 @@ class ProbeCallback(keras.callbacks.Callback):
     ``I_XT``, ``I_TXhat`` and, where defined, ``dh_bits`` (step = epoch), the
     summaries ``probe/I_X_Xhat`` and ``probe/S_X``, and both figures of
     :mod:`infozoo.probe.plots` as images, so the information plane can be watched
-    evolving. With ``run_dir``, every result is also appended to
+    evolving. ``estimators`` (default ``("renyi",)``, the cheapest during training) adds
+    scalars ``probe/<estimator>/I_XT/<ii>_<layer>`` (and ``I_TXhat``) for each Shannon
+    estimator asked (``sigma`` for ``noisy``); the images need ``renyi``. With
+    ``run_dir``, every result is also appended to
     ``run_dir/probe_history.jsonl``. The probe runs under the strategy current when
     the callback fires (the training strategy), with ``x_probe`` trimmed to a multiple
     of its replicas.
     """
 
     def __init__(self, x_probe, every=1, log_dir=None, run_dir=None, alpha=1.01,
-                 gamma="median"):
+                 gamma="median", estimators=("renyi",), sigma=None):
         super().__init__()
+        self.estimators, self.sigma = tuple(estimators), sigma
         self.x = np.asarray(x_probe, np.float32)
         self.every, self.log_dir, self.run_dir = int(every), log_dir, run_dir
         self.alpha, self.gamma = alpha, gamma
@@ -34,7 +38,8 @@ class ProbeCallback(keras.callbacks.Callback):
         from infozoo.probe.probe import Probe
         if self._probe is None or self._probe.model is not self.model:
             self._probe = Probe(self.model, strategy=tf.distribute.get_strategy(),
-                                alpha=self.alpha, gamma=self.gamma)
+                                alpha=self.alpha, gamma=self.gamma,
+                                estimators=self.estimators, sigma=self.sigma)
         return self._probe
 
     def on_epoch_end(self, epoch, logs=None):
@@ -64,6 +69,12 @@ class ProbeCallback(keras.callbacks.Callback):
                 for key in ("S", "I_XT", "I_TXhat", "dh_bits"):
                     if r[key] is not None:
                         tf.summary.scalar(f"probe/{key}/{tag}", r[key], step=step)
+                for name, e in r.get("estimates", {}).items():
+                    for key, v in e.items():
+                        tf.summary.scalar(f"probe/{name}/{key}/{tag}", v["value"], step=step)
+            if result["S_X"] is None:
+                self._writer.flush()
+                return
             tf.summary.scalar("probe/I_X_Xhat", result["I_X_Xhat"], step=step)
             tf.summary.scalar("probe/S_X", result["S_X"], step=step)
             tf.summary.image("probe/information_plane",

@@ -62,15 +62,36 @@ LN2 = math.log(2.0)
 class Probe:
     """``Probe(model)(x) -> dict``: the per-layer figures of ``model`` on the batch ``x``.
 
-    ``strategy``: a ``tf.distribute`` strategy (default: the current one);
+    ``model``: a zoo model, any model with ``representations(x)``, or a plain Functional /
+    Sequential Keras model (every layer's output is an entry, see
+    :func:`infozoo.probe.keras_models.keras_representations`).
+    ``estimators``: names from :mod:`infozoo.probe.estimators`; ``"renyi"`` gives the
+    matrix-based Renyi figures (``S``, ``I_XT``, ... at the top of each layer), every other
+    name the Shannon figures under ``estimates[name]``. ``options``: ``{name: {option:
+    value}}`` for them; ``sigma``: the noise scale of ``noisy`` (required with it);
+    ``ci``: confidence level of the intervals (e.g. 0.95; None: none); ``n_boot``: bootstrap
+    resamples. ``strategy``: a ``tf.distribute`` strategy (default: the current one);
     ``alpha``: Renyi order (1.01); ``gamma``/``factor``: the width rule of
     :mod:`infozoo.probe.renyi`; ``eager=True`` runs without ``tf.function`` (for tests).
     The ``tf.function`` is traced once per batch shape and reused.
     """
 
     def __init__(self, model, strategy=None, alpha=renyi.DEFAULT_ALPHA, gamma="median",
-                 factor=1.0, eager=False):
+                 factor=1.0, eager=False, estimators=("renyi",), sigma=None, ci=None,
+                 n_boot=None, options=None):
+        from infozoo.probe import estimators as est_lib
         self.model = model
+        self.estimators = est_lib.parse_names(",".join(estimators)
+                                              if not isinstance(estimators, str) else estimators)
+        self.renyi = "renyi" in self.estimators
+        self.options = {k: dict(v) for k, v in (options or {}).items()}
+        if sigma is not None:
+            self.options.setdefault("noisy", {})["sigma"] = float(sigma)
+        self.ci = None if ci is None else est_lib.base.check_level(ci)
+        self.n_boot = n_boot
+        # configured once (bad options fail here, before any TensorFlow work)
+        self._est = {name: est_lib.get_estimator(name, **self.options.get(name, {}))
+                     for name in self.estimators if name != "renyi"}
         self.strategy = strategy or tf.distribute.get_strategy()
         self.alpha = renyi.check_alpha(alpha)
         self.gamma = renyi.check_gamma(gamma)
@@ -79,6 +100,7 @@ class Probe:
             raise ValueError(f"factor must be > 0, got {factor}")
         self.eager = bool(eager)
         self.meta = None
+        self._representations = None
         self._fn = tf.function(self._distributed, jit_compile=False, autograph=False)
 
     @property
@@ -93,7 +115,7 @@ class Probe:
         ctx = tf.distribute.get_replica_context()
         R = int(ctx.num_replicas_in_sync)
         gather = (lambda t: ctx.all_gather(t, axis=0)) if R > 1 else (lambda t: t)
-        reps = self.model.representations(x)
+        reps = self._representations(x)
         if len(reps) < 2:
             raise ValueError("representations(x) must return at least input and reconstruction")
         meta, flat, logdets, dropped = [], [], [], []
@@ -118,8 +140,9 @@ class Probe:
         self.meta = meta
         alpha, gamma, factor = self.alpha, self.gamma, self.factor
         L = len(flat)
-        kx, sx = renyi.gram(flat[0], gamma, factor)
-        kxh, sxh = renyi.gram(flat[-1], gamma, factor)
+        if self.renyi:
+            kx, sx = renyi.gram(flat[0], gamma, factor)
+            kxh, sxh = renyi.gram(flat[-1], gamma, factor)
 
         def layer_job(l):
             def run():
@@ -142,6 +165,8 @@ class Probe:
             return run
 
         jobs = [layer_job(l) for l in range(L)] + [dropped_job(d) for _, d in dropped]
+        if not self.renyi:
+            jobs = [lambda: tf.zeros([4], renyi.DTYPE)] * len(jobs)
         rows = []
         if R > 1:
             rid = tf.cast(ctx.replica_id_in_sync_group, tf.int32)
@@ -157,8 +182,9 @@ class Probe:
         d_energy = tf.stack([energy(d) for _, d in dropped] or [tf.zeros([], renyi.DTYPE)])
         prev_energy = tf.stack([energy(flat[i - 1]) for i, _ in dropped]
                                or [tf.zeros([], renyi.DTYPE)])
-        return {"table": table, "logdet": tf.stack(logdets), "dropped_energy": d_energy,
-                "prev_energy": prev_energy}
+        return {"S": table[:, 0], "S_XT": table[:, 1], "S_TXhat": table[:, 2],
+                "sigma": table[:, 3], "logdet": tf.stack(logdets), "dropped_energy": d_energy,
+                "prev_energy": prev_energy, "reps": flat, "dropped": [d for _, d in dropped]}
 
     # -- host ----------------------------------------------------------------------
     def _shards(self, x):
@@ -170,40 +196,82 @@ class Probe:
             return tf.constant(x[i * per:(i + 1) * per])
         return self.strategy.experimental_distribute_values_from_function(shard)
 
+    def _resolve(self, x):
+        if self._representations is None:
+            if hasattr(self.model, "representations"):
+                self._representations = self.model.representations
+            else:
+                from infozoo.probe.keras_models import keras_representations
+                self._representations = keras_representations(self.model, x)
+
     def raw(self, x):
-        """The tensors of the probe (``table``, ``logdet``, ...) as NumPy arrays."""
-        x = np.asarray(x, dtype=np.float32)
+        """The tensors of the probe as NumPy arrays: named per-entry fields (``S``,
+        ``S_XT``, ``S_TXhat``, ``sigma``, ``logdet``, ...) and the gathered
+        representations ``reps`` / ``dropped`` (lists of ``[n, d]`` float64)."""
+        dtype = getattr(self.model, "compute_dtype", "float32")
+        x = np.asarray(x, dtype=dtype if dtype in ("float32", "float64") else "float32")
+        self._resolve(x)
         R = self.replicas
         if len(x) < 2 * R or len(x) % R:
             raise ValueError(f"the probe batch ({len(x)} examples) must be a multiple of the "
                              f"{R} replica(s) and at least {2 * R}")
         if R > 1:
             out = (self._distributed if self.eager else self._fn)(self._shards(x))
-            out = {k: self.strategy.experimental_local_results(v)[0] for k, v in out.items()}
+            local = lambda v: self.strategy.experimental_local_results(v)[0]  # noqa: E731
+            out = {k: ([local(t) for t in v] if isinstance(v, list) else local(v))
+                   for k, v in out.items()}
         elif self.eager:
             out = self._distributed(tf.constant(x))
         else:
             out = self._fn(tf.constant(x))
-        return {k: np.asarray(v, np.float64) for k, v in out.items()}
+        return {k: ([np.asarray(t, np.float64) for t in v] if isinstance(v, list)
+                    else np.asarray(v, np.float64)) for k, v in out.items()}
+
+    def shannon(self, raw):
+        """``{estimator: {"layers": [{"I_XT": Estimate, "I_TXhat": Estimate}], "dropped":
+        [{"I_X": Estimate}]}}`` for every estimator but ``renyi``."""
+        from infozoo.probe.estimators import estimate
+        reps, out = raw["reps"], {}
+        kw = dict(ci=self.ci, n_boot=self.n_boot, strategy=self.strategy)
+        for name, est in self._est.items():
+            layers = []
+            last = None
+            for t in reps:
+                i_xt = estimate(est, reps[0], t, **kw)
+                if est.uses_x or last is None:  # noisy: I(T; X^ + sigma Z) is h(X^ + ..) - h
+                    last = estimate(est, t, reps[-1], **kw)  # for every T (data processing)
+                layers.append({"I_XT": i_xt, "I_TXhat": last})
+            out[name] = {"layers": layers,
+                         "dropped": [{"I_X": estimate(est, reps[0], d, **kw)}
+                                     for d in raw["dropped"]]}
+        return out
 
     def __call__(self, x):
         raw = self.raw(x)
         return assemble(self.meta, raw, n=len(x), alpha=self.alpha, gamma=self.gamma,
-                        factor=self.factor, replicas=self.replicas)
+                        factor=self.factor, replicas=self.replicas, renyi_on=self.renyi,
+                        shannon=self.shannon(raw), ci=self.ci)
 
 
 def _f(v):
     return None if v is None else float(v)
 
 
-def assemble(meta, raw, n, alpha, gamma, factor, replicas):
-    """The JSON-able result from the static layer info and the probe's tensors."""
-    table, L = raw["table"], len(meta)
-    s_x, s_xh = table[0, 0], table[L - 1, 0]
+def assemble(meta, raw, n, alpha, gamma, factor, replicas, renyi_on=True, shannon=None,
+             ci=None):
+    """The JSON-able result from the static layer info and the probe's tensors.
+
+    Rényi fields (``S``, ``dS``, ``I_XT``, ``I_TXhat``, ``sigma``, ``S_X``, ...) are None
+    when ``renyi`` was not asked; ``estimates[name]`` holds every other estimator's
+    ``I_XT`` / ``I_TXhat`` (or ``I_X`` for a dropped part) as ``Estimate.as_dict()``."""
+    L = len(meta)
+    S, S_XT, S_TXhat, width = raw["S"], raw["S_XT"], raw["S_TXhat"], raw["sigma"]
+    R = (lambda v: float(v)) if renyi_on else (lambda v: None)  # noqa: E731
+    s_x, s_xh = S[0], S[L - 1]
+    shannon = shannon or {}
     layers, chain, h = [], True, 0.0
     prev_s = None
     for i, m in enumerate(meta):
-        s_t, s_xt, s_txh, sigma = table[i]
         ld = float(raw["logdet"][i]) if m["has_logdet"] else None
         if i > 0:
             chain = chain and m["bijective"] and ld is not None
@@ -213,36 +281,52 @@ def assemble(meta, raw, n, alpha, gamma, factor, replicas):
         layers.append({
             "index": i, "name": m["name"], "dim": m["dim"], "bijective": m["bijective"],
             "logdet": ld, "dh_bits": _f(dh), "h_bits": (0.0 if i == 0 else (h if chain else None)),
-            "S": float(s_t), "dS": None if prev_s is None else float(s_t - prev_s),
-            "I_XT": float(s_x + s_t - s_xt), "I_TXhat": float(s_t + s_xh - s_txh),
-            "sigma": float(sigma),
+            "S": R(S[i]), "dS": None if (prev_s is None or not renyi_on) else float(S[i] - prev_s),
+            "I_XT": R(s_x + S[i] - S_XT[i]), "I_TXhat": R(S[i] + s_xh - S_TXhat[i]),
+            "sigma": R(width[i]),
+            "estimates": {name: {k: e.as_dict() for k, e in v["layers"][i].items()}
+                          for name, v in shannon.items()},
         })
-        prev_s = s_t
+        prev_s = S[i]
     dropped = []
     k = 0
     for i, m in enumerate(meta):
         if m["dropped_dim"] is None:
             continue
-        s_r, s_xr = table[L + k, 0], table[L + k, 1]
         e, pe = raw["dropped_energy"][k], raw["prev_energy"][k]
         dropped.append({"index": i, "layer": m["name"], "dim": m["dropped_dim"],
                         "energy": float(e), "share": float(e / pe) if pe > 0 else 0.0,
-                        "S": float(s_r), "I_X": float(s_x + s_r - s_xr),
-                        "sigma": float(table[L + k, 2])})
+                        "S": R(S[L + k]), "I_X": R(s_x + S[L + k] - S_XT[L + k]),
+                        "sigma": R(width[L + k]),
+                        "estimates": {name: {"I_X": v["dropped"][k]["I_X"].as_dict()}
+                                      for name, v in shannon.items()}})
         k += 1
     return {"n": int(n), "alpha": alpha, "gamma": gamma, "factor": factor,
-            "replicas": int(replicas), "S_X": float(s_x), "S_Xhat": float(s_xh),
+            "replicas": int(replicas), "S_X": R(s_x), "S_Xhat": R(s_xh),
             "I_X_Xhat": layers[-1]["I_XT"], "log2_n": math.log2(n),
+            "estimators": (["renyi"] if renyi_on else []) + list(shannon), "ci": ci,
+            "estimator_options": {name: shannon[name]["layers"][0]["I_XT"].options
+                                  for name in shannon},
             "layers": layers, "dropped": dropped}
 
 
 def probe(model, x, strategy=None, **kwargs):
-    """One-shot :class:`Probe` (``alpha``, ``gamma``, ``factor``, ``eager`` as keywords)."""
+    """One-shot :class:`Probe` of a zoo model or a plain Keras model on the batch ``x``
+    (``estimators``, ``sigma``, ``ci``, ``options``, ``alpha``, ``gamma``, ``factor``,
+    ``eager`` as keywords)."""
     return Probe(model, strategy=strategy, **kwargs)(x)
 
 
+def _interval(e, w=8):
+    if e is None:
+        return f"{'-':>{w}}"
+    v = f"{e['value']:>{w}.3f}"
+    return v if e.get("low") is None else f"{v} [{e['low']:.3f}, {e['high']:.3f}]"
+
+
 def format_table(result):
-    """A plain-text table of a probe result."""
+    """A plain-text table of a probe result: the exact log-dets and the Renyi figures, then
+    one block per Shannon estimator with its intervals."""
     head = (f"{'#':>3} {'layer':24s} {'dim':>6} {'bij':>3} {'logdet':>9} {'dh[bit]':>9} "
             f"{'S[bit]':>8} {'dS':>8} {'I(X;T)':>8} {'I(T;X^)':>8}")
     lines = [head, "-" * len(head)]
@@ -252,11 +336,32 @@ def format_table(result):
                      f"{'yes' if r['bijective'] else 'no':>3} {fmt(r['logdet'], 9, 2)} "
                      f"{fmt(r['dh_bits'], 9, 2)} {fmt(r['S'], 8)} {fmt(r['dS'], 8)} "
                      f"{fmt(r['I_XT'], 8)} {fmt(r['I_TXhat'], 8)}")
-    lines.append(f"n = {result['n']}, alpha = {result['alpha']}, gamma = {result['gamma']}, "
-                 f"replicas = {result['replicas']}; S(X) = {result['S_X']:.3f}, "
-                 f"I(X;X^) = {result['I_X_Xhat']:.3f} bits (log2 n = {result['log2_n']:.3f})")
+    if result["S_X"] is not None:
+        lines.append(f"Renyi-alpha matrix functional (not Shannon): n = {result['n']}, "
+                     f"alpha = {result['alpha']}, gamma = {result['gamma']}, replicas = "
+                     f"{result['replicas']}; S(X) = {result['S_X']:.3f}, I(X;X^) = "
+                     f"{result['I_X_Xhat']:.3f} bits (log2 n = {result['log2_n']:.3f})")
+    else:
+        lines.append(f"n = {result['n']}, replicas = {result['replicas']} (no Renyi figures: "
+                     f"add renyi to the estimators for S, I(X;T), I(T;X^) above)")
     for d in result["dropped"]:
+        extra = "" if d["S"] is None else f", S = {d['S']:.3f}, I(X;dropped) = {d['I_X']:.3f} bits"
         lines.append(f"dropped at {d['layer']}: dim {d['dim']}, energy {d['energy']:.4g} "
-                     f"({100 * d['share']:.2f}% of its input), S = {d['S']:.3f}, "
-                     f"I(X;dropped) = {d['I_X']:.3f} bits")
+                     f"({100 * d['share']:.2f}% of its input){extra}")
+    ci = result.get("ci")
+    for name in result.get("estimators", []):
+        if name == "renyi":
+            continue
+        opts = ", ".join(f"{k}={v}" for k, v in result["estimator_options"][name].items())
+        lines.append("")
+        lines.append(f"{name} ({opts}): Shannon MI in bits" +
+                     (f", {100 * ci:g}% bootstrap intervals" if ci else ""))
+        lines.append(f"{'#':>3} {'layer':24s} {'I(X;T)':>28} {'I(T;X^)':>28}")
+        for r in result["layers"]:
+            e = r["estimates"][name]
+            lines.append(f"{r['index']:>3} {r['name'][:24]:24s} {_interval(e['I_XT']):>28} "
+                         f"{_interval(e['I_TXhat']):>28}")
+        for d in result["dropped"]:
+            lines.append(f"    dropped at {d['layer']}: I(X;dropped) = "
+                         f"{_interval(d['estimates'][name]['I_X'], 0).strip()}")
     return "\n".join(lines)

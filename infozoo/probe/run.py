@@ -4,10 +4,13 @@ import os
 
 
 def run_probe(run_dir, samples=512, strategy="default", cpu_replicas=1, alpha=1.01,
-              gamma="median", data_dir=None):
+              gamma="median", data_dir=None, estimators=("ksg", "renyi"), sigma=None, ci=0.95,
+              n_boot=None):
     """Probes the run's model on its first ``samples`` test images (trimmed to a multiple
-    of the replicas). Writes ``RUN_DIR/probe.json`` and ``RUN_DIR/images/probe_*.png``;
-    returns the result dict (with ``"files"``)."""
+    of the replicas) with ``estimators`` (intervals at level ``ci``). Writes
+    ``RUN_DIR/probe.json`` and, when ``renyi`` is among them, ``RUN_DIR/images/probe_*.png``
+    (the Renyi information plane; the Shannon estimators' intervals are in the JSON and
+    the table); returns the result dict (with ``"files"``)."""
     from infozoo import distribute
     distribute.configure_cpu_replicas(cpu_replicas if strategy == "mirrored" else 1)
     from infozoo import data as data_lib
@@ -26,11 +29,13 @@ def run_probe(run_dir, samples=512, strategy="default", cpu_replicas=1, alpha=1.
     n = len(xte) - len(xte) % R
     if n < 2 * R:
         raise ValueError(f"need at least {2 * R} test images for {R} replica(s), have {len(xte)}")
-    result = Probe(model, strategy=strat, alpha=alpha, gamma=gamma)(xte[:n])
+    result = Probe(model, strategy=strat, alpha=alpha, gamma=gamma, estimators=estimators,
+                   sigma=sigma, ci=ci, n_boot=n_boot)(xte[:n])
     result.update(run_dir=run_dir, zoo=cfg.get("zoo"), model=cfg.get("model"),
                   dataset=d["dataset"], code_size=int(model.code_size))
     title = f"{cfg.get('zoo')} on {d['dataset']}, code {model.code_size}"
-    files = plots.write_plots(result, os.path.join(run_dir, "images"), "probe", title)
+    files = (plots.write_plots(result, os.path.join(run_dir, "images"), "probe", title)
+             if "renyi" in result["estimators"] else [])
     result["files"] = files
     with open(os.path.join(run_dir, "probe.json"), "w") as f:
         json.dump(result, f, indent=2)

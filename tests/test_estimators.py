@@ -1,0 +1,225 @@
+"""Mutual-information estimators against known answers, an independent KSG, and
+themselves under 2 replicas. Each tolerance is checked to reject a deliberately wrong
+variant of the estimator, so the tests can fail."""
+import json
+import math
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+from scipy.spatial import cKDTree
+from scipy.special import digamma
+
+from conftest import REPO
+
+LN2 = math.log(2.0)
+
+
+def MI(x, y, est="ksg", **kw):
+    from infozoo.probe import mutual_information
+    return mutual_information(x, y, est, **kw)
+
+
+def ref_ksg(x, y, k=5, p=np.inf):
+    """Independent KSG 1 with SciPy's cKDTree (max-norm; strict counts via nextafter).
+    ``p=2`` is the deliberately wrong variant: Euclidean balls without the volume terms
+    ``log(c_dx c_dy / c_dx+dy)`` that the KSG formula then needs."""
+    n, z = len(x), np.hstack([x, y])
+    eps = cKDTree(z).query(z, k=k + 1, p=p)[0][:, -1]
+    r = np.nextafter(eps, 0)
+    nx = cKDTree(x).query_ball_point(x, r, p=p, return_length=True) - 1
+    ny = cKDTree(y).query_ball_point(y, r, p=p, return_length=True) - 1
+    return (digamma(k) + digamma(n) - np.mean(digamma(nx + 1) + digamma(ny + 1))) / LN2
+
+
+def task(name):
+    from infozoo.probe.estimators import known
+    return {t.name: t for t in known.tasks()}[name]
+
+
+# -- ksg ------------------------------------------------------------------------------------
+def test_ksg_equals_independent_cKDTree_implementation():
+    from infozoo.probe.estimators.base import standardize
+    for name in ("gauss-dense-2", "student-5", "gauss-sparse-1-bij"):
+        x, y = task(name).sample(400, seed=3)
+        for k in (1, 5):
+            ref = ref_ksg(standardize(x), standardize(y), k)
+            assert MI(x, y, k=k) == pytest.approx(ref, abs=1e-9), (name, k)
+            # block and chunk sizes change nothing (exact counting)
+            assert MI(x, y, k=k, block=7, memory_mb=0.01) == pytest.approx(ref, abs=1e-9)
+    # unequal sides: 37 features (padded to a multiple of the 16-feature chunk) against 3
+    r = np.random.RandomState(1)
+    x = r.randn(300, 37)
+    y = x[:, :3] + 0.5 * r.randn(300, 3)
+    assert MI(x, y) == pytest.approx(ref_ksg(standardize(x), standardize(y)), abs=1e-9)
+
+
+def test_ksg_ties_are_counted_strictly():
+    # integer data: many pairs at exactly eps; the paper counts only strictly closer ones
+    r = np.random.RandomState(0)
+    x = r.randint(0, 4, size=(300, 2)).astype(np.float64)
+    y = (x[:, :1] + r.randint(0, 3, size=(300, 1))).astype(np.float64)
+    ours = MI(x, y, standardize=False)
+    assert ours == pytest.approx(ref_ksg(x, y), abs=1e-9)
+    # with the paper's 1e-10 noise the ties are broken and the figure moves
+    assert abs(MI(x, y, standardize=False, jitter=1e-10) - ours) > 1e-3
+    # a constant y (all at distance 0) beside a continuous x: I = 0, not psi(N) - psi(1)
+    assert MI(r.randn(300, 2), np.ones((300, 2))) == pytest.approx(0.0, abs=1e-9)
+
+
+@pytest.mark.parametrize("name,tol", [("gauss-dense-1", 0.06), ("gauss-sparse-1", 0.1),
+                                      ("gauss-dense-2", 0.1), ("student-1", 0.06),
+                                      ("gauss-sparse-1-bij", 0.12), ("indep-1", 0.04),
+                                      ("indep-5", 0.04)])
+def test_ksg_known_answers(name, tol):
+    t = task(name)
+    x, y = t.sample(2000, seed=1)
+    est = MI(x, y)
+    assert est == pytest.approx(t.mi_bits, abs=tol), (name, est, t.mi_bits)
+    # the tolerance is tight enough to reject the Euclidean-ball variant
+    from infozoo.probe.estimators.base import standardize
+    wrong = ref_ksg(standardize(x), standardize(y), p=2)
+    assert abs(wrong - t.mi_bits) > tol, (name, wrong)
+
+
+def test_ksg_standardizes_each_dimension():
+    x, y = task("gauss-dense-2").sample(800, seed=2)
+    a = MI(x, y)
+    # per-dimension affine maps change nothing once each dimension is standardised ...
+    assert MI(x * [7.0, 0.01] + 1, -3 * y) == pytest.approx(a, abs=1e-6)
+    # ... and without standardisation a badly scaled dimension does
+    assert abs(MI(x * [7.0, 0.01] + 1, -3 * y, standardize=False) - a) > 0.05
+
+
+# -- gaussian ------------------------------------------------------------------------------
+@pytest.mark.parametrize("name", ["gauss-dense-5", "gauss-sparse-5", "gauss-dense-25",
+                                  "indep-25"])
+def test_gaussian_exact_on_gaussians(name):
+    t = task(name)
+    x, y = t.sample(2000, seed=4)
+    est = MI(x, y, "gaussian")
+    assert est == pytest.approx(t.mi_bits, abs=0.08), (name, est)
+    if name.endswith("25"):  # without the bias correction the figure is 0.15+ bits off
+        assert abs(MI(x, y, "gaussian", bias_correct=False) - t.mi_bits) > 0.15
+
+
+def test_gaussian_shrinks_when_d_near_n():
+    x, y = task("gauss-sparse-25").sample(60, seed=0)  # d = 50, n = 60
+    assert np.isfinite(MI(x, y, "gaussian"))
+    t = np.random.RandomState(0).randn(200, 3)
+    # an exact linear relation: Gaussian MI is infinite; auto shrinks to stay finite
+    assert np.isfinite(MI(t, t @ np.ones((3, 2)), "gaussian"))
+
+
+# -- noisy -----------------------------------------------------------------------------------
+@pytest.mark.parametrize("dx,dt,sigma", [(2, 2, 0.5), (3, 2, 1.0), (4, 4, 1.0)])
+def test_noisy_channel_closed_form(dx, dt, sigma):
+    from infozoo.probe.estimators import known
+    a, truth = known.linear_noisy(dx, dt, sigma, seed=dx)
+    x = np.random.RandomState(5).randn(3000, dx)
+    est = MI(x, x @ a.T, "noisy", sigma=sigma, ci=0.95, mc=2)
+    assert est.value == pytest.approx(truth, rel=0.1, abs=0.05), (est, truth)
+    assert est.low <= est.value <= est.high
+    # a variant that forgets h(sigma Z)'s e (-d/2 nats) misses by d/2 / ln 2 bits
+    assert abs(est.value + dt / 2 / LN2 - truth) > max(0.1 * truth, 0.05)
+    assert est.value <= math.log2(3000)
+
+
+def test_noisy_needs_sigma_and_is_capped():
+    with pytest.raises(ValueError, match="sigma"):
+        MI(np.zeros((10, 2)), np.zeros((10, 2)), "noisy")
+    x = np.random.RandomState(0).randn(256, 5) * 100.0  # well separated at sigma = 0.01
+    # the own-centre term only: log2 256 bits exactly (no ||z||^2 noise: control variate)
+    assert MI(x, x, "noisy", sigma=0.01) == pytest.approx(8.0, abs=1e-9)
+    # and in 784 dimensions, where ||z||^2 / 2 alone has a standard deviation of 20 nats
+    x = np.random.RandomState(1).rand(64, 784)
+    assert MI(x, x, "noisy", sigma=0.01) == pytest.approx(6.0, abs=1e-9)
+    assert MI(x, x, "noisy", sigma=10.0) < 0.5
+
+
+# -- neural bounds ---------------------------------------------------------------------------
+@pytest.mark.parametrize("bound,critic", [("infonce", "separable"), ("nwj", "concat")])
+def test_neural_bounds(bound, critic):
+    t = task("gauss-sparse-1")  # 1.2 bits
+    x, y = t.sample(1200, seed=6)
+    est = MI(x, y, bound, ci=0.95, steps=300, batch=128, width=32, embed=8, critic=critic)
+    # lower bounds: below the truth up to the held-out interval, and not far below it
+    assert est.low - 0.1 <= t.mi_bits and est.value > t.mi_bits - 0.35, est
+    indep = MI(*task("indep-1").sample(1200, seed=6), bound, steps=300, batch=128, width=32,
+               embed=8, critic=critic)
+    assert abs(indep) < 0.1
+
+
+def test_infonce_is_capped_at_log_eval_size():
+    x = np.random.RandomState(0).randn(400, 2)
+    est = MI(x, x + 1e-3 * np.random.RandomState(1).randn(400, 2), "infonce", steps=300,
+             eval_size=64, holdout=0.5, batch=64)
+    assert est <= math.log2(64) + 1e-9
+
+
+# -- interface -------------------------------------------------------------------------------
+def test_interface_and_errors():
+    from infozoo.probe import estimator_names, renyi
+    assert set(estimator_names()) >= {"ksg", "gaussian", "infonce", "nwj", "noisy", "renyi"}
+    r = np.random.RandomState(0)
+    x, y = r.randn(50, 3), r.randn(50, 2)
+    assert MI(x, y, "renyi") == pytest.approx(float(renyi.mutual_information(x, y)), abs=1e-12)
+    e = MI(x, y, "gaussian", ci=0.9, n_boot=30)
+    assert e.ci_method == "rows" and e.level == 0.9 and e.low <= e.high
+    assert json.loads(json.dumps(e.as_dict()))["estimator"] == "gaussian"
+    for bad, match in (((x, y[:40]), "same number"), ((x, y, "nope"), "unknown estimator"),
+                       ((x, y, "ksg"), "k must be")):
+        with pytest.raises(ValueError, match=match):
+            MI(*bad, **({"k": 0} if match == "k must be" else {}))
+    with pytest.raises(ValueError, match="NaN"):
+        MI(np.full((10, 2), np.nan), y[:10])
+    with pytest.raises(ValueError, match="bad option"):
+        MI(x, y, "ksg", kk=3)
+
+
+def test_student_t_formula_by_monte_carlo():
+    """The analytic Student-t MI of known.py against E[log p(x,y) - log p(x) - log p(y)]."""
+    from scipy import stats
+    from infozoo.probe.estimators import known
+    nu, rho = 3.0, 0.6
+    cov = np.array([[1, rho], [rho, 1.0]])
+    joint = stats.multivariate_t(loc=[0, 0], shape=cov, df=nu)
+    z = joint.rvs(size=400000, random_state=0)
+    mc = np.mean(joint.logpdf(z) - stats.t.logpdf(z[:, 0], nu) - stats.t.logpdf(z[:, 1], nu))
+    gauss = -0.5 * math.log(1 - rho ** 2)
+    assert known.student_mi_nats(1, 1, nu, gauss) == pytest.approx(mc, abs=0.01)
+    assert abs(gauss - mc) > 0.03  # the correction term matters
+
+
+REPLICA_SCRIPT = r"""
+import os, sys, json
+os.environ["TF_CPP_MIN_LOG_LEVEL"] = "3"
+from infozoo import distribute
+distribute.configure_cpu_replicas(2)
+import numpy as np
+from infozoo.probe import mutual_information as MI
+from infozoo.probe.estimators import known
+s2 = distribute.make_strategy("mirrored", 2)
+x, y = {t.name: t for t in known.tasks()}["gauss-dense-2"].sample(300, seed=0)
+out = {}
+for est, kw in (("ksg", dict(block=32)), ("noisy", dict(sigma=0.3, block=32)),
+                ("gaussian", {}),
+                ("infonce", dict(steps=150, batch=64, width=16, embed=8))):
+    out[est] = [MI(x, y, est, ci=0.95, **kw).as_dict(),
+                MI(x, y, est, ci=0.95, strategy=s2, **kw).as_dict()]
+print("RESULT" + json.dumps({"replicas": s2.num_replicas_in_sync, "out": out}))
+"""
+
+
+def test_two_replicas_equal_one_replica():
+    p = subprocess.run([sys.executable, "-c", REPLICA_SCRIPT], capture_output=True, text=True,
+                       timeout=600, cwd=REPO)
+    assert p.returncode == 0, p.stderr[-3000:]
+    res = json.loads([ln for ln in p.stdout.splitlines() if ln.startswith("RESULT")][0][6:])
+    assert res["replicas"] == 2
+    for est, (one, two) in res["out"].items():
+        if est == "infonce":  # data-parallel training: a different run, inside the interval
+            assert one["low"] - 0.05 <= two["value"] <= one["high"] + 0.05, (one, two)
+        else:
+            assert two["value"] == pytest.approx(one["value"], abs=1e-6), est
