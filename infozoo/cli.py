@@ -312,6 +312,9 @@ def probe_cmd(run_dir, as_json, samples, estimators, sigma, ci, n_boot, strategy
                         estimators=names, sigma=sigma, ci=ci, n_boot=n_boot)
     except (FileNotFoundError, data_lib.DatasetUnavailable, RuntimeError, ValueError) as e:
         _fail(str(e))
+    w = out["weights"]
+    click.echo(f"Weights: {w['source']} (epoch {w['epoch']}, step {w['step']}) {w['path']}",
+               err=True)
     if as_json:
         click.echo(json.dumps(out))
     else:

@@ -14,13 +14,13 @@ def run_probe(run_dir, samples=512, strategy="default", cpu_replicas=1, alpha=1.
     from infozoo import distribute
     distribute.configure_cpu_replicas(cpu_replicas if strategy == "mirrored" else 1)
     from infozoo import data as data_lib
-    from infozoo.evaluate import load_run_model
+    from infozoo import runs
     from infozoo.probe import plots
     from infozoo.probe.probe import Probe
 
     strat = distribute.make_strategy(strategy, cpu_replicas)
     with strat.scope():
-        cfg, model = load_run_model(run_dir)
+        cfg, model, weights = runs.load_model(run_dir)
     d = cfg["data"]
     _, _, xte, _ = data_lib.load_arrays(d["dataset"], data_dir or d["data_dir"], 1,
                                         int(samples))
@@ -32,7 +32,9 @@ def run_probe(run_dir, samples=512, strategy="default", cpu_replicas=1, alpha=1.
     result = Probe(model, strategy=strat, alpha=alpha, gamma=gamma, estimators=estimators,
                    sigma=sigma, ci=ci, n_boot=n_boot)(xte[:n])
     result.update(run_dir=run_dir, zoo=cfg.get("zoo"), model=cfg.get("model"),
-                  dataset=d["dataset"], code_size=int(model.code_size))
+                  dataset=d["dataset"], code_size=int(model.code_size),
+                  weights={k: weights[k] for k in ("source", "path", "epoch", "step",
+                                                   "global_step")})
     title = f"{cfg.get('zoo')} on {d['dataset']}, code {model.code_size}"
     files = (plots.write_plots(result, os.path.join(run_dir, "images"), "probe", title)
              if "renyi" in result["estimators"] else [])
