@@ -142,7 +142,7 @@ class ZooModel(keras.Model):
         """Raises a clear ValueError for a batch of the wrong shape or with NaN/inf.
 
         ``encode``, ``reconstruct``, ``log_prob`` and ``fit`` call it on eager inputs."""
-        return self._check(x, self.image_shape, what, "images")
+        return self._check(x, self.image_shape, what, "batches")
 
     def check_code(self, z, what="the codes"):
         """As :meth:`check_input` for ``decode``'s codes ``[batch, code_size]``."""
@@ -158,7 +158,7 @@ class ZooModel(keras.Model):
                              f"[batch, {', '.join(map(str, shape))}], got "
                              f"{list(x.shape)}: reshape it, or build the model with "
                              f"input_shape={list(x.shape[1:]) if x.ndim > 1 else '...'}"
-                             if kind == "images" else
+                             if kind == "batches" else
                              f"{type(self).__name__} expects {kind} of shape "
                              f"[batch, {', '.join(map(str, shape))}], got "
                              f"{list(x.shape)}")
