@@ -4,15 +4,16 @@ import os
 
 
 def run_probe(run_dir, samples=512, strategy="default", cpu_replicas=1, alpha=1.01,
-              gamma="median", data_dir=None):
+              gamma="median", data_dir=None, formats=("png",)):
     """Probes the run's model on its first ``samples`` test images (trimmed to a multiple
-    of the replicas). Writes ``RUN_DIR/probe.json`` and ``RUN_DIR/images/probe_*.png``;
+    of the replicas). Writes ``RUN_DIR/probe.json`` and ``RUN_DIR/images/probe_*.<fmt>`` (``formats``: png,
+    pdf, svg);
     returns the result dict (with ``"files"``)."""
     from infozoo import distribute
     distribute.configure_cpu_replicas(cpu_replicas if strategy == "mirrored" else 1)
     from infozoo import data as data_lib
     from infozoo.evaluate import load_run_model
-    from infozoo.probe import plots
+    from infozoo import plots
     from infozoo.probe.probe import Probe
 
     strat = distribute.make_strategy(strategy, cpu_replicas)
@@ -30,7 +31,8 @@ def run_probe(run_dir, samples=512, strategy="default", cpu_replicas=1, alpha=1.
     result.update(run_dir=run_dir, zoo=cfg.get("zoo"), model=cfg.get("model"),
                   dataset=d["dataset"], code_size=int(model.code_size))
     title = f"{cfg.get('zoo')} on {d['dataset']}, code {model.code_size}"
-    files = plots.write_plots(result, os.path.join(run_dir, "images"), "probe", title)
+    files = plots.write_plots(result, os.path.join(run_dir, "images"), "probe", title,
+                              formats=formats)
     result["files"] = files
     with open(os.path.join(run_dir, "probe.json"), "w") as f:
         json.dump(result, f, indent=2)
