@@ -42,9 +42,9 @@ def corrupt(x, name, seed=0):
 
 
 def encode_batched(encode_fn, x, batch_size=500):
-    return np.concatenate([np.asarray(encode_fn(x[i:i + batch_size]), np.float64)
-                           .reshape(min(batch_size, len(x) - i), -1)
-                           for i in range(0, len(x), batch_size)], 0)
+    """Flattened float64 codes ``encode_fn(x)``, in batches."""
+    from infozoo.evaluators import batched
+    return batched(encode_fn, x, batch_size).astype(np.float64).reshape(len(x), -1)
 
 
 def fit_linear_svm(z_train, y_train, C=1.0, max_iter=5000, seed=0):

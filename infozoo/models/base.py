@@ -89,11 +89,11 @@ class ZooModel(keras.Model):
     def sample(self, n, temperature=1.0):
         raise TypeError(f"{type(self).__name__} has no prior to sample from")
 
-    def extra_metrics(self, x_test, run_dir, writer=None, step=0, **data):
-        """Model-specific evaluation (e.g. PIE's bits/dim and sharpness): returns a dict of
-        JSON-able metrics and may write PNGs under ``run_dir``. ``data`` holds ``y_test``,
-        ``x_train``, ``y_train`` and ``dataset`` where the caller has them. Default: nothing."""
-        return {}
+    def evaluator(self, **kwargs):
+        """The model's :class:`infozoo.evaluators.Evaluator` (model-specific metrics and
+        figures as arrays; it writes nothing). Default: an empty report."""
+        from infozoo.evaluators import Evaluator
+        return Evaluator(self, **kwargs)
 
     def export_endpoints(self):
         """``{name: (fn, [tf.TensorSpec, ...])}`` for the SavedModel. Default: encode,

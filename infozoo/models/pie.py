@@ -13,7 +13,6 @@ import tensorflow_probability as tfp
 from infozoo.layers import AffineCoupling, Flow, Reshape, Squeeze
 from infozoo.layers.householder import Householder
 from infozoo.layers.split import G_CHOICES, Split, check_eps
-from infozoo.data import as_array as _as_array
 from infozoo.models.base import ZooModel, register_model
 
 tfd = tfp.distributions
@@ -57,7 +56,7 @@ class PIE(ZooModel):
     (soft clamp of the coupling log-scales), ``dequantize`` (add
     ``U(0, 1/num_bins)`` noise in ``loss_terms``), ``num_bins`` (levels of the
     data, for bits/dim), ``sharpness_samples`` (images per sharpness estimate
-    in ``extra_metrics``), ``seed``.
+    in ``PIEEvaluator``), ``seed``.
     """
 
     term_names = ("loss", "nll", "bits_per_dim", "log_pz", "log_pr", "logdet")
@@ -306,65 +305,10 @@ class PIE(ZooModel):
         return eps
 
     # -- evaluation ----------------------------------------------------------------
-    def _batched(self, fn, x, batch_size):
-        return np.concatenate([np.asarray(fn(x[i:i + batch_size]))
-                               for i in range(0, len(x), batch_size)], 0)
-
-    def _samples(self, n, temperature, batch_size):
-        out = [np.asarray(self.sample(min(batch_size, n - i), temperature))
-               for i in range(0, n, batch_size)]
-        return np.concatenate(out, 0)
-
-    def extra_metrics(self, x_test, run_dir, writer=None, step=0, sharpness_samples=None,
-                      batch_size=500, **data):
-        """Test NLL and bits/dim, reconstruction errors, sharpness (§5.2), Fig. 7 grids.
-
-        ``x_test``: array ``[N, H, W, C]`` in ``[0, 1]`` (or a ``tf.data`` dataset of such
-        batches, or of ``(x, label)`` pairs). Returns a dict of floats:
-        ``test_nll`` (nats, dequantised as in training), ``test_bits_per_dim``,
-        ``recon_mse``, ``recon_l1`` (``x`` vs ``decode(encode(x))``, no noise),
-        ``sharpness_true`` (the test images), ``sharpness_T1``,
-        ``sharpness_T0.71`` (samples at temperature 1 and sqrt(0.5), clipped to
-        ``[0, 1]``). Writes ``pie_reconstructions``, ``pie_samples_T1``,
-        ``pie_samples_T0.71`` and ``pie_interpolation`` PNGs under ``run_dir/images``.
-        """
-        from infozoo.images import write_grid
-        from infozoo.sharpness import sharpness
-
-        x = _as_array(x_test).astype(np.float32)
-        n_sharp = int(sharpness_samples or self.sharpness_samples)
-        nll = self._batched(lambda b: self.loss_terms(b)["nll"], x, batch_size)
-        x_hat = self._batched(self.reconstruct, x, batch_size)
-        mean_nll = float(np.mean(nll))
-        metrics = {
-            "test_nll": mean_nll,
-            "test_bits_per_dim": float(self.bits_per_dim(mean_nll)),
-            "recon_mse": float(np.mean((x_hat - x) ** 2)),
-            "recon_l1": float(np.mean(np.abs(x_hat - x))),
-            "sharpness_true": sharpness(x[:n_sharp]),
-        }
-        samples = {}
-        for label, t in (("T1", 1.0), ("T0.71", math.sqrt(0.5))):
-            s = np.clip(self._samples(n_sharp, t, batch_size), 0.0, 1.0)
-            metrics[f"sharpness_{label}"] = sharpness(s)
-            samples[label] = s
-        if run_dir is not None:
-            k = min(10, len(x))
-            rows = []
-            for i in range(0, min(2 * k, len(x)), k):   # Fig. 7a: originals, reconstructions
-                rows += [x[i:i + k], x_hat[i:i + k]]
-            write_grid(run_dir, "pie_reconstructions", rows, step, writer)
-            for label, s in samples.items():             # Fig. 7b, 7c
-                write_grid(run_dir, f"pie_samples_{label}",
-                           [s[i:i + 10] for i in range(0, min(50, len(s)), 10)], step, writer)
-            n_rows = min(5, len(x) // 2)                 # Fig. 7d: interpolation in z
-            if n_rows:
-                z = np.asarray(self.encode(x[:2 * n_rows]))
-                ts = np.linspace(0.0, 1.0, 10, dtype=np.float32)[:, None]
-                rows = [np.asarray(self.decode(z[2 * i] + ts * (z[2 * i + 1] - z[2 * i])))
-                        for i in range(n_rows)]
-                write_grid(run_dir, "pie_interpolation", rows, step, writer)
-        return metrics
+    def evaluator(self, **kwargs):
+        """:class:`infozoo.evaluators.PIEEvaluator`: NLL, bits/dim, sharpness, Fig. 7 grids."""
+        from infozoo.evaluators import PIEEvaluator
+        return PIEEvaluator(self, **kwargs)
 
     def get_config(self):
         return {**super().get_config(), **self.hp}
