@@ -8,6 +8,7 @@ import numpy as np
 
 from infozoo import config as config_lib
 from infozoo import data as data_lib
+from infozoo import tb
 
 class TrainingDiverged(RuntimeError):
     """The loss became NaN or infinite; the last good checkpoint is kept."""
@@ -114,6 +115,7 @@ def run(zoo, overrides, run_dir, verbose=1):
     data_lib.check_images(xte, xtr.shape[1:], "test data")
     cfg["input_shape"] = [int(s) for s in xtr.shape[1:]]
     config_lib.save(cfg, os.path.join(run_dir, "config.yaml"))
+    tb.log_run(run_dir, cfg)  # HParams session start, config text
 
     keras.utils.set_random_seed(int(t["seed"]))
     tf.config.experimental.enable_op_determinism()
@@ -201,6 +203,7 @@ def run(zoo, overrides, run_dir, verbose=1):
             metrics[k] = old.get(k, metrics[k])
     with open(prev, "w") as f:
         json.dump(metrics, f, indent=2)
+    tb.log_run(run_dir, cfg, metrics, step=int(t["epochs"]))  # test metrics, HParams end
     export.export_model(final, os.path.join(run_dir, "export"))
     writer.close()
     if verbose:
