@@ -37,9 +37,17 @@ def dataset_for_shape(name, input_shape):
     return None
 
 
+def _plain(v):
+    """Plain Python values (Keras wraps lists held by layers in ``TrackedList``)."""
+    if isinstance(v, (list, tuple)):
+        return [_plain(i) for i in v]
+    if isinstance(v, dict):
+        return {k: _plain(i) for k, i in v.items()}
+    return v
+
+
 def _model_overrides(model_args):
-    return {f"model_args.{k}": (list(v) if isinstance(v, tuple) else v)
-            for k, v in model_args.items()}
+    return {f"model_args.{k}": _plain(v) for k, v in model_args.items()}
 
 
 def config_for(name, input_shape=None, dataset=None, **model_args):
