@@ -188,8 +188,11 @@ def information_plane(result, title="", intervals=None):
         pad = max(0.08 * (hi - lo), 0.05)
         setlim(lo - pad, hi + pad)     # the data's range: clusters spread over the axes
     if sx is not None:   # S(X) bounds both informations; drawn where it is in range
+        inside = ax.get_xlim()[0] <= sx <= ax.get_xlim()[1] or \
+            ax.get_ylim()[0] <= sx <= ax.get_ylim()[1]
         ax.axvline(sx, color="0.6", ls="--", lw=0.8)
-        ax.axhline(sx, color="0.6", ls="--", lw=0.8, label=f"S(X) = {sx:.2f} bits")
+        ax.axhline(sx, color="0.6", ls="--", lw=0.8,
+                   label=f"S(X) = {sx:.2f} bits" + ("" if inside else " (beyond the axes)"))
     ax.plot(xs, ys, color="0.65", lw=0.8, zorder=1)
     if xerr is not None or yerr is not None:
         ax.errorbar(xs, ys, xerr=xerr, yerr=yerr, fmt="none", ecolor="0.4", lw=0.8,
