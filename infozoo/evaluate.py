@@ -14,7 +14,7 @@ def evaluate_model(model, x_test, batch_size=500, run_dir=None, writer=None, ste
     :func:`infozoo.report.write_report` writes its figures and tables; ``data``
     (``y_test``, ``x_train``, ``y_train``, ``dataset``) goes to the evaluator (e.g. the
     linear probe on codes needs labels)."""
-    from infozoo.evaluators import batched
+    from infozoo.batching import batched
 
     def terms(x):
         out = {k: np.asarray(v, np.float64) for k, v in model.loss_terms(x).items()}

@@ -4,8 +4,8 @@ An evaluator is made by ``model.evaluator(batch_size=...)`` and called on test d
 ``report = evaluator(x_test, y_test=None, x_train=None, y_train=None, dataset=None)``.
 The :class:`Report` holds JSON-able ``metrics`` and the arrays behind every figure
 and table; :func:`infozoo.report.write_report` (the one reporter) turns it into PNGs,
-TensorBoard images and files. :func:`batched` is the one helper that runs a model
-function over a large array (or a count of samples) in batches.
+TensorBoard images and files. :func:`infozoo.batching.batched` runs a model function
+over a large array (or a count of samples) in batches.
 
 - :class:`Evaluator`: the default, an empty report.
 - :class:`PIEEvaluator`: PIE §5.2 (test NLL, bits/dim, sharpness, Fig. 7 grids).
@@ -18,20 +18,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-
-def batched(fn, x, batch_size=500):
-    """``fn`` on consecutive slices of ``x`` (an array), or, for an int ``x``, on the sizes of
-    consecutive chunks of ``x`` items (``fn(n)`` draws ``n`` samples); outputs (arrays or
-    dicts of arrays) are converted to numpy and concatenated along axis 0."""
-    if isinstance(x, (int, np.integer)):
-        parts = [fn(min(batch_size, int(x) - i)) for i in range(0, int(x), batch_size)]
-    else:
-        parts = [fn(x[i:i + batch_size]) for i in range(0, len(x), batch_size)]
-    if not parts:
-        raise ValueError("batched: nothing to evaluate (empty input)")
-    if isinstance(parts[0], dict):
-        return {k: np.concatenate([np.asarray(p[k]) for p in parts], 0) for k in parts[0]}
-    return np.concatenate([np.asarray(p) for p in parts], 0)
+from infozoo.batching import batched
 
 
 @dataclass

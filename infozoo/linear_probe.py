@@ -18,6 +18,8 @@ Choices the papers leave open (documented in docs/vimae.md):
 """
 import numpy as np
 
+from infozoo.batching import batched
+
 SIGMAS = (0.2, 0.3, 0.4)
 MASK_PS = (0.2, 0.5)
 
@@ -43,7 +45,6 @@ def corrupt(x, name, seed=0):
 
 def encode_batched(encode_fn, x, batch_size=500):
     """Flattened float64 codes ``encode_fn(x)``, in batches."""
-    from infozoo.evaluators import batched
     return batched(encode_fn, x, batch_size).astype(np.float64).reshape(len(x), -1)
 
 

@@ -174,3 +174,16 @@ def test_training_run_writes_hparams_config_text_and_test_scalars(tmp_path):
     assert step == 1 and tf.make_ndarray(v.tensor) == pytest.approx(metrics["test_l1"], rel=1e-6)
     assert json.loads((run / "metrics.json").read_text())["test_l1"] == metrics["test_l1"]
     assert "run/params" in events
+
+
+def test_batched_slices_counts_and_dicts():
+    from infozoo.batching import batched
+    x = np.arange(10.0)
+    np.testing.assert_array_equal(batched(lambda b: 2 * b, x, 3), 2 * x)
+    sizes = []
+    out = batched(lambda n: sizes.append(n) or np.zeros((n, 2)), 7, 3)
+    assert sizes == [3, 3, 1] and out.shape == (7, 2)
+    d = batched(lambda b: {"a": b, "b": -b}, x, 4)
+    np.testing.assert_array_equal(d["b"], -x)
+    with pytest.raises(ValueError, match="empty input"):
+        batched(lambda b: b, x[:0], 4)

@@ -30,6 +30,7 @@ import keras
 import numpy as np
 import tensorflow as tf
 
+from infozoo.batching import batched
 from infozoo.losses.priors import gaussian_kl_to_standard_normal, sample_prior
 from infozoo.models.base import ZooModel
 from infozoo.nets.encoders import ARCHS, make_encoder_decoder
@@ -184,7 +185,6 @@ class StochasticAutoencoder(ZooModel):
     # -- evaluation ----------------------------------------------------------------
     def aggregate_codes(self, x, batch_size=500, seed=0):
         """Draws of the aggregate posterior ``q(z) = 1/N sum_i q(z|x_i)`` (one per input), numpy."""
-        from infozoo.evaluators import batched
         rng = np.random.RandomState(seed)
 
         def draw(b):
