@@ -206,11 +206,14 @@ def export_cmd(run_dir, out):
                    "distance of each layer) or a number")
 @click.option("--data-dir", type=click.Path(file_okay=False), default=None,
               help="read the test set from here instead of the run's data source")
-def probe_cmd(run_dir, as_json, samples, strategy, cpu_replicas, alpha, gamma, data_dir):
+@click.option("--format", "formats", type=click.Choice(["png", "pdf", "svg"]), multiple=True,
+              help="figure formats (repeat for several; default png)")
+def probe_cmd(run_dir, as_json, samples, strategy, cpu_replicas, alpha, gamma, data_dir,
+              formats):
     """Per-layer entropy and information of a run (docs/information.md).
 
     Writes RUN_DIR/probe.json and RUN_DIR/images/probe_information_plane.png,
-    probe_entropy_change.png.
+    probe_entropy_change.png (matplotlib; --format pdf/svg for more).
     """
     from infozoo import data as data_lib
     from infozoo.probe.probe import format_table
@@ -218,7 +221,8 @@ def probe_cmd(run_dir, as_json, samples, strategy, cpu_replicas, alpha, gamma, d
     from infozoo.probe.run import run_probe
     try:
         gamma = check_gamma(gamma)
-        out = run_probe(run_dir, samples, strategy, cpu_replicas, alpha, gamma, data_dir)
+        out = run_probe(run_dir, samples, strategy, cpu_replicas, alpha, gamma, data_dir,
+                        formats or ("png",))
     except (FileNotFoundError, data_lib.DatasetUnavailable, RuntimeError, ValueError) as e:
         _fail(str(e))
     if as_json:
