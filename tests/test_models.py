@@ -110,6 +110,8 @@ def test_bad_batch_gives_clear_error(model):
             fn(np.zeros((2, 5, 5, 1), "float32"))
         with pytest.raises(ValueError, match=r"NaN or infinite values \(first bad examples: \[0\]"):
             fn(bad)
+    with pytest.raises(ValueError, match="NaN"):      # given by keyword too
+        model.reconstruct(x=bad)
     with pytest.raises(ValueError, match=f"codes of shape \\[batch, {model.code_size}\\]"):
         model.decode(np.zeros((2, model.code_size + 1), "float32"))
     z = np.zeros((2, model.code_size), "float32")

@@ -9,6 +9,7 @@ progress bar and in TensorBoard. Models also implement ``encode``/``decode``
 endpoints.
 """
 import functools
+import inspect
 import threading
 
 import keras
@@ -34,14 +35,19 @@ def _is_concrete(x):
 
 
 def _checked(fn, kind):
+    params = list(inspect.signature(fn).parameters)
+    pname = params[1] if len(params) > 1 else None   # the argument after self
+
     @functools.wraps(fn)
-    def wrapper(self, x, *args, **kwargs):
+    def wrapper(self, *args, **kwargs):
         outer = getattr(_depth, "n", 0) == 0
-        if outer and kind is not None and _is_concrete(x):
-            self.check_input(x) if kind == "x" else self.check_code(x)
+        if outer and kind is not None:
+            x = args[0] if args else kwargs.get(pname)
+            if x is not None and _is_concrete(x):
+                self.check_input(x) if kind == "x" else self.check_code(x)
         _depth.n = getattr(_depth, "n", 0) + 1
         try:
-            return fn(self, x, *args, **kwargs)
+            return fn(self, *args, **kwargs)
         finally:
             _depth.n -= 1
     wrapper._infozoo_checked = True
