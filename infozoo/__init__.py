@@ -1,6 +1,38 @@
 """infozoo: invertible and information-theoretic autoencoders (Keras 3 / TensorFlow).
 
 Importing ``infozoo`` does not import TensorFlow; ``infozoo.models`` and
-``infozoo.layers`` do.
+``infozoo.layers`` do. The Python API (``docs/api.md``):
+
+- ``infozoo.build(name, **model_args)``: a model with its zoo config's defaults;
+- ``infozoo.fit(model_or_name, run_dir=..., ...)``: training with the CLI's
+  checkpoints, resume, images, TensorBoard and export;
+- ``from infozoo.models import INN, PIE, IPAE, VIMAE, VAE, Classic``;
+- ``keras.saving.load_model("x.keras")`` works after ``import infozoo`` alone
+  (see :mod:`infozoo.serialization`).
 """
 __version__ = "0.1.0"
+
+from infozoo import serialization as _serialization
+
+_serialization.install()
+
+_API = {"build": "infozoo.api", "fit": "infozoo.api", "config_for": "infozoo.api",
+        "load_run": "infozoo.api",
+        "register_keras_objects": "infozoo.serialization"}
+
+
+_SUBMODULES = ("config", "data", "evaluate", "export", "images", "layers", "losses", "models",
+               "nets", "plots", "probe", "registry", "tb", "train")
+
+
+def __getattr__(name):  # the API on first use, so `import infozoo` stays free of TensorFlow
+    import importlib
+    if name in _API:
+        return getattr(importlib.import_module(_API[name]), name)
+    if name in _SUBMODULES:
+        return importlib.import_module(f"infozoo.{name}")
+    raise AttributeError(f"module 'infozoo' has no attribute {name!r}")
+
+
+def __dir__():
+    return sorted(list(globals()) + list(_API) + list(_SUBMODULES))

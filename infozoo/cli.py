@@ -289,12 +289,14 @@ def export_cmd(run_dir, out):
                    "distance of each layer) or a number")
 @click.option("--data-dir", type=click.Path(file_okay=False), default=None,
               help="read the test set from here instead of the run's data source")
+@click.option("--format", "formats", type=click.Choice(["png", "pdf", "svg"]), multiple=True,
+              help="figure formats (repeat for several; default png)")
 def probe_cmd(run_dir, as_json, samples, estimators, sigma, ci, n_boot, strategy, cpu_replicas,
-              alpha, gamma, data_dir):
+              alpha, gamma, data_dir, formats):
     """Per-layer entropy and information of a run (docs/information.md).
 
     Writes RUN_DIR/probe.json and, with renyi, RUN_DIR/images/probe_information_plane.png,
-    probe_entropy_change.png.
+    probe_entropy_change.png (matplotlib; --format pdf/svg for more).
     """
     _tf()
     from infozoo import data as data_lib
@@ -309,7 +311,8 @@ def probe_cmd(run_dir, as_json, samples, estimators, sigma, ci, n_boot, strategy
             raise ValueError("the noisy estimator needs --sigma (the noise scale of "
                              "I(X; T + sigma Z), in the units of each layer), e.g. --sigma 0.1")
         out = run_probe(run_dir, samples, strategy, cpu_replicas, alpha, gamma, data_dir,
-                        estimators=names, sigma=sigma, ci=ci, n_boot=n_boot)
+                        estimators=names, sigma=sigma, ci=ci, n_boot=n_boot,
+                        formats=formats or ("png",))
     except (FileNotFoundError, data_lib.DatasetUnavailable, RuntimeError, ValueError) as e:
         _fail(str(e))
     w = out["weights"]

@@ -10,23 +10,26 @@ from infozoo import runs
 def evaluate_model(model, x_test, batch_size=500, run_dir=None, writer=None, step=0, **data):
     """Means of every loss term on ``x_test``, reconstruction L1 and MSE, model extras.
 
-    ``data`` (``y_test``, ``x_train``, ``y_train``, ``dataset``) goes to the model's
-    ``extra_metrics`` (e.g. the linear probe on codes needs labels)."""
-    sums, n = {}, 0
-    for i in range(0, len(x_test), batch_size):
-        x = x_test[i:i + batch_size]
-        terms = {k: np.asarray(v, np.float64) for k, v in model.loss_terms(x).items()}
-        x_hat = np.asarray(model.reconstruct(x), np.float64)
-        err = (x_hat - x).reshape(len(x), -1)
-        terms["test_l1"] = np.abs(err).mean(1)
-        terms["test_mse"] = (err ** 2).mean(1)
-        for k, v in terms.items():
-            sums[k] = sums.get(k, 0.0) + float(np.sum(v))
-        n += len(x)
-    out = {("test_" + k if not k.startswith("test_") else k): v / n for k, v in sums.items()}
-    out["test_examples"] = n
+    With ``run_dir``, the model's evaluator (``model.evaluator()``) adds its metrics and
+    :func:`infozoo.report.write_report` writes its figures and tables; ``data``
+    (``y_test``, ``x_train``, ``y_train``, ``dataset``) goes to the evaluator (e.g. the
+    linear probe on codes needs labels)."""
+    from infozoo.batching import batched
+
+    def terms(x):
+        out = {k: np.asarray(v, np.float64) for k, v in model.loss_terms(x).items()}
+        err = (np.asarray(model.reconstruct(x), np.float64) - x).reshape(len(x), -1)
+        out["test_l1"], out["test_mse"] = np.abs(err).mean(1), (err ** 2).mean(1)
+        return out
+    per_example = batched(terms, x_test, batch_size)
+    out = {("test_" + k if not k.startswith("test_") else k): float(np.mean(v))
+           for k, v in per_example.items()}
+    out["test_examples"] = len(x_test)
     if run_dir is not None:
-        out.update(model.extra_metrics(x_test, run_dir, writer, step, **data))
+        from infozoo.report import write_report
+        report = model.evaluator(batch_size=batch_size)(x_test, **data)
+        out.update(report.metrics)
+        write_report(report, run_dir, writer, step)
     return out
 
 

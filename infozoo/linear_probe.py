@@ -18,6 +18,8 @@ Choices the papers leave open (documented in docs/vimae.md):
 """
 import numpy as np
 
+from infozoo.batching import batched
+
 SIGMAS = (0.2, 0.3, 0.4)
 MASK_PS = (0.2, 0.5)
 
@@ -42,9 +44,8 @@ def corrupt(x, name, seed=0):
 
 
 def encode_batched(encode_fn, x, batch_size=500):
-    return np.concatenate([np.asarray(encode_fn(x[i:i + batch_size]), np.float64)
-                           .reshape(min(batch_size, len(x) - i), -1)
-                           for i in range(0, len(x), batch_size)], 0)
+    """Flattened float64 codes ``encode_fn(x)``, in batches."""
+    return batched(encode_fn, x, batch_size).astype(np.float64).reshape(len(x), -1)
 
 
 def fit_linear_svm(z_train, y_train, C=1.0, max_iter=5000, seed=0):

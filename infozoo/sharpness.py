@@ -15,6 +15,8 @@ numbers are not comparable with these.
 import numpy as np
 import tensorflow as tf
 
+from infozoo.batching import batched
+
 LAPLACE = ((0.0, 1.0, 0.0), (1.0, -4.0, 1.0), (0.0, 1.0, 0.0))
 
 
@@ -45,7 +47,5 @@ def sharpness(images, batch_size=1000):
     images = np.asarray(images, np.float32)
     if images.ndim != 4 or len(images) == 0:
         raise ValueError(f"sharpness needs a non-empty [N, H, W, C] batch, got shape {images.shape}")
-    total = 0.0
-    for i in range(0, len(images), batch_size):
-        total += float(tf.reduce_sum(sharpness_per_image(images[i:i + batch_size])))
-    return total / len(images)
+    return float(np.sum(batched(sharpness_per_image, images, batch_size), dtype=np.float64)
+                 / len(images))

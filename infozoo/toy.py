@@ -1,4 +1,4 @@
-"""The toy25 dataset of IPAE §4.1 and numpy-drawn scatter plots.
+"""The toy25 dataset of IPAE §4.1 (its scatter plots: ``infozoo.plots.toy25_scatter``).
 
 toy25: a mixture of 25 two-dimensional Gaussians, each with covariance ``0.1 I``,
 200 samples each (5,000 in all), labelled by component. The paper does not give
@@ -16,8 +16,6 @@ Train: 200 samples per component, seed 0. Test: a fresh draw of the same size,
 seed 1. Dataset names: ``toy25`` (spacing 2) or ``toy25:<spacing>``, e.g.
 ``--dataset toy25:3``; the name (and so the spacing) is recorded in the run config.
 """
-import os
-
 import numpy as np
 
 N_COMPONENTS = 25
@@ -74,83 +72,3 @@ def mean_distance_to_component(x_hat, y, spacing=DEFAULT_SPACING):
     Gaussian its input was drawn from (smaller is better)."""
     pts = np.asarray(x_hat, np.float64).reshape(-1, 2)
     return float(np.mean(np.linalg.norm(pts - grid_means(spacing)[np.asarray(y)], axis=1)))
-
-
-# -- scatter plots, drawn with numpy ----------------------------------------------------
-def label_colors(n):
-    """``n`` distinct RGB colours in [0, 1] (evenly spaced hues, alternating brightness)."""
-    h = np.arange(n) / max(n, 1)
-    v = np.where(np.arange(n) % 2 == 0, 0.95, 0.65)
-    i = np.floor(h * 6).astype(int) % 6
-    f = h * 6 - np.floor(h * 6)
-    p, q, t = v * 0.15, v * (1 - 0.85 * f), v * (1 - 0.85 * (1 - f))
-    table = [(v, t, p), (q, v, p), (p, v, t), (p, q, v), (t, p, v), (v, p, q)]
-    return np.stack([np.choose(i, [tb[c] for tb in table]) for c in range(3)], 1)
-
-
-def scatter_image(layers, size=384, bounds=None, margin=0.05):
-    """An RGB uint8 scatter plot of point sets on a white background, with axes through 0.
-
-    ``layers``: list of ``(points [n, 2], colours [n, 3] or one [3] colour, radius px)``,
-    drawn in order. ``bounds``: ``(xmin, xmax, ymin, ymax)``, default all points + margin.
-    """
-    layers = [(np.asarray(p, np.float64).reshape(-1, 2), np.asarray(c, np.float64), int(r))
-              for p, c, r in layers]
-    allp = np.concatenate([p for p, _, _ in layers], 0)
-    allp = allp[np.all(np.isfinite(allp), 1)]
-    if bounds is None:
-        lo, hi = (allp.min(0), allp.max(0)) if len(allp) else (np.zeros(2) - 1, np.ones(2))
-        span = np.maximum(hi - lo, 1e-6)
-        lo, hi = lo - margin * span, hi + margin * span
-    else:
-        lo, hi = np.array(bounds[0::2], np.float64), np.array(bounds[1::2], np.float64)
-    img = np.ones((size, size, 3), np.float64)
-    to_px = lambda p: np.round((p - lo) / (hi - lo) * (size - 1)).astype(int)  # noqa: E731
-    o = to_px(np.zeros(2))
-    if 0 <= o[0] < size:
-        img[:, o[0]] = 0.85
-    if 0 <= o[1] < size:
-        img[size - 1 - o[1], :] = 0.85
-    for pts, col, r in layers:
-        ok = np.all(np.isfinite(pts), 1)
-        px = to_px(pts[ok])
-        cols = np.broadcast_to(col if col.ndim == 2 else col[None], (len(pts), 3))[ok]
-        for dx in range(-r, r + 1):
-            for dy in range(-r, r + 1):
-                if dx * dx + dy * dy > r * r + r:
-                    continue
-                cx, cy = px[:, 0] + dx, size - 1 - (px[:, 1] + dy)
-                keep = (cx >= 0) & (cx < size) & (cy >= 0) & (cy < size)
-                img[cy[keep], cx[keep]] = cols[keep]
-    return (np.clip(img, 0, 1) * 255 + 0.5).astype(np.uint8)
-
-
-def write_png(run_dir, name, img, step=0, writer=None):
-    """Writes ``run_dir/images/<name>.png`` (uint8 ``[H, W, 3]``) and a TensorBoard image."""
-    import tensorflow as tf
-    path = os.path.join(run_dir, "images", f"{name}.png")
-    os.makedirs(os.path.dirname(path), exist_ok=True)
-    tf.io.write_file(path, tf.io.encode_png(img))
-    if writer is not None:
-        with writer.as_default():
-            tf.summary.image(name, img[None], step=step)
-        writer.flush()
-    return path
-
-
-RED, BLUE = np.array([0.85, 0.1, 0.1]), np.array([0.1, 0.2, 0.9])
-
-
-def reconstruction_scatter(x, x_hat, size=384):
-    """IPAE Fig. 1: inputs as red circles, reconstructions as blue dots."""
-    return scatter_image([(np.asarray(x).reshape(-1, 2), RED, 2),
-                          (np.asarray(x_hat).reshape(-1, 2), BLUE, 1)], size=size)
-
-
-def code_scatter(z, y=None, size=384):
-    """VIMAE Fig. 1: 2-D codes coloured by label (one colour without labels)."""
-    z = np.asarray(z).reshape(len(z), -1)[:, :2]
-    if y is None:
-        return scatter_image([(z, BLUE, 1)], size=size)
-    y = np.asarray(y).astype(int)
-    return scatter_image([(z, label_colors(int(y.max()) + 1)[y], 1)], size=size)

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 
 from infozoo import config as config_lib
 from infozoo import data as data_lib
-from infozoo import runs
+from infozoo import runs, tb
 from infozoo.runs import build_model, compile_model, make_optimizer  # noqa: F401 (public)
 
 
@@ -148,6 +148,7 @@ def _prepare_locked(cfg, overrides, run_dir, lock, keras, tf):
     for note in run.notes:
         print(note, flush=True)
     runs.record_segment(run_dir, cfg, run.epoch0, run.step0, changed)
+    tb.log_run(run_dir, cfg)  # HParams session start, config text
     return run
 
 
@@ -249,6 +250,7 @@ def finalise(run, train_seconds, images_per_s, trained, verbose=1):
         for k in ("wall_time_s", "images_per_s"):
             metrics[k] = old.get(k, metrics[k])
     runs._write_atomic(prev, json.dumps(metrics, indent=2))
+    tb.log_run(run_dir, cfg, metrics, step=int(t["epochs"]))  # test metrics, HParams end
     export.export_model(final, os.path.join(run_dir, runs.EXPORT_DIR), weights, run_dir,
                         export.input_range_of(cfg))
     writer.close()

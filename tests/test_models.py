@@ -102,6 +102,27 @@ def test_bad_batch_gives_clear_error(model):
     bad[0, 0, 0, 0] = np.nan
     with pytest.raises(ValueError, match="NaN"):
         model.check_input(bad)
+    # the public methods check eager inputs themselves, and so does fit
+    calls = [model.encode, model.reconstruct] + ([model.log_prob] if hasattr(model, "log_prob")
+                                                 else [])
+    for fn in calls:
+        with pytest.raises(ValueError, match=r"expects batches of shape \[batch, 8, 8, 1\]"):
+            fn(np.zeros((2, 5, 5, 1), "float32"))
+        with pytest.raises(ValueError, match=r"NaN or infinite values \(first bad examples: \[0\]"):
+            fn(bad)
+    with pytest.raises(ValueError, match="NaN"):      # given by keyword too
+        model.reconstruct(x=bad)
+    with pytest.raises(ValueError, match=f"codes of shape \\[batch, {model.code_size}\\]"):
+        model.decode(np.zeros((2, model.code_size + 1), "float32"))
+    z = np.zeros((2, model.code_size), "float32")
+    z[1, 0] = np.inf
+    with pytest.raises(ValueError, match=r"first bad examples: \[1\]"):
+        model.decode(z)
+    model.compile(optimizer="adam")
+    with pytest.raises(ValueError, match="the training data contains NaN"):
+        model.fit(bad, epochs=1, verbose=0)
+    with pytest.raises(ValueError, match="expects batches of shape"):
+        model.fit(np.zeros((4, 5, 5, 1), "float32"), epochs=1, verbose=0)
 
 
 def test_param_count_reported(model):

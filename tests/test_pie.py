@@ -253,9 +253,13 @@ def test_sharpness_definition():
     assert sharpness(np.full((2, 5, 5, 1), 0.3, np.float32)) == pytest.approx(0.0, abs=1e-10)
 
 
-def test_extra_metrics_writes_grids(tmp_path):
+def test_evaluator_computes_and_the_reporter_writes_grids(tmp_path):
+    from infozoo.report import write_report
     m = PIE(**TINY)
-    met = m.extra_metrics(images(12, seed=14), str(tmp_path), sharpness_samples=20)
+    report = m.evaluator(sharpness_samples=20)(images(12, seed=14))
+    assert not (tmp_path / "images").exists()
+    write_report(report, str(tmp_path))
+    met = report.metrics
     for k in ("test_nll", "test_bits_per_dim", "recon_mse", "recon_l1", "sharpness_true",
               "sharpness_T1", "sharpness_T0.71"):
         assert np.isfinite(met[k]), k

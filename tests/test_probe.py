@@ -374,7 +374,8 @@ def test_cli_probe_on_a_tiny_trained_run(tmp_path):
     png = (run / "images/probe_information_plane.png").read_bytes()
     assert png[:8] == b"\x89PNG\r\n\x1a\n"
     p = run_cli("probe", run, "--json", "--samples", "64", "--strategy", "mirrored",
-                "--cpu-replicas", "2", check=0)
+                "--cpu-replicas", "2", "--format", "png", "--format", "svg", check=0)
+    assert (run / "images/probe_entropy_change.svg").read_text().lstrip().startswith("<?xml")
     two = json.loads(p.stdout.strip().splitlines()[-1])
     assert two["replicas"] == 2
     for a, b in zip(res["layers"], two["layers"]):

@@ -171,11 +171,36 @@ def test_E_on_a_known_case():
     assert toy.grid_means(2.0)[12].tolist() == [0.0, 0.0]
 
 
-def test_scatter_images_are_rgb():
-    img = toy.reconstruction_scatter(np.zeros((5, 1, 1, 2)), np.ones((5, 1, 1, 2)), size=64)
-    assert img.shape == (64, 64, 3) and img.dtype == np.uint8
-    img = toy.code_scatter(np.random.RandomState(0).normal(size=(50, 2)), np.arange(50) % 3, 32)
-    assert img.shape == (32, 32, 3) and (img < 255).any()
+def test_toy25_evaluator_returns_metrics_and_scatters_and_the_reporter_writes_them(tmp_path):
+    """The evaluator computes (E, MMD, SVM table, scatter arrays) and writes nothing; the
+    reporter writes the PNGs and tables."""
+    from infozoo.evaluators import StochasticEvaluator
+    from infozoo.report import write_report
+    from infozoo.registry import get_model_class
+    xtr, ytr, xte, yte = toy.toy25_arrays("toy25")
+    m = get_model_class("vae")(input_shape=(1, 1, 2), code_size=2, hidden=[16], probe_size=200)
+    ev = m.evaluator(batch_size=128)
+    assert isinstance(ev, StochasticEvaluator)
+    rep = ev(xte[:300], yte[:300], xtr[:400], ytr[:400], dataset="toy25")
+    assert not (tmp_path / "images").exists() and list(tmp_path.iterdir()) == []
+    x_hat = np.asarray(m.reconstruct(xte[:300]))
+    assert rep.metrics["toy25_E"] == pytest.approx(
+        toy.mean_distance_to_component(x_hat, yte[:300]), rel=1e-6)
+    assert rep.metrics["labels"] == "given" and np.isfinite(rep.metrics["mmd_prior"])
+    assert 0.0 <= rep.metrics["svm_clean"] <= 1.0
+    assert set(rep.scatters) == {"toy25_reconstructions", "toy25_samples", "codes_2d"}
+    assert rep.scatters["codes_2d"][1]["z"].shape == (300, 2)
+    paths = write_report(rep, str(tmp_path))
+    for name in ("toy25_reconstructions", "toy25_samples", "codes_2d"):
+        png = (tmp_path / "images" / f"{name}.png").read_bytes()
+        assert png[:8] == b"\x89PNG\r\n\x1a\n"
+    import json
+    assert json.loads((tmp_path / "robustness.json").read_text())["clean"] == rep.metrics["svm_clean"]
+    assert "| vae |" in (tmp_path / "robustness.md").read_text()
+    assert len(paths) == 5
+    # without labels: no E, no table; image-shaped data gives a prior-sample grid instead
+    rep = m.evaluator()(xte[:50])
+    assert "toy25_E" not in rep.metrics and rep.metrics["labels"] == "none" and not rep.tables
 
 
 # -- linear SVM probe -----------------------------------------------------------------

@@ -8,11 +8,57 @@ progress bar and in TensorBoard. Models also implement ``encode``/``decode``
 (and ``sample`` where they can), which the exporter turns into SavedModel
 endpoints.
 """
+import functools
+import inspect
+import threading
+
 import keras
 import numpy as np
 import tensorflow as tf
 
 from infozoo.registry import register_model  # noqa: F401  (re-exported for model files)
+
+#: public methods whose argument is checked (``"x"``: a batch of images, ``"z"``: codes)
+#: when called eagerly from outside the model; ``None``: internal, not checked, but calls
+#: made from inside it (e.g. ``loss_terms`` -> ``decode``) are not checked either
+CHECKED_METHODS = {"encode": "x", "reconstruct": "x", "log_prob": "x", "decode": "z",
+                   "loss_terms": None, "sample": None, "representations": None,
+                   "log_prob_terms": None}
+_depth = threading.local()
+
+
+def _is_concrete(x):
+    """True for numpy arrays, lists and eager tensors (not inside ``tf.function``/symbolic)."""
+    if not tf.executing_eagerly() or isinstance(x, keras.KerasTensor):
+        return False
+    return not isinstance(x, tf.data.Dataset)
+
+
+def _checked(fn, kind):
+    params = list(inspect.signature(fn).parameters)
+    pname = params[1] if len(params) > 1 else None   # the argument after self
+
+    @functools.wraps(fn)
+    def wrapper(self, *args, **kwargs):
+        outer = getattr(_depth, "n", 0) == 0
+        if outer and kind is not None:
+            x = args[0] if args else kwargs.get(pname)
+            if x is not None and _is_concrete(x):
+                self.check_input(x) if kind == "x" else self.check_code(x)
+        _depth.n = getattr(_depth, "n", 0) + 1
+        try:
+            return fn(self, *args, **kwargs)
+        finally:
+            _depth.n -= 1
+    wrapper._infozoo_checked = True
+    return wrapper
+
+
+def _wrap_public_methods(cls):
+    for name, kind in CHECKED_METHODS.items():
+        fn = cls.__dict__.get(name)
+        if callable(fn) and not getattr(fn, "_infozoo_checked", False):
+            setattr(cls, name, _checked(fn, kind))
 
 
 class ZooModel(keras.Model):
@@ -22,6 +68,10 @@ class ZooModel(keras.Model):
     random_terms = ()
     #: True where ``sample(n)`` draws from the model's prior
     can_sample = False
+
+    def __init_subclass__(cls, **kwargs):
+        super().__init_subclass__(**kwargs)
+        _wrap_public_methods(cls)
 
     def __init__(self, input_shape=(28, 28, 1), **kwargs):
         super().__init__(**kwargs)
@@ -45,11 +95,11 @@ class ZooModel(keras.Model):
     def sample(self, n, temperature=1.0):
         raise TypeError(f"{type(self).__name__} has no prior to sample from")
 
-    def extra_metrics(self, x_test, run_dir, writer=None, step=0, **data):
-        """Model-specific evaluation (e.g. PIE's bits/dim and sharpness): returns a dict of
-        JSON-able metrics and may write PNGs under ``run_dir``. ``data`` holds ``y_test``,
-        ``x_train``, ``y_train`` and ``dataset`` where the caller has them. Default: nothing."""
-        return {}
+    def evaluator(self, **kwargs):
+        """The model's :class:`infozoo.evaluators.Evaluator` (model-specific metrics and
+        figures as arrays; it writes nothing). Default: an empty report."""
+        from infozoo.evaluators import Evaluator
+        return Evaluator(self, **kwargs)
 
     def export_endpoints(self):
         """``{name: (fn, [tf.TensorSpec, ...])}`` for the SavedModel. Default: encode,
@@ -94,15 +144,82 @@ class ZooModel(keras.Model):
         """Subclasses build every variable in ``__init__`` (shapes are known there)."""
         self.built = True
 
-    def check_input(self, x):
-        """Raises a clear ValueError for a batch of the wrong shape or with NaN/inf."""
-        x = np.asarray(x)
-        if x.ndim != len(self.image_shape) + 1 or tuple(x.shape[1:]) != self.image_shape:
-            raise ValueError(f"{type(self).__name__} expects batches of shape "
-                             f"[batch, {', '.join(map(str, self.image_shape))}], got {list(x.shape)}")
-        if not np.all(np.isfinite(x)):
-            raise ValueError("the batch contains NaN or infinite values: clean the data first")
+    def check_input(self, x, what="the batch"):
+        """Raises a clear ValueError for a batch of the wrong shape or with NaN/inf.
+
+        ``encode``, ``reconstruct``, ``log_prob`` and ``fit`` call it on eager inputs."""
+        return self._check(x, self.image_shape, what, "batches")
+
+    def check_code(self, z, what="the codes"):
+        """As :meth:`check_input` for ``decode``'s codes ``[batch, code_size]``."""
+        return self._check(z, (self.code_size,), what, "codes")
+
+    def _check(self, x, shape, what, kind):
+        try:
+            x = np.asarray(x)
+        except (TypeError, ValueError) as e:
+            raise ValueError(f"{type(self).__name__}: {what} is not an array ({e})") from None
+        if x.ndim != len(shape) + 1 or tuple(x.shape[1:]) != tuple(shape):
+            raise ValueError(f"{type(self).__name__} expects {kind} of shape "
+                             f"[batch, {', '.join(map(str, shape))}], got "
+                             f"{list(x.shape)}: reshape it, or build the model with "
+                             f"input_shape={list(x.shape[1:]) if x.ndim > 1 else '...'}"
+                             if kind == "batches" else
+                             f"{type(self).__name__} expects {kind} of shape "
+                             f"[batch, {', '.join(map(str, shape))}], got "
+                             f"{list(x.shape)}")
+        if not np.issubdtype(x.dtype, np.number):
+            raise ValueError(f"{what} has dtype {x.dtype}; expected numbers (float32)")
+        bad = ~np.isfinite(x)
+        if bad.any():
+            idx = np.unique(np.nonzero(bad)[0])[:5].tolist()
+            raise ValueError(f"{what} contains NaN or infinite values (first bad examples: "
+                             f"{idx}); clean the data first")
         return x
+
+    def fit(self, x=None, y=None, *args, **kwargs):
+        """Keras ``fit`` after checking numpy/tensor inputs (shape, NaN/inf) and the element
+        shape of a ``tf.data`` dataset; for the CLI's checkpoints, resume and images use
+        :func:`infozoo.fit`."""
+        if isinstance(x, tf.data.Dataset):
+            spec = x.element_spec
+            spec = spec[0] if isinstance(spec, (tuple, list)) else spec
+            if hasattr(spec, "shape") and spec.shape.rank is not None and \
+                    tuple(spec.shape[1:]) != self.image_shape and None not in spec.shape[1:]:
+                raise ValueError(f"{type(self).__name__} expects batches of shape "
+                                 f"[batch, {', '.join(map(str, self.image_shape))}]; the dataset "
+                                 f"yields {spec.shape.as_list()}")
+        elif x is not None and not isinstance(x, dict):
+            self.check_input(x, "the training data")
+        vd = kwargs.get("validation_data")
+        if vd is not None and not isinstance(vd, tf.data.Dataset):
+            self.check_input(vd[0] if isinstance(vd, (tuple, list)) else vd,
+                             "the validation data")
+        return super().fit(x, y, *args, **kwargs)
+
+    def summary(self, line_length=None, positions=None, print_fn=None, expand_nested=True,
+                **kwargs):
+        """Keras' summary; with ``expand_nested`` (default) every step of a flow and every
+        layer of a nested encoder/decoder gets its own row, with output shape and weights."""
+        if not expand_nested:
+            return super().summary(line_length=line_length, positions=positions,
+                                   print_fn=print_fn, **kwargs)
+        rows = [("Layer (type)", "Output shape", "Param #")]
+        for layer in self._flatten_layers(include_self=False, recursive=False):
+            rows += _summary_rows(layer, None, 0)
+        total = self.count_params() if self.built else 0
+        trainable = self.count_params_trainable()
+        w = [max(len(r[i]) for r in rows) for i in range(3)]
+        line = "-" * (w[0] + w[1] + w[2] + 6)
+        out = [f'Model: "{self.name}" ({type(self).__name__}, input {list(self.image_shape)}, '
+               f'code {self.code_size})', line]
+        for i, r in enumerate(rows):
+            out.append(f"{r[0]:<{w[0]}}   {r[1]:<{w[1]}}   {r[2]:>{w[2]}}")
+            if i == 0:
+                out.append(line)
+        out += [line, f"Total params: {total:,}", f"Trainable params: {trainable:,}",
+                f"Non-trainable params: {total - trainable:,}"]
+        (print_fn or print)("\n".join(out))
 
     @property
     def metrics(self):
@@ -133,3 +250,52 @@ class ZooModel(keras.Model):
 
     def count_params_trainable(self):
         return int(sum(np.prod(v.shape) for v in self.trainable_variables))
+
+
+_wrap_public_methods(ZooModel)
+
+
+def _summary_rows(layer, shape, level):
+    """Rows ``(name (Class), output shape, params)`` of ``layer`` and, for flows
+    (``steps``) and nested models (``layers``), of every sub-layer, indented."""
+    prefix = "  " * level + ("└ " if level else "")
+    steps = getattr(layer, "steps", None)
+    subs = steps if isinstance(steps, (list, tuple)) else (
+        getattr(layer, "layers", None) if isinstance(layer, keras.Model) else None)
+    out_shape = "?"
+    if shape is None and level == 0:
+        shape = _input_shape(layer)
+    if shape is not None:
+        try:
+            shape = tuple(layer.compute_output_shape(shape))
+            out_shape = str(list(shape)).replace("None", "b")
+        except Exception:  # noqa: BLE001  (a layer that cannot say: "?")
+            shape = None
+    params = f"{layer.count_params():,}" if layer.built else "0 (unbuilt)"
+    rows = [(f"{prefix}{layer.name} ({type(layer).__name__})", out_shape, params)]
+    if subs:
+        sub_shape = _input_shape(layer)
+        for s in subs:
+            rows += _summary_rows(s, sub_shape, level + 1)
+            sub_shape = _next_shape(s, sub_shape)
+    return rows
+
+
+def _input_shape(layer):
+    for attr in ("_build_shapes_dict", ):
+        d = getattr(layer, attr, None)
+        if isinstance(d, dict) and len(d) == 1:
+            return tuple(next(iter(d.values())))
+    try:
+        return tuple(layer.input.shape)
+    except Exception:  # noqa: BLE001
+        return None
+
+
+def _next_shape(layer, shape):
+    if shape is None:
+        return None
+    try:
+        return tuple(layer.compute_output_shape(shape))
+    except Exception:  # noqa: BLE001
+        return None

@@ -12,7 +12,6 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from infozoo.data import as_array as _as_array
 
 
 class DequantizedDensity:
@@ -20,7 +19,7 @@ class DequantizedDensity:
 
     term_names = ("loss", "nll", "bits_per_dim", "log_pz", "log_pr", "logdet")
     can_sample = True
-    #: prefix of the PNG grids ``extra_metrics`` writes
+    #: prefix of the image grids of the model's evaluator
     image_prefix = "density"
     #: (label, temperature) of the sample grids and sharpness estimates
     sample_temperatures = (("T1", 1.0), ("T0.71", math.sqrt(0.5)))
@@ -72,64 +71,7 @@ class DequantizedDensity:
         return eps
 
     # -- evaluation ----------------------------------------------------------------
-    def _batched(self, fn, x, batch_size):
-        return np.concatenate([np.asarray(fn(x[i:i + batch_size]))
-                               for i in range(0, len(x), batch_size)], 0)
-
-    def _samples(self, n, temperature, batch_size):
-        out = [np.asarray(self.sample(min(batch_size, n - i), temperature))
-               for i in range(0, n, batch_size)]
-        return np.concatenate(out, 0)
-
-    def extra_metrics(self, x_test, run_dir, writer=None, step=0, sharpness_samples=None,
-                      batch_size=500, **data):
-        """Test NLL and bits/dim, reconstruction errors, sharpness (PIE §5.2), sample grids.
-
-        ``x_test``: array ``[N, H, W, C]`` in ``[0, 1]`` (or a ``tf.data`` dataset of such
-        batches, or of ``(x, label)`` pairs). Returns a dict of floats:
-        ``test_nll`` (nats, dequantised as in training), ``test_bits_per_dim``,
-        ``recon_mse``, ``recon_l1`` (``x`` vs ``decode(encode(x))``, no noise),
-        ``sharpness_true`` (the test images) and ``sharpness_<label>`` for the samples at
-        every temperature of ``sample_temperatures`` (clipped to ``[0, 1]``). Writes
-        ``<prefix>_reconstructions``, ``<prefix>_samples_<label>`` and
-        ``<prefix>_interpolation`` PNGs under ``run_dir/images`` (PIE's Fig. 7).
-        """
-        from infozoo.images import write_grid
-        from infozoo.sharpness import sharpness
-
-        x = _as_array(x_test).astype(np.float32)
-        # the sharpness budget follows the test budget (--train-size runs test on fewer images)
-        n_sharp = min(int(sharpness_samples or self.sharpness_samples), len(x))
-        nll = self._batched(lambda b: self.loss_terms(b)["nll"], x, batch_size)
-        x_hat = self._batched(self.reconstruct, x, batch_size)
-        mean_nll = float(np.mean(nll))
-        metrics = {
-            "test_nll": mean_nll,
-            "test_bits_per_dim": float(self.bits_per_dim(mean_nll)),
-            "recon_mse": float(np.mean((x_hat - x) ** 2)),
-            "recon_l1": float(np.mean(np.abs(x_hat - x))),
-            "sharpness_true": sharpness(x[:n_sharp]),
-        }
-        samples = {}
-        for label, t in self.sample_temperatures:
-            s = np.clip(self._samples(n_sharp, t, batch_size), 0.0, 1.0)
-            metrics[f"sharpness_{label}"] = sharpness(s)
-            samples[label] = s
-        if run_dir is not None:
-            pre = self.image_prefix
-            k = min(10, len(x))
-            rows = []
-            for i in range(0, min(2 * k, len(x)), k):   # Fig. 7a: originals, reconstructions
-                rows += [x[i:i + k], x_hat[i:i + k]]
-            write_grid(run_dir, f"{pre}_reconstructions", rows, step, writer)
-            for label, s in samples.items():             # Fig. 7b, 7c
-                write_grid(run_dir, f"{pre}_samples_{label}",
-                           [s[i:i + 10] for i in range(0, min(50, len(s)), 10)], step, writer)
-            n_rows = min(5, len(x) // 2)                 # Fig. 7d: interpolation in z
-            if n_rows:
-                z = np.asarray(self.encode(x[:2 * n_rows]))
-                ts = np.linspace(0.0, 1.0, 10, dtype=np.float32)[:, None]
-                rows = [np.asarray(self.decode(z[2 * i] + ts * (z[2 * i + 1] - z[2 * i])))
-                        for i in range(n_rows)]
-                write_grid(run_dir, f"{pre}_interpolation", rows, step, writer)
-        return metrics
+    def evaluator(self, **kwargs):
+        """:class:`infozoo.evaluators.DensityEvaluator`: NLL, bits/dim, sharpness, grids."""
+        from infozoo.evaluators import DensityEvaluator
+        return DensityEvaluator(self, **kwargs)

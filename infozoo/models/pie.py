@@ -56,7 +56,7 @@ class PIE(DequantizedDensity, ZooModel):
     (soft clamp of the coupling log-scales), ``dequantize`` (add
     ``U(0, 1/num_bins)`` noise in ``loss_terms``), ``num_bins`` (levels of the
     data, for bits/dim), ``sharpness_samples`` (images per sharpness estimate
-    in ``extra_metrics``), ``seed``.
+    in ``DensityEvaluator``), ``seed``.
     """
 
     image_prefix = "pie"

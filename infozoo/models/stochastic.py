@@ -30,9 +30,8 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from infozoo.losses.mmd import mmd
+from infozoo.batching import batched
 from infozoo.losses.priors import gaussian_kl_to_standard_normal, sample_prior
-from infozoo.data import as_array as _as_array
 from infozoo.models.base import ZooModel
 from infozoo.nets.encoders import ARCHS, make_encoder_decoder
 
@@ -187,107 +186,19 @@ class StochasticAutoencoder(ZooModel):
     def aggregate_codes(self, x, batch_size=500, seed=0):
         """Draws of the aggregate posterior ``q(z) = 1/N sum_i q(z|x_i)`` (one per input), numpy."""
         rng = np.random.RandomState(seed)
-        out = []
-        for i in range(0, len(x), batch_size):
-            mu, sigma = self.encoder_params(x[i:i + batch_size])
+
+        def draw(b):
+            mu, sigma = self.encoder_params(b)
             mu = np.asarray(mu, np.float64)
-            if sigma is not None:
-                mu = mu + np.asarray(sigma, np.float64) * rng.normal(size=mu.shape)
-            out.append(mu)
-        return np.concatenate(out, 0)
+            return mu if sigma is None else mu + np.asarray(sigma, np.float64) * rng.normal(
+                size=mu.shape)
+        return batched(draw, x, batch_size)
 
-    def extra_metrics(self, x_test, run_dir, writer=None, step=0, y_test=None, x_train=None,
-                      y_train=None, dataset=None, batch_size=500, mmd_points=1000):
-        """MMD of the codes to the prior; with labels, toy25's ``E``, the linear-SVM robustness
-        table and a labelled code scatter; PNGs of samples and (toy25) reconstructions.
-
-        Labels and training data are taken from the arguments or, when absent, reloaded from
-        ``run_dir/config.yaml`` (the test arrays must match ``x_test``). Returns JSON-able
-        metrics: ``mmd_prior`` (unbiased MMD^2, multi-scale IMQ, between ``mmd_points`` draws
-        of ``q(z)`` and of ``p(z)``), ``toy25_E`` / ``toy25_E_sampled`` (IPAE Fig. 1, with the
-        mean code / a sampled code), ``svm_<corruption>`` (accuracy in [0, 1]) and
-        ``labels`` (where they came from).
-        """
-        from infozoo import toy
-        from infozoo.images import write_grid
-        x = _as_array(x_test).astype(np.float32)
-        if y_test is None and run_dir is not None:
-            found = _data_from_run(run_dir, x)
-            if found is not None:
-                dataset, x_train, y_train, y_test = found
-        metrics = {"prior": self.prior_name, "labels": "none" if y_test is None else "found"}
-        n = min(mmd_points, len(x))
-        q = self.aggregate_codes(x[:n], batch_size)
-        p = np.asarray(sample_prior(self.prior_name, n, self.code_size,
-                                    keras.random.SeedGenerator(1234)), np.float64)
-        metrics["mmd_prior"] = float(mmd(tf.constant(q), tf.constant(p))) if n >= 2 else None
-        is_toy = self.image_shape == (1, 1, 2)
-        x_hat = None
-        if is_toy:
-            x_hat = _batched(self.reconstruct, x, batch_size)
-        if is_toy and y_test is not None and toy.is_toy25(dataset):
-            spacing = toy.parse_name(dataset)
-            metrics["toy25_E"] = toy.mean_distance_to_component(x_hat, y_test, spacing)
-            codes = self.aggregate_codes(x, batch_size, seed=1)
-            x_smp = _batched(self.decode, codes.astype(np.float32), batch_size)
-            metrics["toy25_E_sampled"] = toy.mean_distance_to_component(x_smp, y_test, spacing)
-        if y_test is not None and x_train is not None and self.hp["probe_size"] > 0:
-            from infozoo import linear_probe
-            table = linear_probe.robustness_table(
-                lambda b: self.encode(b), x_train, y_train, x, y_test,
-                train_size=self.hp["probe_size"], batch_size=batch_size)
-            metrics.update({f"svm_{k}": v for k, v in table.items()})
-            if run_dir is not None:
-                import json
-                import os
-                with open(os.path.join(run_dir, "robustness.json"), "w") as f:
-                    json.dump(table, f, indent=2)
-                with open(os.path.join(run_dir, "robustness.md"), "w") as f:
-                    f.write(linear_probe.markdown_table({self.registry_name: table}) + "\n")
-        if run_dir is None:
-            return metrics
-        if is_toy:
-            k = min(len(x), 2000)
-            toy.write_png(run_dir, "toy25_reconstructions",
-                          toy.reconstruction_scatter(x[:k], x_hat[:k]), step, writer)
-            s = np.asarray(self.sample(k, 1.0))
-            toy.write_png(run_dir, "toy25_samples", toy.reconstruction_scatter(x[:k], s),
-                          step, writer)
-        else:
-            s = np.asarray(self.sample(50, 1.0))
-            write_grid(run_dir, "prior_samples", [s[i:i + 10] for i in range(0, 50, 10)],
-                       step, writer)
-        if self.code_size == 2:
-            z = _batched(self.encode, x, batch_size)
-            toy.write_png(run_dir, "codes_2d", toy.code_scatter(z, y_test), step, writer)
-        return metrics
+    def evaluator(self, **kwargs):
+        """:class:`infozoo.evaluators.StochasticEvaluator`: MMD to the prior, toy25's E, the
+        linear-SVM robustness table, samples and scatters."""
+        from infozoo.evaluators import StochasticEvaluator
+        return StochasticEvaluator(self, **kwargs)
 
     def get_config(self):
         return {**super().get_config(), **self.hp}
-
-
-
-
-def _batched(fn, x, batch_size):
-    return np.concatenate([np.asarray(fn(x[i:i + batch_size]))
-                           for i in range(0, len(x), batch_size)], 0)
-
-
-def _data_from_run(run_dir, x_test):
-    """``(dataset, x_train, y_train, y_test)`` of the run in ``run_dir`` if its test images are
-    ``x_test`` (a prefix of the run's test split), else None."""
-    import os
-    from infozoo import config as config_lib
-    from infozoo import data as data_lib
-    path = os.path.join(run_dir, "config.yaml")
-    if not os.path.isfile(path):
-        return None
-    try:
-        d = config_lib.load(path)["data"]
-        xtr, ytr, xte, yte = data_lib.load_arrays(d["dataset"], d["data_dir"], d["train_size"])
-    except Exception:  # noqa: BLE001  (no labels: the labelled metrics are skipped)
-        return None
-    n = len(x_test)
-    if xte.shape[1:] != x_test.shape[1:] or len(xte) < n or not np.array_equal(xte[:n], x_test):
-        return None
-    return d["dataset"], xtr, ytr, yte[:n]

@@ -9,7 +9,7 @@
 - :mod:`infozoo.probe.probe`: :class:`Probe` / :func:`probe`, a ``tf.function`` under any
   ``tf.distribute`` strategy that walks ``model.representations(x)`` or the layers of a
   plain Keras model (:mod:`infozoo.probe.keras_models`);
-- :mod:`infozoo.probe.plots`: information-plane and entropy-change PNGs;
+- figures: :mod:`infozoo.plots` (information plane, entropy-change bars);
 - :mod:`infozoo.probe.callback`: :class:`ProbeCallback` for TensorBoard during training;
 - :func:`run_probe`: what ``infozoo probe RUN_DIR`` does.
 

@@ -12,7 +12,7 @@ class ProbeCallback(keras.callbacks.Callback):
     TensorBoard (``log_dir``): scalars ``probe/<quantity>/<ii>_<layer>`` for ``S``,
     ``I_XT``, ``I_TXhat`` and, where defined, ``dh_bits`` (step = epoch), the
     summaries ``probe/I_X_Xhat`` and ``probe/S_X``, and both figures of
-    :mod:`infozoo.probe.plots` as images, so the information plane can be watched
+    :mod:`infozoo.plots` as images, so the information plane can be watched
     evolving. ``estimators`` (default ``("renyi",)``, the cheapest during training) adds
     scalars ``probe/<estimator>/I_XT/<ii>_<layer>`` (and ``I_TXhat``) for each Shannon
     estimator asked (``sigma`` for ``noisy``); the images need ``renyi``. With
@@ -55,7 +55,7 @@ class ProbeCallback(keras.callbacks.Callback):
     def write(self, result, step):
         import tensorflow as tf
 
-        from infozoo.probe import plots
+        from infozoo import plots
         if self.run_dir:
             with open(os.path.join(self.run_dir, "probe_history.jsonl"), "a") as f:
                 f.write(json.dumps(result) + "\n")
@@ -77,8 +77,6 @@ class ProbeCallback(keras.callbacks.Callback):
                 return
             tf.summary.scalar("probe/I_X_Xhat", result["I_X_Xhat"], step=step)
             tf.summary.scalar("probe/S_X", result["S_X"], step=step)
-            tf.summary.image("probe/information_plane",
-                             plots.information_plane(result, f"epoch {step}")[None], step=step)
-            tf.summary.image("probe/entropy_change",
-                             plots.entropy_change(result, f"epoch {step}")[None], step=step)
+        plots.write_plots(result, None, "probe", f"epoch {step}", writer=self._writer,
+                          step=step)
         self._writer.flush()

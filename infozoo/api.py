@@ -1,0 +1,184 @@
+"""The Python API: build a zoo model with its config's defaults, train it as the CLI does.
+
+``build`` and ``config_for`` resolve a zoo config exactly as ``infozoo train`` does
+(:func:`infozoo.config.resolve`: common defaults, the YAML, its ``datasets:`` section,
+then the arguments); ``fit`` is a thin layer over :func:`infozoo.train.run`, so a run
+started from Python has the CLI's run directory: checkpoints and resume, image grids,
+TensorBoard logs, ``metrics.json`` and the SavedModel export. See ``docs/api.md``.
+"""
+import os
+
+import numpy as np
+
+from infozoo import config as config_lib
+
+#: image shape of each built-in dataset (``toy25:<spacing>`` is ``toy25``)
+DATASET_SHAPES = {"mnist": (28, 28, 1), "fashion_mnist": (28, 28, 1), "cifar10": (32, 32, 3),
+                  "digits": (8, 8, 1), "toy25": (1, 1, 2)}
+
+
+def dataset_shape(dataset):
+    """The image shape of a built-in dataset name, or None if unknown."""
+    if dataset is None:
+        return None
+    return DATASET_SHAPES.get(str(dataset).split(":", 1)[0])
+
+
+def dataset_for_shape(name, input_shape):
+    """The dataset whose section of zoo config ``name`` fits images of ``input_shape``:
+    the config's own dataset if its shape matches, else the first ``datasets:`` entry of
+    the YAML, else the first built-in dataset of that shape; None if there is none."""
+    shape = tuple(int(s) for s in input_shape)
+    raw = config_lib.load_zoo(name)
+    default = raw.get("data", {}).get("dataset", config_lib.DATA_DEFAULTS["dataset"])
+    for cand in [default, *raw.get("datasets", {}), *DATASET_SHAPES]:
+        if dataset_shape(cand) == shape:
+            return cand
+    return None
+
+
+def _plain(v):
+    """Plain Python values (Keras wraps lists held by layers in ``TrackedList``)."""
+    if isinstance(v, (list, tuple)):
+        return [_plain(i) for i in v]
+    if isinstance(v, dict):
+        return {k: _plain(i) for k, i in v.items()}
+    return v
+
+
+def _model_overrides(model_args):
+    return {f"model_args.{k}": _plain(v) for k, v in model_args.items()}
+
+
+def config_for(name, input_shape=None, dataset=None, **model_args):
+    """The resolved config (``infozoo train NAME --dry-run``) with ``model_args`` set,
+    plus ``input_shape``. ``dataset`` picks the YAML's ``datasets:`` section; without it,
+    ``input_shape`` picks the dataset of that shape (:func:`dataset_for_shape`).
+    Unknown names, keys or values raise :class:`infozoo.config.ConfigError` (a ValueError)."""
+    if input_shape is not None:
+        input_shape = tuple(int(s) for s in input_shape)
+    if dataset is None and input_shape is not None:
+        dataset = dataset_for_shape(name, input_shape)
+    overrides = _model_overrides(model_args)
+    if dataset is not None:
+        overrides["data.dataset"] = dataset
+    cfg = config_lib.resolve(name, overrides)
+    shape = input_shape or dataset_shape(cfg["data"]["dataset"])
+    if shape is None:
+        raise config_lib.ConfigError(f"cannot tell the image shape of dataset "
+                                     f"{cfg['data']['dataset']!r}: pass input_shape=")
+    cfg["input_shape"] = [int(s) for s in shape]
+    return cfg
+
+
+def build(name, input_shape=None, dataset=None, **model_args):
+    """A model of zoo config ``name`` (``infozoo list``) with its defaults and ``model_args``.
+
+    ``infozoo.build("pie", eps=0.1)`` is the PIE of ``zoo_configs/pie.yaml`` for MNIST;
+    ``input_shape=(8, 8, 1)`` or ``dataset="digits"`` uses the YAML's digits section. A
+    model registered without a zoo config (a plug-in) is built from its class defaults."""
+    from infozoo import registry
+    if name not in config_lib.zoo_names():
+        try:
+            cls = registry.get_model_class(name)
+        except KeyError:
+            raise config_lib.ConfigError(
+                f"unknown model {name!r}; zoo configs: {', '.join(config_lib.zoo_names())}; "
+                f"registered models: {', '.join(registry.model_names())}") from None
+        shape = input_shape or dataset_shape(dataset) or (28, 28, 1)
+        return cls(input_shape=tuple(shape), **model_args)
+    from infozoo.train import build_model
+    cfg = config_for(name, input_shape, dataset, **model_args)
+    return build_model(cfg, cfg["input_shape"])
+
+
+def _args_of(model, zoo):
+    """``model_args`` of zoo config ``zoo`` that rebuild ``model`` exactly; ValueError if
+    the model has settings the config cannot carry."""
+    from infozoo import registry
+    raw = config_lib.load_zoo(zoo)
+    if raw.get("model", zoo) != model.registry_name:
+        raise ValueError(f"zoo config {zoo!r} builds model {raw.get('model', zoo)!r}, not "
+                         f"{model.registry_name!r}")
+    conf = model.get_config()
+    args = {k: conf[k] for k in raw.get("model_args", {}) if k in conf}
+    cls = registry.get_model_class(model.registry_name)
+    probe = cls(input_shape=model.image_shape,
+                **{**config_lib.resolve(zoo, _model_overrides(args))["model_args"]})
+    skip = {"name", "trainable", "dtype"}
+    other = probe.get_config()
+    diff = sorted(k for k in set(conf) | set(other) if k not in skip and conf.get(k) != other.get(k))
+    if diff:
+        raise ValueError(f"{type(model).__name__} has settings zoo config {zoo!r} does not carry: "
+                         + ", ".join(f"{k}={conf.get(k)!r} (config gives {other.get(k)!r})"
+                                     for k in diff)
+                         + "; train with infozoo.fit(name, ...) and those model_args, or "
+                           "with keras' model.fit")
+    return args
+
+
+def _write_arrays(data, run_dir):
+    """``(x_train, y_train, x_test, y_test)`` -> ``run_dir/data/arrays.npz`` (labels may be None)."""
+    xtr, ytr, xte, yte = data
+    xtr, xte = np.asarray(xtr, np.float32), np.asarray(xte, np.float32)
+    ytr = np.zeros(len(xtr), np.int64) if ytr is None else np.asarray(ytr, np.int64)
+    yte = np.zeros(len(xte), np.int64) if yte is None else np.asarray(yte, np.int64)
+    d = os.path.join(run_dir, "data")
+    os.makedirs(d, exist_ok=True)
+    path = os.path.join(d, "arrays.npz")
+    np.savez(path + ".tmp.npz", x_train=xtr, y_train=ytr, x_test=xte, y_test=yte)
+    os.replace(path + ".tmp.npz", path)
+    return d
+
+
+def fit(model_or_name, run_dir, data=None, dataset=None, zoo=None, verbose=1, **settings):
+    """Trains as ``infozoo train`` does, in ``run_dir`` (an existing run resumes).
+
+    ``model_or_name``: a zoo config name (``"pie"``), or a model built by :func:`build` or
+    a model class of a zoo config (its settings go into the run's config; it gets the
+    trained weights). ``data``: optional ``(x_train, y_train, x_test, y_test)`` arrays,
+    images in ``[0, 1]`` (labels may be None), stored under ``run_dir/data``; otherwise
+    ``dataset`` (default: the config's, or the one of the model's input shape).
+    ``settings``: any config key, bare or ``section.key`` (``epochs=2``, ``eps=0.3``,
+    ``train.lr=1e-4``). ``zoo``: the zoo config of a model whose registry name is not
+    one (e.g. ``"classic-deep"``). Returns the run's metrics (``metrics.json``).
+    """
+    from infozoo import train
+    overrides = dict(settings)
+    model = None if isinstance(model_or_name, str) else model_or_name
+    if model is None:
+        zoo = model_or_name
+    else:
+        zoo = zoo or getattr(model, "registry_name", None)
+        if zoo not in config_lib.zoo_names():
+            raise ValueError(f"{type(model).__name__} has no zoo config ({zoo!r}); pass zoo=, "
+                             f"or train it with keras' model.fit")
+        overrides.update(_model_overrides(_args_of(model, zoo)))
+    if data is not None:
+        shape = np.asarray(data[0]).shape[1:]
+        dataset = dataset or dataset_for_shape(zoo, shape)
+        if dataset is not None and dataset_shape(dataset) == DATASET_SHAPES["toy25"]:
+            raise ValueError("toy25 is generated, not read from arrays: pass dataset='toy25' "
+                             "without data=, or reshape your points")
+        overrides["data.data_dir"] = _write_arrays(data, run_dir)
+    elif dataset is None and model is not None:
+        dataset = dataset_for_shape(zoo, model.image_shape)
+        if dataset is None:
+            raise ValueError(f"no built-in dataset has images of shape {list(model.image_shape)}:"
+                             f" pass data=(x_train, y_train, x_test, y_test)")
+    if dataset is not None:
+        overrides["data.dataset"] = dataset
+    metrics = train.run(zoo, overrides, run_dir, verbose=verbose)
+    if model is not None:
+        trained = load_run(run_dir)
+        if tuple(trained.image_shape) != tuple(model.image_shape):
+            raise ValueError(f"the run trained on images {list(trained.image_shape)}, the model "
+                             f"takes {list(model.image_shape)}")
+        model.set_weights(trained.get_weights())
+    return metrics
+
+
+def load_run(run_dir):
+    """The trained model of a run directory (its export, else its last checkpoint)."""
+    from infozoo.evaluate import load_run_model
+    return load_run_model(run_dir)[1]

@@ -1,0 +1,31 @@
+"""The one reporter: writes an evaluator's :class:`~infozoo.evaluators.Report` into a run.
+
+Image grids go through :func:`infozoo.images.write_grid`, scatters through
+:mod:`infozoo.plots` (PNG, and PDF/SVG on request), both also as TensorBoard
+images with a summary writer; tables go to ``run_dir/<name>`` (``.json`` or text).
+"""
+import json
+import os
+
+
+def write_report(report, run_dir, writer=None, step=0, formats=("png",)):
+    """Writes every grid, scatter and table of ``report``; returns the paths written."""
+    from infozoo import plots
+    from infozoo.images import write_grid
+    paths = []
+    for name, rows in report.grids.items():
+        paths.append(write_grid(run_dir, name, rows, step, writer))
+    for name, (kind, args) in report.scatters.items():
+        fig = getattr(plots, kind)(**args)
+        paths += plots.write_figure(fig, os.path.join(run_dir, "images"), name, formats,
+                                    writer, step)
+    for name, obj in report.tables.items():
+        path = os.path.join(run_dir, name)
+        with open(path + ".tmp", "w") as f:
+            if name.endswith(".json"):
+                json.dump(obj, f, indent=2)
+            else:
+                f.write(str(obj).rstrip("\n") + "\n")
+        os.replace(path + ".tmp", path)
+        paths.append(path)
+    return paths
