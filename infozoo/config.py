@@ -70,6 +70,8 @@ class ConfigError(ValueError):
 
 
 def config_dir():
+    """The directory of the zoo configs: ``INFOZOO_CONFIG_DIR`` (which replaces the bundled
+    ``zoo_configs/``), else the bundled one."""
     env = os.environ.get("INFOZOO_CONFIG_DIR")
     if env:
         path = Path(env)
@@ -87,8 +89,26 @@ def config_dir():
     raise ConfigError("cannot find the zoo_configs directory; set INFOZOO_CONFIG_DIR")
 
 
+def config_dirs():
+    """Where zoo configs are looked up, first match wins: each directory of
+    ``INFOZOO_CONFIG_PATH`` (``os.pathsep``-separated; a plug-in model's own YAML), then
+    :func:`config_dir`."""
+    extra = [Path(p) for p in os.environ.get("INFOZOO_CONFIG_PATH", "").split(os.pathsep) if p]
+    for p in extra:
+        if not p.is_dir():
+            raise ConfigError(f"INFOZOO_CONFIG_PATH names {p}, which is not a directory")
+    return [*extra, config_dir()]
+
+
+def _zoo_file(name):
+    for d in config_dirs():
+        if (d / f"{name}.yaml").is_file():
+            return d / f"{name}.yaml"
+    return None
+
+
 def zoo_names():
-    return sorted(p.stem for p in config_dir().glob("*.yaml"))
+    return sorted({p.stem for d in config_dirs() for p in d.glob("*.yaml")})
 
 
 def _merge(base, over):
@@ -103,8 +123,8 @@ def _merge(base, over):
 
 def load_zoo(name, _seen=()):
     """The raw YAML of a zoo config, with its ``inherit:`` chain merged in."""
-    path = config_dir() / f"{name}.yaml"
-    if not path.is_file():
+    path = _zoo_file(name)
+    if path is None:
         raise ConfigError(f"unknown model {name!r}; available: {', '.join(zoo_names())}")
     if name in _seen:
         raise ConfigError(f"zoo config {name!r} inherits from itself")

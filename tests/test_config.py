@@ -74,3 +74,13 @@ def test_classic_baselines_are_the_authors():
     deep = config.resolve("classic-deep", {"bottleneck": 32})
     assert deep["model_args"]["hidden"] == [1024] * 4
     assert build_model(deep, (28, 28, 1)).count_params_trainable() == 7_971_632
+
+
+def test_config_path_adds_a_plugin_directory(tmp_path, monkeypatch):
+    (tmp_path / "myinn.yaml").write_text("model: inn\ninherit: inn\nmodel_args:\n  bottleneck: 5\n")
+    monkeypatch.setenv("INFOZOO_CONFIG_PATH", str(tmp_path))
+    assert "myinn" in config.zoo_names() and "pie" in config.zoo_names()
+    assert config.resolve("myinn")["model_args"]["bottleneck"] == 5
+    monkeypatch.setenv("INFOZOO_CONFIG_PATH", str(tmp_path / "missing"))
+    with pytest.raises(config.ConfigError, match="not a directory"):
+        config.zoo_names()
