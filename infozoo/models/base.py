@@ -56,7 +56,7 @@ def _checked(fn, kind):
 
 def _wrap_public_methods(cls):
     for name, kind in CHECKED_METHODS.items():
-        fn = cls.__dict__.get(name)
+        fn = getattr(cls, name, None)  # also methods of mixins (DequantizedDensity.log_prob)
         if callable(fn) and not getattr(fn, "_infozoo_checked", False):
             setattr(cls, name, _checked(fn, kind))
 
