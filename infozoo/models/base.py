@@ -4,7 +4,10 @@ A model implements ``loss_terms(x, training) -> {name: per-example tensor}``
 with the total objective under ``"loss"``; ``train_step`` averages every term
 over the *global* batch (``tf.nn.compute_average_loss``, so a mirrored run
 equals a single-device run), and every term is a Keras metric: it shows in the
-progress bar and in TensorBoard. Models also implement ``encode``/``decode``
+progress bar and in TensorBoard. Under a strategy, draws go through
+``batch_noise`` and batch-level estimators through ``global_mmd`` /
+``infozoo.distribute.gather_batch``, so N replicas compute what one device does
+(``infozoo.distribute``). Models also implement ``encode``/``decode``
 (and ``sample`` where they can), which the exporter turns into SavedModel
 endpoints.
 """
@@ -16,6 +19,8 @@ import keras
 import numpy as np
 import tensorflow as tf
 
+from infozoo import distribute
+from infozoo.losses.mmd import DEFAULT_SCALES, mmd
 from infozoo.registry import register_model  # noqa: F401  (re-exported for model files)
 
 #: public methods whose argument is checked (``"x"``: a batch of images, ``"z"``: codes)
@@ -132,6 +137,27 @@ class ZooModel(keras.Model):
             {"name": "reconstruction", "value": self.decode(code), "bijective": False,
              "logdet": None},
         ]
+
+    # -- randomness and batch-level estimators under tf.distribute -------------------
+    def batch_noise(self, draw, shape):
+        """``draw(shape)`` for this replica's rows of the global batch.
+
+        ``draw(global_shape)`` must use the model's (mirrored) ``SeedGenerator``: every
+        replica draws the global batch's noise with the same seed and keeps its own
+        rows, so the global batch sees independent draws, the same as on one device.
+        With one replica this is ``draw(shape)``."""
+        shape = tf.cast(shape, tf.int32)
+        offset, total = distribute.batch_rows(shape[0])
+        if distribute._replica_context() is None:
+            return draw(shape)
+        full = draw(tf.concat([tf.reshape(total, [1]), shape[1:]], 0))
+        return full[offset:offset + shape[0]]
+
+    def global_mmd(self, z, prior_draw, kernel="imq", scales=DEFAULT_SCALES):
+        """Unbiased MMD^2 between the *global* batch of codes ``z`` and ``prior_draw(n)``
+        (``n`` draws, with the model's ``SeedGenerator``): the same value on every replica."""
+        z_all = distribute.gather_batch(z)
+        return mmd(z_all, prior_draw(tf.shape(z_all)[0]), kernel, scales)
 
     # -- shared behaviour ----------------------------------------------------------
     def reconstruct(self, x, training=False):
