@@ -254,7 +254,19 @@ class ZooModel(keras.Model):
     def _update(self, terms):
         for t in self.trackers:
             t.update_state(terms[t.name])
-        return {t.name: t.result() for t in self.trackers}
+        return distribute.synced_results(self.trackers)
+
+    def _maybe_symbolic_build(self, iterator=None, data_batch=None):
+        """Keras (3.15) peeks at one distributed batch here and reduces it with
+        ``strategy.reduce``, which MultiWorkerMirroredStrategy refuses for a batch
+        (tensorflow#72388). ZooModels build every variable in ``__init__`` (and
+        ``train.compile_model`` the optimizer), so nothing needs the peek."""
+        unbuilt = [c for c in (getattr(self, "_compile_metrics", None),
+                               getattr(self, "_compile_loss", None))
+                   if c is not None and not c.built]
+        if not unbuilt and all(layer.built for layer in self._flatten_layers()):
+            iterator = None  # Keras then only builds the optimizer
+        return super()._maybe_symbolic_build(iterator=iterator, data_batch=data_batch)
 
     def train_step(self, data):
         x = data[0] if isinstance(data, (tuple, list)) else data
