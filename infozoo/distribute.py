@@ -82,8 +82,13 @@ def gather_batch(x):
 
     Differentiable: the gradient sums every replica's upstream gradient and keeps this
     replica's rows, so a loss on the gathered batch trains as on one device."""
+    import tensorflow as tf
     ctx = _replica_context()
-    return x if ctx is None else ctx.all_gather(x, axis=0)
+    if ctx is None:
+        return x
+    # tf.identity: MultiWorkerMirroredStrategy cannot all-gather a tf.function input itself,
+    # and its gather loses the static shape, which ensure_shape restores
+    return tf.ensure_shape(ctx.all_gather(tf.identity(x), axis=0), [None, *x.shape[1:]])
 
 
 def batch_rows(n_local):
@@ -203,23 +208,46 @@ def is_chief():
     return kind in (None, "worker") and index == 0
 
 
+SCRATCH_MARKER = ".infozoo-worker-scratch"
+
+
 def writable_dir(run_dir):
-    """Where this process writes: ``run_dir`` on the chief; on another worker a fresh
-    temporary directory (its checkpoints, logs and images are the same as the chief's and
-    are deleted with :func:`cleanup`)."""
+    """Where this process writes: ``run_dir`` on the chief; on another worker a scratch
+    directory under the system temporary directory, named after the worker and ``run_dir``
+    (its checkpoints, logs and images duplicate the chief's). A scratch directory left by a
+    killed worker is emptied when that worker starts again; :func:`cleanup` removes it."""
     if is_chief():
         return run_dir
+    import hashlib
+    import os
     import tempfile
     kind, index = task()
-    return tempfile.mkdtemp(prefix=f"infozoo-{kind}{index}-")
+    key = hashlib.sha1(os.path.abspath(run_dir).encode()).hexdigest()[:12]
+    path = os.path.join(tempfile.gettempdir(), f"infozoo-{kind}{index}-{key}")
+    cleanup(path, run_dir)
+    os.makedirs(path)
+    open(os.path.join(path, SCRATCH_MARKER), "w").close()
+    return path
 
 
 def cleanup(write_dir, run_dir):
-    """Removes a non-chief worker's temporary directory (never ``run_dir``)."""
+    """Removes a non-chief worker's scratch directory (only one carrying the marker)."""
     import os
     import shutil
-    if os.path.abspath(write_dir) != os.path.abspath(run_dir):
+    if (os.path.abspath(write_dir) != os.path.abspath(run_dir)
+            and os.path.isfile(os.path.join(write_dir, SCRATCH_MARKER))):
         shutil.rmtree(write_dir, ignore_errors=True)
+
+
+def error_summary(e, limit=300):
+    """The line of a TensorFlow error that says what happened (TF's first line is often just
+    "Graph execution error:")."""
+    lines = [ln.strip() for ln in str(e).splitlines() if ln.strip()]
+    for key in ("unhealthy", "heartbeat", "aborted", "is down", "deadline", "unavailable"):
+        hit = [ln for ln in lines if key in ln.lower()]
+        if hit:
+            return hit[0][:limit]
+    return (lines[0] if lines else type(e).__name__)[:limit]
 
 
 def is_lost_worker_error(e):
