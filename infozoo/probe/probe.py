@@ -116,7 +116,8 @@ class Probe:
     def _replica_step(self, x):
         ctx = tf.distribute.get_replica_context()
         R = int(ctx.num_replicas_in_sync)
-        gather = distribute.gather_batch  # the global batch (identity with one replica)
+        gather = lambda t: tf.ensure_shape(  # noqa: E731  (even shards: R x the local batch)
+            distribute.gather_batch(t), [R * t.shape[0], *t.shape[1:]]) if R > 1 else t
         reps = self._representations(x)
         if len(reps) < 2:
             raise ValueError("representations(x) must return at least input and reconstruction")
