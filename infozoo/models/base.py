@@ -256,6 +256,19 @@ class ZooModel(keras.Model):
             t.update_state(terms[t.name])
         return distribute.synced_results(self.trackers)
 
+    def evaluate(self, *args, **kwargs):
+        """Keras ``evaluate``, leaving the random streams where they were: evaluation draws
+        (and the validation inside ``fit``) do not shift the training draws, which then
+        do not depend on how evaluation batches are split or iterated (a multi-worker
+        iterator may run one more, empty, step than a single-process one)."""
+        states = [(v, np.array(v.numpy())) for v in self.non_trainable_variables
+                  if v.name == "seed_generator_state"]
+        try:
+            return super().evaluate(*args, **kwargs)
+        finally:
+            for v, value in states:
+                v.assign(value)
+
     def _maybe_symbolic_build(self, iterator=None, data_batch=None):
         """Keras (3.15) peeks at one distributed batch here and reduces it with
         ``strategy.reduce``, which MultiWorkerMirroredStrategy refuses for a batch
