@@ -48,7 +48,7 @@ class ActNorm(Invertible):
         if not self.built:
             self.build(tuple(x.shape))
         axes = list(range(len(x.shape) - 1))
-        mean, var = tf.nn.moments(x, axes=axes)
+        mean, var = keras.ops.moments(x, axes=axes, synchronized=True)  # the global batch
         self.bias.assign(tf.cast(-mean, self.bias.dtype))
         self.log_scale.assign(tf.cast(-tf.math.log(tf.sqrt(var) + tf.constant(1e-6, x.dtype)),
                                       self.log_scale.dtype))
