@@ -76,6 +76,13 @@ def result():
     return json.loads([ln for ln in p.stdout.splitlines() if ln.startswith("RESULT")][0][6:])
 
 
+#: glow: ActNorm's data-dependent init takes the global batch's moments as a sum of two
+#: half-batch sums, and Adam's step g / sqrt(v) turns that float32 round-off on near-zero
+#: gradients into lr-sized differences: 2.7e-5 relative on the loss here, against 2.8e-3
+#: with per-replica moments, so 2e-4 still tells the two apart.
+RTOL = {"glow": 2e-4}
+
+
 def test_every_model_two_replicas_equal_one_replica(result):
     from infozoo.registry import model_names
     assert result["replicas"] == 2
@@ -83,11 +90,13 @@ def test_every_model_two_replicas_equal_one_replica(result):
     for name, r in result["models"].items():
         assert r["one"]["loss"][0] != r["one"]["loss"][-1], name  # it trained
         for term in r["one"]:
-            np.testing.assert_allclose(r["two"][term], r["one"][term], rtol=1e-5, atol=1e-6,
+            np.testing.assert_allclose(r["two"][term], r["one"][term],
+                                       rtol=RTOL.get(name, 1e-5), atol=1e-6,
                                        err_msg=f"{name}: training {term}")
         assert bool(r["ev1"]) == (name in ("ipae", "vimae"))
         for term in r["ev1"]:
-            np.testing.assert_allclose(r["ev2"][term], r["ev1"][term], rtol=1e-5, atol=1e-6,
+            np.testing.assert_allclose(r["ev2"][term], r["ev1"][term],
+                                       rtol=RTOL.get(name, 1e-5), atol=1e-6,
                                        err_msg=f"{name}: evaluation {term}")
 
 
