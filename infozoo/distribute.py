@@ -283,7 +283,8 @@ def distribute_batches(strategy, make_dataset):
 
             def rows(i):
                 r = first + tf.cast(i, tf.int32)
-                return b[r * n // n_rep:(r + 1) * n // n_rep]
+                return tf.ensure_shape(b[r * n // n_rep:(r + 1) * n // n_rep],
+                                       [None, *b.shape[1:]])  # keep the static image shape
             return tf.data.Dataset.range(local).map(rows)
         return make_dataset().with_options(opts).flat_map(chunks)
     return strategy.distribute_datasets_from_function(per_worker)

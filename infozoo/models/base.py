@@ -215,10 +215,11 @@ class ZooModel(keras.Model):
                 raise ValueError(f"{type(self).__name__} expects batches of shape "
                                  f"[batch, {', '.join(map(str, self.image_shape))}]; the dataset "
                                  f"yields {spec.shape.as_list()}")
-        elif x is not None and not isinstance(x, dict):
+        elif x is not None and not isinstance(x, (dict, tf.distribute.DistributedDataset)):
             self.check_input(x, "the training data")
         vd = kwargs.get("validation_data")
-        if vd is not None and not isinstance(vd, tf.data.Dataset):
+        if vd is not None and not isinstance(vd, (tf.data.Dataset,
+                                                  tf.distribute.DistributedDataset)):
             self.check_input(vd[0] if isinstance(vd, (tuple, list)) else vd,
                              "the validation data")
         return super().fit(x, y, *args, **kwargs)
