@@ -78,8 +78,8 @@ def result():
 
 #: glow: ActNorm's data-dependent init takes the global batch's moments as a sum of two
 #: half-batch sums, and Adam's step g / sqrt(v) turns that float32 round-off on near-zero
-#: gradients into lr-sized differences: 2.7e-5 relative on the loss here, against 2.8e-3
-#: with per-replica moments, so 2e-4 still tells the two apart.
+#: gradients into lr-sized differences: 2.7e-5 relative on the loss here; per-replica
+#: moments gave 1.0e-4 on bits/dim, i.e. 2.8e-3 on the loss, so 2e-4 tells the two apart.
 RTOL = {"glow": 2e-4}
 
 
