@@ -24,8 +24,9 @@ COMMON_FLAGS = [
     ("--batch-size", "train.batch_size", click.IntRange(2), "global batch size"),
     ("--lr", "train.lr", float, "initial learning rate"),
     ("--seed", "train.seed", int, "random seed (a CPU run with the same seed repeats exactly)"),
-    ("--strategy", "train.strategy", click.Choice(["default", "mirrored"]),
-     "tf.distribute strategy: mirrored uses every GPU there is"),
+    ("--strategy", "train.strategy", click.Choice(["default", "mirrored", "multiworker"]),
+     "tf.distribute strategy: mirrored uses every GPU there is; multiworker every GPU of "
+     "every worker in TF_CONFIG (see --local-workers)"),
     ("--cpu-replicas", "train.cpu_replicas", click.IntRange(1),
      "with --strategy mirrored and no GPU: split the CPU into N logical devices"),
     ("--checkpoint-every", "train.checkpoint_every", click.IntRange(1),
@@ -34,7 +35,7 @@ COMMON_FLAGS = [
      "epochs between information-probe logs to TensorBoard (0: off)"),
 ]
 RESERVED = {f[0] for f in COMMON_FLAGS} | {"--run-dir", "--set", "--dry-run", "--quiet",
-                                          "--jit-compile", "--help"}
+                                          "--jit-compile", "--help", "--local-workers"}
 
 
 def _fail(msg):
@@ -113,6 +114,10 @@ class TrainGroup(click.Group):
                          help="override any config key, e.g. --set train.lr_drops=[5]"),
             click.Option(["--dry-run"], is_flag=True, help="print the resolved config and exit"),
             click.Option(["--quiet"], is_flag=True, help="one line per epoch instead of a progress bar"),
+            click.Option(["--local-workers"], type=click.IntRange(1), default=None,
+                         help="with --strategy multiworker: start N workers on 127.0.0.1 "
+                              "(a cluster on this machine), prefix their output, stop all if "
+                              "one dies"),
         ]
         try:
             specs = config_lib.flag_specs(name)
@@ -121,7 +126,7 @@ class TrainGroup(click.Group):
         params += [_model_option(*spec, _per_dataset(raw, "model_args", spec[0]))
                    for spec in specs]
 
-        def callback(run_dir, set_items, dry_run, quiet, **kw):
+        def callback(run_dir, set_items, dry_run, quiet, local_workers, **kw):
             overrides = {}
             try:
                 overrides.update(config_lib.parse_set(set_items))
@@ -137,6 +142,11 @@ class TrainGroup(click.Group):
                 click.echo(config_lib.dump(cfg), nl=False)
                 return
             run_dir = run_dir or os.path.join("runs", f"{name}-{time.strftime('%Y%m%d-%H%M%S')}")
+            if local_workers:
+                if cfg["train"]["strategy"] != "multiworker":
+                    _fail("--local-workers needs --strategy multiworker")
+                from infozoo import launcher
+                sys.exit(launcher.launch_from_argv(sys.argv[1:], local_workers, run_dir))
             _train(name, overrides, run_dir, 2 if quiet else 1)
 
         desc = raw.get("description", "")

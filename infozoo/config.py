@@ -39,7 +39,7 @@ TRAIN_DEFAULTS = {
     "checkpoint_every": 100,  # steps between checkpoints (and at every epoch end)
     "image_every": 1,         # epochs between image grids
     "jit_compile": False,
-    "strategy": "default",    # default | mirrored
+    "strategy": "default",    # default | mirrored | multiworker (TF_CONFIG)
     "cpu_replicas": 1,        # logical CPU devices for 'mirrored' on a machine without GPUs
     "eval_batch_size": 500,
     "probe_every": 0,         # epochs between information-probe logs to TensorBoard (0: off)
@@ -57,7 +57,7 @@ TRAIN_SCHEMA = {
     "lr_drops": {"items": {"type": "int", "min": 1}},
     "checkpoint_every": {"min": 1},
     "image_every": {"min": 0},
-    "strategy": {"choices": ["default", "mirrored"]},
+    "strategy": {"choices": ["default", "mirrored", "multiworker"]},
     "cpu_replicas": {"min": 1},
     "eval_batch_size": {"min": 1},
     "probe_every": {"min": 0},

@@ -1,9 +1,26 @@
-"""``tf.distribute`` strategies: ``default`` or ``mirrored`` over every GPU there is.
+"""``tf.distribute`` strategies, and the helpers that make data-parallel training exact.
 
-On a machine without GPUs, ``cpu_replicas = N`` splits the CPU into N logical
-devices so that ``mirrored`` runs N replicas: the same code path a multi-GPU
-machine runs. Logical devices must be configured before TensorFlow
-initialises its devices, so :func:`configure_cpu_replicas` runs first thing.
+Strategies: ``default`` or ``mirrored`` over every GPU there is. On a machine
+without GPUs, ``cpu_replicas = N`` splits the CPU into N logical devices so that
+``mirrored`` runs N replicas: the same code path a multi-GPU machine runs.
+Logical devices must be configured before TensorFlow initialises its devices,
+so :func:`configure_cpu_replicas` runs first thing.
+
+#### Exactness across replica counts
+
+A model computes on its replica's rows of the global batch. Three things couple
+rows, and each is made independent of how the batch is split:
+
+- batch statistics: batch norm is synchronised (``infozoo.nets.encoders``);
+- batch-level estimators (MMD, IPAE eq. 10): the codes are gathered into the
+  global batch (:func:`gather_batch`, differentiable: its gradient sums the
+  replicas' upstream gradients) and every replica computes the same value;
+- random draws: every replica shares one seed (the model's ``SeedGenerator`` is
+  mirrored), draws the noise of the *global* batch and keeps its own rows
+  (:func:`batch_rows`, ``ZooModel.batch_noise``). The global batch sees independent
+  draws, and they are the draws a 1-replica run makes, so N replicas equal 1.
+
+With one replica (or outside ``strategy.run``) every helper is the identity.
 """
 
 
@@ -24,12 +41,26 @@ def configure_cpu_replicas(n):
                                f"TensorFlow work (a fresh process).") from None
 
 
+STRATEGIES = ("default", "mirrored", "multiworker")
+#: seconds a collective may wait for its peers before the run is declared lost (multiworker)
+COLLECTIVE_TIMEOUT = 300
+
+
 def make_strategy(name="default", cpu_replicas=1):
+    """``default`` (one device), ``mirrored`` (every local GPU, or ``cpu_replicas`` logical
+    CPUs) or ``multiworker`` (``MultiWorkerMirroredStrategy`` over the cluster of ``TF_CONFIG``;
+    every local GPU of each worker, else its CPU)."""
     import tensorflow as tf
     if name == "default":
         return tf.distribute.get_strategy()
+    if name == "multiworker":
+        check_tf_config()
+        opts = tf.distribute.experimental.CommunicationOptions(
+            implementation=tf.distribute.experimental.CommunicationImplementation.AUTO,
+            timeout_seconds=COLLECTIVE_TIMEOUT)
+        return tf.distribute.MultiWorkerMirroredStrategy(communication_options=opts)
     if name != "mirrored":
-        raise ValueError(f"unknown strategy {name!r}: use 'default' or 'mirrored'")
+        raise ValueError(f"unknown strategy {name!r}: use one of {', '.join(STRATEGIES)}")
     gpus = tf.config.list_logical_devices("GPU")
     if gpus:
         return tf.distribute.MirroredStrategy()
@@ -37,3 +68,223 @@ def make_strategy(name="default", cpu_replicas=1):
     cpus = [d.name for d in tf.config.list_logical_devices("CPU")][:max(1, int(cpu_replicas))]
     return tf.distribute.MirroredStrategy(
         devices=cpus, cross_device_ops=tf.distribute.ReductionToOneDevice())
+
+
+def _replica_context():
+    """The replica context when more than one replica is in sync, else None."""
+    import tensorflow as tf
+    ctx = tf.distribute.get_replica_context()
+    return ctx if ctx is not None and ctx.num_replicas_in_sync > 1 else None
+
+
+def gather_batch(x):
+    """Every replica's rows of ``x`` (axis 0) in replica order, i.e. the global batch.
+
+    Differentiable: the gradient sums every replica's upstream gradient and keeps this
+    replica's rows, so a loss on the gathered batch trains as on one device."""
+    import tensorflow as tf
+    ctx = _replica_context()
+    if ctx is None:
+        return x
+    # tf.identity: MultiWorkerMirroredStrategy cannot all-gather a tf.function input itself,
+    # and its gather loses the static shape, which ensure_shape restores
+    return tf.ensure_shape(ctx.all_gather(tf.identity(x), axis=0), [None, *x.shape[1:]])
+
+
+def batch_rows(n_local):
+    """``(offset, total)``: this replica holds rows ``[offset, offset + n_local)`` of the
+    global batch of ``total`` rows (``(0, n_local)`` with one replica). Uneven splits
+    (the last evaluation batch) are handled: the sizes are gathered."""
+    import tensorflow as tf
+    ctx = _replica_context()
+    if ctx is None:
+        return 0, n_local
+    n_local = tf.cast(n_local, tf.int32)
+    sizes = ctx.all_gather(tf.reshape(n_local, [1]), axis=0)
+    rid = tf.cast(ctx.replica_id_in_sync_group, tf.int32)
+    return tf.reduce_sum(sizes[:rid]), tf.reduce_sum(sizes)
+
+
+def own_rows(x_global, n_local):
+    """This replica's rows of a global-batch tensor (``x_global`` itself with one replica)."""
+    offset, total = batch_rows(n_local)
+    if _replica_context() is None:
+        return x_global
+    return x_global[offset:offset + n_local]
+
+
+def _local_device(ctx):
+    """This replica's device (MWMS numbers replicas worker by worker)."""
+    import tensorflow as tf
+    devices = ctx.strategy.extended.worker_devices
+    return devices[int(tf.get_static_value(ctx.replica_id_in_sync_group)) % len(devices)]
+
+
+def synced_results(metrics):
+    """``{name: value}`` of ``keras.metrics.Mean`` trackers over every replica's examples.
+
+    Keras reads a tracker per replica and averages the replicas' values, which is off
+    when a batch splits unevenly; here totals and counts are summed over the replicas
+    first (one all-reduce for all trackers). Under MultiWorkerMirroredStrategy each value
+    gets a leading axis of 1 (Keras' cross-worker ``reduce(MEAN, axis=0)`` fails on
+    scalars, tensorflow#72388) and a device (Keras names the value's device as the
+    destination of that reduce, which is empty for an unplaced graph tensor)."""
+    import tensorflow as tf
+    ctx = _replica_context()
+    if ctx is None:
+        return {m.name: m.result() for m in metrics}
+    # ``.value`` + 0: a plain tensor (all-reducing the on-read variable itself fails in MWMS)
+    parts = tf.stack([tf.cast(v.value, tf.float32) + 0.0
+                      for m in metrics for v in (m.total, m.count)])
+    parts = ctx.all_reduce(tf.distribute.ReduceOp.SUM, parts)
+    out = {}
+    for i, m in enumerate(metrics):
+        value = tf.cast(tf.math.divide_no_nan(parts[2 * i], parts[2 * i + 1]), m.dtype)
+        if isinstance(ctx.strategy, tf.distribute.MultiWorkerMirroredStrategy):
+            with tf.device(_local_device(ctx)):
+                value = tf.identity(tf.reshape(value, [1]))
+        out[m.name] = value
+    return out
+
+
+# -- multi-worker: TF_CONFIG, the chief, per-worker scratch directories ---------------
+TF_CONFIG_EXAMPLE = ('TF_CONFIG=\'{"cluster": {"worker": ["host1:12345", "host2:12345"]}, '
+                     '"task": {"type": "worker", "index": 0}}\'')
+
+
+def tf_config():
+    """``TF_CONFIG`` parsed (``{}`` when unset); ValueError when it is not valid JSON."""
+    import json
+    import os
+    raw = os.environ.get("TF_CONFIG", "").strip()
+    if not raw:
+        return {}
+    try:
+        cfg = json.loads(raw)
+    except ValueError as e:
+        raise ValueError(f"TF_CONFIG is not valid JSON ({e}); it should look like "
+                         f"{TF_CONFIG_EXAMPLE}") from None
+    if not isinstance(cfg, dict):
+        raise ValueError(f"TF_CONFIG must be a JSON object like {TF_CONFIG_EXAMPLE}")
+    return cfg
+
+
+def check_tf_config():
+    """ValueError unless ``TF_CONFIG`` names a cluster and this process's task in it."""
+    cfg = tf_config()
+    if not cfg:
+        raise ValueError("--strategy multiworker needs TF_CONFIG (the cluster and this worker's "
+                         f"task), e.g. {TF_CONFIG_EXAMPLE} on the first machine and index 1 on "
+                         "the second; or try it on one machine with --local-workers N")
+    cluster, task = cfg.get("cluster"), cfg.get("task")
+    if not isinstance(cluster, dict) or not any(cluster.get(j) for j in ("chief", "worker")):
+        raise ValueError(f"TF_CONFIG has no cluster with 'worker' (or 'chief') addresses: "
+                         f"{cfg}; expected e.g. {TF_CONFIG_EXAMPLE}")
+    if not isinstance(task, dict) or task.get("type") not in cluster:
+        raise ValueError(f"TF_CONFIG's task {task!r} is not a job of its cluster "
+                         f"({', '.join(cluster)}); expected e.g. {TF_CONFIG_EXAMPLE}")
+    idx = task.get("index", 0)
+    if not isinstance(idx, int) or not 0 <= idx < len(cluster[task["type"]]):
+        raise ValueError(f"TF_CONFIG's task index {idx!r} is out of range: the cluster has "
+                         f"{len(cluster[task['type']])} {task['type']} address(es)")
+    return cfg
+
+
+def task():
+    """``(type, index)`` of this process in ``TF_CONFIG`` (``(None, 0)`` without it)."""
+    t = tf_config().get("task") or {}
+    return t.get("type"), int(t.get("index", 0))
+
+
+def is_chief():
+    """True for the process that writes the run's files: no ``TF_CONFIG``, the ``chief``
+    task, or worker 0 of a cluster without a chief (TensorFlow's convention)."""
+    cfg = tf_config()
+    if not cfg:
+        return True
+    kind, index = task()
+    if "chief" in (cfg.get("cluster") or {}):
+        return kind == "chief"
+    return kind in (None, "worker") and index == 0
+
+
+SCRATCH_MARKER = ".infozoo-worker-scratch"
+
+
+def writable_dir(run_dir):
+    """Where this process writes: ``run_dir`` on the chief; on another worker a scratch
+    directory under the system temporary directory, named after the worker and ``run_dir``
+    (its checkpoints, logs and images duplicate the chief's). A scratch directory left by a
+    killed worker is emptied when that worker starts again; :func:`cleanup` removes it."""
+    if is_chief():
+        return run_dir
+    import hashlib
+    import os
+    import tempfile
+    kind, index = task()
+    key = hashlib.sha1(os.path.abspath(run_dir).encode()).hexdigest()[:12]
+    path = os.path.join(tempfile.gettempdir(), f"infozoo-{kind}{index}-{key}")
+    cleanup(path, run_dir)
+    os.makedirs(path)
+    open(os.path.join(path, SCRATCH_MARKER), "w").close()
+    return path
+
+
+def cleanup(write_dir, run_dir):
+    """Removes a non-chief worker's scratch directory (only one carrying the marker)."""
+    import os
+    import shutil
+    if (os.path.abspath(write_dir) != os.path.abspath(run_dir)
+            and os.path.isfile(os.path.join(write_dir, SCRATCH_MARKER))):
+        shutil.rmtree(write_dir, ignore_errors=True)
+
+
+def error_summary(e, limit=300):
+    """The line of a TensorFlow error that says what happened (TF's first line is often just
+    "Graph execution error:")."""
+    lines = [ln.strip() for ln in str(e).splitlines() if ln.strip()]
+    for key in ("unhealthy", "heartbeat", "aborted", "is down", "deadline", "unavailable"):
+        hit = [ln for ln in lines if key in ln.lower()]
+        if hit:
+            return hit[0][:limit]
+    return (lines[0] if lines else type(e).__name__)[:limit]
+
+
+def is_lost_worker_error(e):
+    """True for the errors TensorFlow raises in a worker whose peer died or hung."""
+    import tensorflow as tf
+    return isinstance(e, (tf.errors.UnavailableError, tf.errors.DeadlineExceededError,
+                          tf.errors.AbortedError, tf.errors.CancelledError,
+                          tf.errors.InternalError, tf.errors.FailedPreconditionError))
+
+
+def distribute_batches(strategy, make_dataset):
+    """What Keras ``fit`` takes for ``make_dataset()``, a dataset of *global* batches.
+
+    Under MultiWorkerMirroredStrategy every worker builds the same global stream (same
+    seed, same ``skip`` on resume) and keeps only its replicas' rows: replica ``r`` of
+    ``R`` gets rows ``[r n // R, (r + 1) n // R)`` of each batch of ``n``, so no example is
+    duplicated in a global batch and replica order is row order (what the gathers and
+    ``batch_rows`` assume). TensorFlow's own auto-sharding is off: it would rebatch
+    before ``skip`` and break the exact resume. Other strategies: ``make_dataset()``."""
+    import tensorflow as tf
+    if not isinstance(strategy, tf.distribute.MultiWorkerMirroredStrategy):
+        return make_dataset()
+
+    def per_worker(ctx):
+        n_rep = ctx.num_replicas_in_sync
+        local = n_rep // ctx.num_input_pipelines
+        first = ctx.input_pipeline_id * local
+        opts = tf.data.Options()
+        opts.experimental_distribute.auto_shard_policy = tf.data.experimental.AutoShardPolicy.OFF
+
+        def chunks(b):
+            n = tf.shape(b)[0]
+
+            def rows(i):
+                r = first + tf.cast(i, tf.int32)
+                return tf.ensure_shape(b[r * n // n_rep:(r + 1) * n // n_rep],
+                                       [None, *b.shape[1:]])  # keep the static image shape
+            return tf.data.Dataset.range(local).map(rows)
+        return make_dataset().with_options(opts).flat_map(chunks)
+    return strategy.distribute_datasets_from_function(per_worker)

@@ -21,6 +21,10 @@ class TrainingDiverged(RuntimeError):
     """The loss became NaN or infinite; the last good checkpoint is kept."""
 
 
+class WorkerLost(RuntimeError):
+    """Multi-worker: a peer died or stopped answering; rerun the cluster to resume."""
+
+
 def explicit_dataset(overrides):
     return any(k in ("dataset", "data.dataset") and v is not None for k, v in overrides.items())
 
@@ -70,6 +74,12 @@ class Run:
     step0: int = 0
     lock: object = None
     notes: list = field(default_factory=list)
+    #: multiworker: only the chief writes ``run_dir``; the others write to ``out_dir``
+    chief: bool = True
+    out_dir: str = None
+
+    def __post_init__(self):
+        self.out_dir = self.out_dir or self.run_dir
 
 
 def prepare(zoo, overrides, run_dir):
@@ -82,11 +92,23 @@ def prepare(zoo, overrides, run_dir):
     import keras
     import tensorflow as tf
 
+    if t["strategy"] == "multiworker":  # the strategy first, before any other TF work
+        strategy = distribute.make_strategy(t["strategy"], t["cpu_replicas"])
+        if not distribute.is_chief():  # writes nothing in run_dir, takes no lock
+            out_dir = distribute.writable_dir(run_dir)
+            try:
+                return _prepare_locked(cfg, overrides, run_dir, None, keras, tf, strategy,
+                                       out_dir)
+            except BaseException:
+                distribute.cleanup(out_dir, run_dir)
+                raise
+    else:
+        strategy = None
     created = runs.prepare_dir(run_dir)
     lock = runs.Lock(run_dir)
     try:
         lock.acquire()
-        return _prepare_locked(cfg, overrides, run_dir, lock, keras, tf)
+        return _prepare_locked(cfg, overrides, run_dir, lock, keras, tf, strategy)
     except BaseException:
         lock.release()
         if created:
@@ -98,20 +120,22 @@ def prepare(zoo, overrides, run_dir):
         raise
 
 
-def _prepare_locked(cfg, overrides, run_dir, lock, keras, tf):
+def _prepare_locked(cfg, overrides, run_dir, lock, keras, tf, strategy=None, out_dir=None):
+    """``out_dir`` set: a non-chief worker, which only reads ``run_dir`` (the checkpoint)."""
     from infozoo import distribute
+    chief = out_dir is None
     cfg, (xtr, ytr, xte, yte) = load_data(cfg, overrides)
     t = cfg["train"]
     data_lib.check_images(xtr)
     data_lib.check_images(xte, xtr.shape[1:], "test data")
     cfg["input_shape"] = [int(s) for s in xtr.shape[1:]]
-    old = runs.read_config(run_dir) if os.path.isfile(os.path.join(run_dir, runs.CONFIG)) \
-        else None
+    old = (runs.read_config(run_dir) if chief and os.path.isfile(
+        os.path.join(run_dir, runs.CONFIG)) else None)
     changed = runs.check_resume(old, cfg, run_dir) if old else {}
 
     keras.utils.set_random_seed(int(t["seed"]))
     tf.config.experimental.enable_op_determinism()
-    strategy = distribute.make_strategy(t["strategy"], t["cpu_replicas"])
+    strategy = strategy or distribute.make_strategy(t["strategy"], t["cpu_replicas"])
     batch = int(t["batch_size"])
     if len(xtr) < batch:
         raise config_lib.ConfigError(f"train.batch_size {batch} is larger than the training set "
@@ -124,7 +148,8 @@ def _prepare_locked(cfg, overrides, run_dir, lock, keras, tf):
     with strategy.scope():
         model = compile_model(build_model(cfg, xtr.shape[1:]), cfg)
     state = runs.checkpoint_state(run_dir)
-    run = Run(cfg, run_dir, (xtr, ytr, xte, yte), strategy, model, steps, lock=lock)
+    run = Run(cfg, run_dir, (xtr, ytr, xte, yte), strategy, model, steps, lock=lock,
+              chief=chief, out_dir=out_dir)
     if state:
         if not 0 <= state["step"] < steps:
             raise RuntimeError(f"checkpoint of {run_dir} is at step {state['step']} of an epoch "
@@ -147,8 +172,9 @@ def _prepare_locked(cfg, overrides, run_dir, lock, keras, tf):
                          f"{runs.SEGMENTS})")
     for note in run.notes:
         print(note, flush=True)
-    runs.record_segment(run_dir, cfg, run.epoch0, run.step0, changed)
-    tb.log_run(run_dir, cfg)  # HParams session start, config text
+    if chief:
+        runs.record_segment(run_dir, cfg, run.epoch0, run.step0, changed)
+        tb.log_run(run_dir, cfg)  # HParams session start, config text
     return run
 
 
@@ -158,7 +184,8 @@ def fit(run, verbose=1):
     import tensorflow as tf
 
     from infozoo import callbacks as cb
-    cfg, run_dir, t = run.cfg, run.run_dir, run.cfg["train"]
+    from infozoo import distribute
+    cfg, run_dir, t = run.cfg, run.out_dir, run.cfg["train"]  # where this process writes
     xtr, _, xte, _ = run.arrays
     batch = int(t["batch_size"])
     n_params = run.model.count_params_trainable()
@@ -183,7 +210,8 @@ def fit(run, verbose=1):
         from infozoo.probe.callback import ProbeCallback
         callbacks.append(ProbeCallback(xte[:512], t["probe_every"],
                                        os.path.join(logs_dir, "probe"), run_dir))
-    test_ds = data_lib.eval_pipeline(xte, t["eval_batch_size"])
+    test_ds = distribute.distribute_batches(
+        run.strategy, lambda: data_lib.eval_pipeline(xte, t["eval_batch_size"]))
     start = time.time()
     segments = []
     epoch0 = run.epoch0
@@ -194,9 +222,18 @@ def fit(run, verbose=1):
     if epoch0 < t["epochs"]:
         segments.append((epoch0, t["epochs"], run.steps, epoch0 * run.steps))
     for first, last, spe, skip in segments:
-        ds = data_lib.train_pipeline(xtr, batch, t["seed"], cfg["data"]["shuffle_buffer"], skip)
-        run.model.fit(ds, initial_epoch=first, epochs=last, steps_per_epoch=spe, shuffle=False,
-                      validation_data=test_ds, callbacks=callbacks, verbose=verbose)
+        ds = distribute.distribute_batches(run.strategy, lambda skip=skip: data_lib.train_pipeline(
+            xtr, batch, t["seed"], cfg["data"]["shuffle_buffer"], skip))
+        try:
+            with run.strategy.scope():  # callbacks (the probe) then run under the strategy
+                run.model.fit(ds, initial_epoch=first, epochs=last, steps_per_epoch=spe,
+                              shuffle=False, validation_data=test_ds, callbacks=callbacks,
+                              verbose=verbose)
+        except Exception as e:  # noqa: BLE001  (re-raised unless a peer was lost)
+            if not (t["strategy"] == "multiworker" and distribute.is_lost_worker_error(e)):
+                raise
+            writer.close()
+            _worker_lost(run, e)
         if nan.where:
             writer.close()
             _diverged(run, nan.where)
@@ -204,10 +241,21 @@ def fit(run, verbose=1):
     return time.time() - start, speed.images_per_second, bool(segments)
 
 
+def _worker_lost(run, e):
+    from infozoo import distribute
+    good = runs.checkpoint_state(run.run_dir)
+    where = (f"from the last checkpoint (epoch {good['epoch'] + 1}, step {good['step']})"
+             if good else "from the start (no checkpoint was written yet)")
+    raise WorkerLost(
+        f"lost contact with another worker of the cluster ({type(e).__name__}: "
+        f"{distribute.error_summary(e)}). Training cannot go on with a worker missing: start "
+        f"every worker again with the same --run-dir to resume {where}.") from None
+
+
 def _diverged(run, where):
     epoch, batch = where
     good = runs.checkpoint_state(run.run_dir)
-    if good:
+    if good and run.chief:
         good["diverged"] = {"epoch": epoch + 1, "batch": batch + 1, "lr": run.cfg["train"]["lr"]}
         runs.write_checkpoint_state(run.run_dir, good)
         kept = (f"the last good checkpoint (epoch {good['epoch']}, step {good['step']}) is kept "
@@ -222,9 +270,12 @@ def _diverged(run, where):
 
 
 def finalise(run, train_seconds, images_per_s, trained, verbose=1):
-    """Test metrics and export from a single-device copy of the newest weights."""
+    """Test metrics and export from a single-device copy of the newest weights (the chief;
+    another worker of a multi-worker run returns ``{"chief": False}``)."""
     import tensorflow as tf
 
+    if not run.chief:
+        return {"chief": False, "replicas": run.strategy.num_replicas_in_sync}
     from infozoo import callbacks as cb
     from infozoo import evaluate, export
     cfg, run_dir, t = run.cfg, run.run_dir, run.cfg["train"]
@@ -262,9 +313,12 @@ def finalise(run, train_seconds, images_per_s, trained, verbose=1):
 
 def run(zoo, overrides, run_dir, verbose=1):
     """Trains (or resumes) zoo config ``zoo`` with ``overrides`` in ``run_dir``; returns metrics."""
+    from infozoo import distribute
     r = prepare(zoo, overrides, run_dir)
     try:
         seconds, speed, trained = fit(r, verbose)
         return finalise(r, seconds, speed, trained, verbose)
     finally:
-        r.lock.release()
+        if r.lock is not None:
+            r.lock.release()
+        distribute.cleanup(r.out_dir, r.run_dir)

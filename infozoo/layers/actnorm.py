@@ -42,13 +42,17 @@ class ActNorm(Invertible):
             name="initialized", shape=(), trainable=False,
             initializer="zeros" if self.data_init else "ones")
 
-    def initialize(self, x):
+    @staticmethod
+    def _moments(x):
+        """Per-channel mean and variance of the *global* batch (synchronised over replicas)."""
+        return keras.ops.moments(x, axes=list(range(len(x.shape) - 1)), synchronized=True)
+
+    def initialize(self, x, moments=None):
         """Sets ``b``, ``log_s`` from the batch ``x`` and the flag (eager or in a graph)."""
         x = tf.convert_to_tensor(x, self.compute_dtype)
         if not self.built:
             self.build(tuple(x.shape))
-        axes = list(range(len(x.shape) - 1))
-        mean, var = tf.nn.moments(x, axes=axes)
+        mean, var = moments if moments is not None else self._moments(x)
         self.bias.assign(tf.cast(-mean, self.bias.dtype))
         self.log_scale.assign(tf.cast(-tf.math.log(tf.sqrt(var) + tf.constant(1e-6, x.dtype)),
                                       self.log_scale.dtype))
@@ -63,7 +67,10 @@ class ActNorm(Invertible):
         if tf.executing_eagerly():
             self.initialize(x)
         else:
-            tf.cond(self.initialized > 0, lambda: tf.constant(False), lambda: self.initialize(x))
+            # the moments' all-reduce cannot sit inside tf.cond under a strategy
+            m = self._moments(tf.convert_to_tensor(x, self.compute_dtype))
+            tf.cond(self.initialized > 0, lambda: tf.constant(False),
+                    lambda: self.initialize(x, m))
 
     def _forward(self, x):
         if self.data_init:

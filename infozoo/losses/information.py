@@ -17,7 +17,7 @@ With a Gaussian stochastic encoder ``z = mu(x) + sigma(x) * eps`` (eq. 3) and
   ``N_j = 1`` pairs every example with its next neighbour; ``N_j >= N`` (or
   ``nj = 0``) is the full double sum of eq. 10 over all ``j`` (``j = i`` included).
 - The value returned is per example ``i`` (``[N]``), so that the mean over the
-  batch is eq. 10. Under a MirroredStrategy ``N`` is the per-replica batch.
+  batch is eq. 10. Under a strategy, IPAE gathers the codes so ``N`` is the global batch.
 
 #### Vectorisation
 

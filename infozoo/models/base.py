@@ -4,7 +4,10 @@ A model implements ``loss_terms(x, training) -> {name: per-example tensor}``
 with the total objective under ``"loss"``; ``train_step`` averages every term
 over the *global* batch (``tf.nn.compute_average_loss``, so a mirrored run
 equals a single-device run), and every term is a Keras metric: it shows in the
-progress bar and in TensorBoard. Models also implement ``encode``/``decode``
+progress bar and in TensorBoard. Under a strategy, draws go through
+``batch_noise`` and batch-level estimators through ``global_mmd`` /
+``infozoo.distribute.gather_batch``, so N replicas compute what one device does
+(``infozoo.distribute``). Models also implement ``encode``/``decode``
 (and ``sample`` where they can), which the exporter turns into SavedModel
 endpoints.
 """
@@ -16,6 +19,8 @@ import keras
 import numpy as np
 import tensorflow as tf
 
+from infozoo import distribute
+from infozoo.losses.mmd import DEFAULT_SCALES, mmd
 from infozoo.registry import register_model  # noqa: F401  (re-exported for model files)
 
 #: public methods whose argument is checked (``"x"``: a batch of images, ``"z"``: codes)
@@ -133,6 +138,27 @@ class ZooModel(keras.Model):
              "logdet": None},
         ]
 
+    # -- randomness and batch-level estimators under tf.distribute -------------------
+    def batch_noise(self, draw, shape):
+        """``draw(shape)`` for this replica's rows of the global batch.
+
+        ``draw(global_shape)`` must use the model's (mirrored) ``SeedGenerator``: every
+        replica draws the global batch's noise with the same seed and keeps its own
+        rows, so the global batch sees independent draws, the same as on one device.
+        With one replica this is ``draw(shape)``."""
+        shape = tf.cast(shape, tf.int32)
+        offset, total = distribute.batch_rows(shape[0])
+        if distribute._replica_context() is None:
+            return draw(shape)
+        full = draw(tf.concat([tf.reshape(total, [1]), shape[1:]], 0))
+        return full[offset:offset + shape[0]]
+
+    def global_mmd(self, z, prior_draw, kernel="imq", scales=DEFAULT_SCALES):
+        """Unbiased MMD^2 between the *global* batch of codes ``z`` and ``prior_draw(n)``
+        (``n`` draws, with the model's ``SeedGenerator``): the same value on every replica."""
+        z_all = distribute.gather_batch(z)
+        return mmd(z_all, prior_draw(tf.shape(z_all)[0]), kernel, scales)
+
     # -- shared behaviour ----------------------------------------------------------
     def reconstruct(self, x, training=False):
         return self.decode(self.encode(x, training=training), training=training)
@@ -189,10 +215,11 @@ class ZooModel(keras.Model):
                 raise ValueError(f"{type(self).__name__} expects batches of shape "
                                  f"[batch, {', '.join(map(str, self.image_shape))}]; the dataset "
                                  f"yields {spec.shape.as_list()}")
-        elif x is not None and not isinstance(x, dict):
+        elif x is not None and not isinstance(x, (dict, tf.distribute.DistributedDataset)):
             self.check_input(x, "the training data")
         vd = kwargs.get("validation_data")
-        if vd is not None and not isinstance(vd, tf.data.Dataset):
+        if vd is not None and not isinstance(vd, (tf.data.Dataset,
+                                                  tf.distribute.DistributedDataset)):
             self.check_input(vd[0] if isinstance(vd, (tuple, list)) else vd,
                              "the validation data")
         return super().fit(x, y, *args, **kwargs)
@@ -228,7 +255,32 @@ class ZooModel(keras.Model):
     def _update(self, terms):
         for t in self.trackers:
             t.update_state(terms[t.name])
-        return {t.name: t.result() for t in self.trackers}
+        return distribute.synced_results(self.trackers)
+
+    def evaluate(self, *args, **kwargs):
+        """Keras ``evaluate``, leaving the random streams where they were: evaluation draws
+        (and the validation inside ``fit``) do not shift the training draws, which then
+        do not depend on how evaluation batches are split or iterated (a multi-worker
+        iterator may run one more, empty, step than a single-process one)."""
+        states = [(v, np.array(v.numpy())) for v in self.non_trainable_variables
+                  if v.name == "seed_generator_state"]
+        try:
+            return super().evaluate(*args, **kwargs)
+        finally:
+            for v, value in states:
+                v.assign(value)
+
+    def _maybe_symbolic_build(self, iterator=None, data_batch=None):
+        """Keras (3.15) peeks at one distributed batch here and reduces it with
+        ``strategy.reduce``, which MultiWorkerMirroredStrategy refuses for a batch
+        (tensorflow#72388). ZooModels build every variable in ``__init__`` (and
+        ``train.compile_model`` the optimizer), so nothing needs the peek."""
+        unbuilt = [c for c in (getattr(self, "_compile_metrics", None),
+                               getattr(self, "_compile_loss", None))
+                   if c is not None and not c.built]
+        if not unbuilt and all(layer.built for layer in self._flatten_layers()):
+            iterator = None  # Keras then only builds the optimizer
+        return super()._maybe_symbolic_build(iterator=iterator, data_batch=data_batch)
 
     def train_step(self, data):
         x = data[0] if isinstance(data, (tuple, list)) else data

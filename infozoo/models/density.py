@@ -41,8 +41,9 @@ class DequantizedDensity:
         """``x + u``, ``u ~ U(0, 1/num_bins)`` elementwise (identity if ``dequantize`` is off)."""
         if not self.hp["dequantize"]:
             return x
-        u = keras.random.uniform(tf.shape(x), minval=0.0, maxval=1.0 / self.hp["num_bins"],
-                                 dtype=x.dtype, seed=self.seed_gen)
+        u = self.batch_noise(lambda s: keras.random.uniform(  # this replica's rows (base.py)
+            s, minval=0.0, maxval=1.0 / self.hp["num_bins"], dtype=x.dtype, seed=self.seed_gen),
+            tf.shape(x))
         return x + u
 
     def bits_per_dim(self, nll):

@@ -4,7 +4,6 @@ import numpy as np
 import tensorflow as tf
 
 from infozoo.layers import AffineCoupling, Flow, HaarDownsampling, Inverted, Reshape, Squeeze
-from infozoo.losses.mmd import mmd
 from infozoo.models.base import ZooModel, register_model
 from infozoo.nets.subnets import init_normal
 
@@ -133,7 +132,7 @@ class INNVAE(INNAutoencoder):
     """INN variational autoencoder, eq. 6: eq. 5 plus ``w_mmd * MMD(q(y), N(0, I))``.
 
     The MMD is the unbiased multi-scale IMQ estimator of ``infozoo.losses.mmd``
-    over the (per-replica) batch; every example carries the batch value.
+    over the global batch; every example carries the batch value.
     """
 
     term_names = ("loss", "l1", "zero_pad", "mmd")
@@ -148,8 +147,7 @@ class INNVAE(INNAutoencoder):
 
     def loss_terms(self, x, training=False):
         code, l1, zero_pad = self._ae_terms(x)
-        prior = keras.random.normal(tf.shape(code), dtype=code.dtype, seed=self.seed_gen)
-        d = mmd(code, prior) * tf.ones_like(l1)
+        d = self.global_mmd(code, lambda n: keras.random.normal(tf.stack([n, tf.shape(code)[1]]), dtype=code.dtype, seed=self.seed_gen)) * tf.ones_like(l1)  # noqa: E501
         return {"loss": self.hp["w_rec"] * l1 + self.hp["w_pad"] * zero_pad + self.w_mmd * d,
                 "l1": l1, "zero_pad": zero_pad, "mmd": d}
 

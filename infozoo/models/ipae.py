@@ -13,6 +13,7 @@ reconstruction has weight 1, so this implementation uses eq. 2's weighting
 """
 import tensorflow as tf
 
+from infozoo import distribute
 from infozoo.losses.information import pairwise_information_bound
 from infozoo.models.base import register_model
 from infozoo.models.stochastic import StochasticAutoencoder
@@ -58,10 +59,13 @@ class IPAE(StochasticAutoencoder):
         self.built = True
 
     def regularizer(self, x, codes, training):
-        """``beta * b_i`` with ``b_i`` the per-example eq. 10 bound; fills the sample bank."""
-        mu, sigma = codes["mu"], codes["sigma"]
-        bound = pairwise_information_bound(mu, sigma, codes["eps"], self.nj)   # eq. 10
-        if training:
+        """``beta * b_i`` with ``b_i`` the per-example eq. 10 bound over the global batch
+        (codes gathered across replicas); fills the sample bank."""
+        n = tf.shape(codes["mu"])[0]
+        # over the global batch: partners j may live on other replicas
+        mu, sigma, eps = (distribute.gather_batch(codes[k]) for k in ("mu", "sigma", "eps"))
+        bound = distribute.own_rows(pairwise_information_bound(mu, sigma, eps, self.nj), n)
+        if training:                                                           # eq. 10 ^
             self._remember(tf.stop_gradient(mu), tf.stop_gradient(sigma))
         return self.beta * bound, {"info_bound": bound}                        # eq. 2 / 11
 

@@ -145,7 +145,8 @@ class StochasticAutoencoder(ZooModel):
         if sigma is None:
             return {"mu": mu, "sigma": None, "eps": None, "z": mu[:, None, :]}
         shape = tf.stack([tf.shape(mu)[0], self.k, self.code_size])
-        eps = keras.random.normal(shape, dtype=mu.dtype, seed=self.seed_gen)
+        eps = self.batch_noise(lambda s: keras.random.normal(s, dtype=mu.dtype,
+                                                             seed=self.seed_gen), shape)
         return {"mu": mu, "sigma": sigma, "eps": eps,
                 "z": mu[:, None, :] + sigma[:, None, :] * eps}          # eq. 3
 

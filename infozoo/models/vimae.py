@@ -9,14 +9,14 @@ appendix, per example::
 encoder ``f`` is deterministic and made random by adding pixel-wise Gaussian noise
 ``nu`` "truncated at 0.01" to its input *while training* (appendix); the decoder
 ``g`` is deterministic. The MMD is the unbiased multi-scale estimator of
-``infozoo.losses.mmd`` between the batch of codes and an equal number of prior draws;
-every example carries the batch value.
+``infozoo.losses.mmd`` between the global batch of codes (gathered across replicas) and
+an equal number of prior draws; every example carries the batch value.
 """
 import keras
 import numpy as np
 import tensorflow as tf
 
-from infozoo.losses.mmd import DEFAULT_SCALES, mmd
+from infozoo.losses.mmd import DEFAULT_SCALES
 from infozoo.losses.priors import check_prior, sample_prior
 from infozoo.models.base import register_model
 from infozoo.models.stochastic import StochasticAutoencoder
@@ -75,14 +75,17 @@ class VIMAE(StochasticAutoencoder):
         """``x + nu`` while training (appendix: pixel-wise Gaussian noise truncated at 0.01)."""
         if not training:
             return x
-        return x + truncated_normal_noise(tf.shape(x), self.vim["noise_std"],
-                                          self.vim["noise_clip"], self.seed_gen, x.dtype)
+        return x + self.batch_noise(
+            lambda s: truncated_normal_noise(s, self.vim["noise_std"], self.vim["noise_clip"],
+                                             self.seed_gen, x.dtype), tf.shape(x))
 
     def regularizer(self, x, codes, training):
-        """``lambda * MMD^2(q(z), p(z))`` (eq. 7 with D = MMD, eq. 13), on the batch of codes."""
+        """``lambda * MMD^2(q(z), p(z))`` (eq. 7 with D = MMD, eq. 13), on the global batch
+        of codes (gathered across replicas)."""
         z = codes["mu"]
-        p = sample_prior(self.prior_name, tf.shape(z)[0], self.code_size, self.seed_gen, z.dtype)
-        d = mmd(z, p, self.vim["mmd_kernel"], self.vim["mmd_scales"]) * tf.ones_like(z[:, 0])
+        d = self.global_mmd(
+            z, lambda n: sample_prior(self.prior_name, n, self.code_size, self.seed_gen, z.dtype),
+            self.vim["mmd_kernel"], self.vim["mmd_scales"]) * tf.ones_like(z[:, 0])
         return self.vim["lam"] * d, {"mmd": d}
 
     def get_config(self):

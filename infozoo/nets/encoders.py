@@ -21,6 +21,9 @@ model applies the output activation, so the Bernoulli loss can use logits).
   ``[1024, 512, 256]`` (7x7x1024 -> 14 -> 28). CelebA 64x64 / CIFAR 32x32 (5x5):
   decoder ``[1024, 512, 256, 128]`` (8 or 4 -> ... -> 64 or 32). For 8x8 inputs use
   e.g. encoder ``[32, 64]`` and decoder ``[64, 32]`` (4x4x64 -> 8x8).
+
+Batch norm is synchronised (``synchronized=True``): under a ``tf.distribute`` strategy
+the statistics are those of the global batch, so N replicas train as one device.
 """
 import keras
 import numpy as np
@@ -65,8 +68,8 @@ def conv_encoder(input_shape, channels=(128, 256, 512, 1024), kernel_size=4, bat
         layers.append(keras.layers.Conv2D(int(ch), int(kernel_size), strides=2, padding="same",
                                           use_bias=not batch_norm, name=f"enc_conv{i}"))
         if batch_norm:
-            layers.append(keras.layers.BatchNormalization(momentum=BN_MOMENTUM,
-                                                          name=f"enc_bn{i}"))
+            layers.append(keras.layers.BatchNormalization(
+                momentum=BN_MOMENTUM, synchronized=True, name=f"enc_bn{i}"))
         layers.append(keras.layers.ReLU(name=f"enc_relu{i}"))
     layers.append(keras.layers.Flatten(name="flatten"))
     net = keras.Sequential(layers, name=name)
@@ -101,8 +104,8 @@ def conv_decoder(code_size, output_shape, channels=(1024, 512, 256), kernel_size
                                                    padding="same", use_bias=not batch_norm,
                                                    name=f"dec_fsconv{i}"))
         if batch_norm:
-            layers.append(keras.layers.BatchNormalization(momentum=BN_MOMENTUM,
-                                                          name=f"dec_bn{i}"))
+            layers.append(keras.layers.BatchNormalization(
+                momentum=BN_MOMENTUM, synchronized=True, name=f"dec_bn{i}"))
         layers.append(keras.layers.ReLU(name=f"dec_relu{i}"))
     layers.append(keras.layers.Conv2DTranspose(int(output_shape[-1]), int(kernel_size), strides=1,
                                                padding="same", name="dec_out"))

@@ -54,6 +54,8 @@ import math
 import numpy as np
 import tensorflow as tf
 
+from infozoo import distribute
+
 from infozoo.probe import renyi
 
 LN2 = math.log(2.0)
@@ -114,7 +116,8 @@ class Probe:
     def _replica_step(self, x):
         ctx = tf.distribute.get_replica_context()
         R = int(ctx.num_replicas_in_sync)
-        gather = (lambda t: ctx.all_gather(t, axis=0)) if R > 1 else (lambda t: t)
+        gather = lambda t: tf.ensure_shape(  # noqa: E731  (even shards: R x the local batch)
+            distribute.gather_batch(t), [R * t.shape[0], *t.shape[1:]]) if R > 1 else t
         reps = self._representations(x)
         if len(reps) < 2:
             raise ValueError("representations(x) must return at least input and reconstruction")
