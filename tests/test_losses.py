@@ -7,7 +7,8 @@ from infozoo.losses.mmd import DEFAULT_SCALES, mmd
 def _numpy_mmd(x, y, scales=DEFAULT_SCALES):
     def k(a, b):
         d2 = ((a[:, None, :] - b[None, :, :]) ** 2).sum(-1)
-        return sum(2 * a.shape[1] * s * s / (2 * a.shape[1] * s * s + d2) for s in scales)
+        # WAE's code: C = 2 * zdim * sigma2_p * scale, sigma2_p = 1
+        return sum(2 * a.shape[1] * s / (2 * a.shape[1] * s + d2) for s in scales)
     n, m = len(x), len(y)
     kxx, kyy, kxy = k(x, x), k(y, y), k(x, y)
     return ((kxx.sum() - np.trace(kxx)) / (n * (n - 1)) + (kyy.sum() - np.trace(kyy)) / (m * (m - 1))

@@ -78,7 +78,7 @@ def test_eq10_full_batch_is_stable_for_collapsed_codes_with_small_sigma():
 def _numpy_mmd_rbf(x, y, scales=DEFAULT_SCALES):
     def k(a, b):
         d2 = ((a[:, None, :] - b[None, :, :]) ** 2).sum(-1)
-        return sum(np.exp(-d2 / (2 * a.shape[1] * s * s)) for s in scales)
+        return sum(np.exp(-d2 / (2 * a.shape[1] * s)) for s in scales)
     n, m = len(x), len(y)
     kxx, kyy, kxy = k(x, x), k(y, y), k(x, y)
     return ((kxx.sum() - np.trace(kxx)) / (n * (n - 1))
@@ -276,3 +276,27 @@ def test_bce_reconstruction_matches_formula():
     np.testing.assert_allclose(reconstruction_loss("bce", x, logits, "sigmoid"), ref, rtol=1e-10)
     np.testing.assert_allclose(reconstruction_loss("l2", x, logits, "linear"),
                                ((x - logits) ** 2).reshape(3, -1).sum(1), rtol=1e-12)
+
+
+def test_ipae_objective_is_eq_11_and_info_bound_is_corrected():
+    """loss = 1/2 recon + beta * eq. 10 (the paper's beta); info_bound = eq. 10 - d/2 nats,
+    about 0 for an encoder that carries no information (mu constant, sigma = 1)."""
+    import tensorflow as tf
+
+    from infozoo.losses.information import pairwise_information_bound
+    from tiny import make
+    m = make("ipae", beta=0.3, nj=0)
+    x = np.random.RandomState(0).rand(16, 8, 8, 1).astype("float32")
+    t = {k: np.asarray(v, np.float64) for k, v in m.loss_terms(x).items()}
+    d = m.code_size
+    np.testing.assert_allclose(t["loss"], 0.5 * t["recon"] + 0.3 * (t["info_bound"] + d / 2),
+                               rtol=1e-5, atol=1e-5)
+    # no information: mu = 0, sigma = 1 for every example; the mean over many draws of
+    # eq. 10 is ||eps_i||^2 / 2 per example, of mean d/2, so the corrected bound is ~0
+    n, dd = 4000, 3
+    eps = tf.random.stateless_normal([n, 1, dd], seed=[1, 2], dtype=tf.float64)
+    b = pairwise_information_bound(tf.zeros([n, dd], tf.float64), tf.ones([n, dd], tf.float64),
+                                   eps, nj=0)
+    corrected = float(np.mean(b)) - dd / 2
+    # sd of the mean of ||eps||^2 / 2 over 4000 draws: sqrt(2 * 3) / 2 / sqrt(4000) = 0.019
+    assert abs(corrected) < 0.08, corrected

@@ -2,7 +2,10 @@
 
 Unbiased estimator (Gretton et al. 2012, eq. 3) with the multi-scale inverse
 multiquadratic kernel of WAE (Tolstikhin et al. 2018): ``k(x, y) = sum_s C_s /
-(C_s + ||x - y||^2)`` with ``C_s = 2 * d * s^2``; an RBF kernel is the option.
+(C_s + ||x - y||^2)`` with ``C_s = 2 * d * sigma^2 * s`` for the scales
+``s in (0.1, 0.2, 0.5, 1, 2, 5, 10)``, as WAE's code does (``C_base = 2 * zdim * sigma2_p``,
+times each scale; ``sigma^2`` the prior's variance, 1 for both of infozoo's priors), so the
+kernel widths span 0.2 d to 20 d; an RBF kernel ``exp(-||x - y||^2 / C_s)`` is the option.
 """
 import tensorflow as tf
 
@@ -15,12 +18,12 @@ def _sq_dists(a, b):
     return tf.maximum(aa + bb - 2.0 * tf.matmul(a, b, transpose_b=True), 0.0)
 
 
-def kernel_matrix(a, b, kernel="imq", scales=DEFAULT_SCALES):
+def kernel_matrix(a, b, kernel="imq", scales=DEFAULT_SCALES, prior_var=1.0):
     d2 = _sq_dists(a, b)
     dim = tf.cast(tf.shape(a)[1], a.dtype)
     k = tf.zeros_like(d2)
     for s in scales:
-        c = 2.0 * dim * s * s
+        c = 2.0 * dim * prior_var * s                                    # WAE: C_base * scale
         if kernel == "imq":
             k += c / (c + d2)
         elif kernel == "rbf":

@@ -7,9 +7,17 @@ See ``docs/ipae.md``. Objective (eq. 2 with eq. 10, i.e. eq. 11), per example ``
                       ||(mu_j - mu_i - sigma_i * eps_ik) / sigma_j||^2
 
 Eq. 11 as printed puts ``d`` inside the triple sum with the factor ``1/(2 K N^2)``,
-which weighs the reconstruction by 1/2; it is derived by "using (10) in (2)", whose
-reconstruction has weight 1, so this implementation uses eq. 2's weighting
-(``beta`` here = ``beta / 2`` of the literal eq. 11).
+which weighs the reconstruction by 1/2. This implementation is eq. 11 literally::
+
+    loss_i = 1/2 * 1/K sum_k d(x_i, g(z_ik)) + beta * b_i
+
+so ``beta`` is the paper's (an objective ``recon + beta' b`` would need ``beta' = 2 beta``).
+
+The reported ``info_bound`` is the bound on ``I(x; z)`` in nats: eq. 10 minus ``d/2``. Eq. 9
+drops the ``e`` of the Gaussian entropy (``H(z|x) = 1/2 log|2 pi e diag sigma^2|``), so eq. 10
+exceeds the bound it derives by ``d/2`` nats: an encoder that carries no information
+(``mu`` constant, ``sigma = 1``) has eq. 10 = ``d/2`` in expectation and ``info_bound`` = 0.
+The loss uses eq. 10 as printed (the constant changes no gradient).
 """
 import tensorflow as tf
 
@@ -30,11 +38,13 @@ class IPAE(StochasticAutoencoder):
     ``p(z) ~= 1/N sum_j q(z | x_j)`` of eq. 6 (IPAE defines no prior; before training the
     bank holds ``N(0, I)`` components).
 
-    Terms: ``loss``, ``recon``, ``info_bound`` (eq. 10, per example), ``kl`` (the VAE rate
-    of eq. 5, logged for comparison only).
+    Terms: ``loss`` (eq. 11), ``recon``, ``info_bound`` (per example: eq. 10 minus ``d/2``,
+    the corrected bound of ``I(x; z)`` in nats), ``kl`` (the VAE rate of eq. 5, logged for
+    comparison only).
     """
 
     term_names = ("loss", "recon", "info_bound", "kl")
+    recon_weight = 0.5                                                         # eq. 11
     random_terms = ("loss", "recon", "info_bound")
 
     def __init__(self, beta=1e-3, nj=1, bank_size=1000, **kwargs):
@@ -67,7 +77,8 @@ class IPAE(StochasticAutoencoder):
         bound = distribute.own_rows(pairwise_information_bound(mu, sigma, eps, self.nj), n)
         if training:                                                           # eq. 10 ^
             self._remember(tf.stop_gradient(mu), tf.stop_gradient(sigma))
-        return self.beta * bound, {"info_bound": bound}                        # eq. 2 / 11
+        corrected = bound - 0.5 * tf.cast(self.code_size, bound.dtype)        # eq. 9 with e
+        return self.beta * bound, {"info_bound": corrected}                    # eq. 11
 
     def _remember(self, mu, sigma):
         """Ring buffer of the latest ``bank_size`` training ``(mu, sigma)``."""

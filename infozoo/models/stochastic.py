@@ -158,8 +158,12 @@ class StochasticAutoencoder(ZooModel):
         Gaussian encoders."""
         raise NotImplementedError(f"{type(self).__name__} must implement regularizer")
 
+    #: weight of the reconstruction term in ``loss`` (IPAE's eq. 11 halves it)
+    recon_weight = 1.0
+
     def loss_terms(self, x, training=False):
-        """``loss = recon + regularizer``, per example. ``recon`` is ``1/K sum_k d(x, g(z_k))``."""
+        """``loss = recon_weight * recon + regularizer``, per example. ``recon`` is
+        ``1/K sum_k d(x, g(z_k))``."""
         x = tf.convert_to_tensor(x, self.compute_dtype)
         codes = self.sample_codes(x, training)
         z = codes["z"]
@@ -174,7 +178,7 @@ class StochasticAutoencoder(ZooModel):
                                                                         codes["sigma"])
         penalty, extra = self.regularizer(x, codes, training)
         terms.update(extra)
-        terms["loss"] = recon + penalty
+        terms["loss"] = self.recon_weight * recon + penalty
         return {name: terms[name] for name in self.term_names}
 
     # -- sampling ------------------------------------------------------------------
