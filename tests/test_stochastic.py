@@ -188,6 +188,11 @@ def test_toy25_evaluator_returns_metrics_and_scatters_and_the_reporter_writes_th
         toy.mean_distance_to_component(x_hat, yte[:300]), rel=1e-6)
     assert rep.metrics["labels"] == "given" and np.isfinite(rep.metrics["mmd_prior"])
     assert 0.0 <= rep.metrics["svm_clean"] <= 1.0
+    # both protocols (issue 10): svm_* trains on corrupted codes (VIMAE §5.3), svm_cleanfit_*
+    # on clean codes; on uncorrupted inputs the two are the same classifier
+    assert rep.metrics["svm_cleanfit_clean"] == rep.metrics["svm_clean"]
+    assert {"svm_gauss0.4", "svm_cleanfit_gauss0.4", "svm_mask0.5",
+            "svm_cleanfit_mask0.5"} <= set(rep.metrics)
     assert set(rep.scatters) == {"toy25_reconstructions", "toy25_samples", "codes_2d"}
     assert rep.scatters["codes_2d"][1]["z"].shape == (300, 2)
     paths = write_report(rep, str(tmp_path))
@@ -195,8 +200,10 @@ def test_toy25_evaluator_returns_metrics_and_scatters_and_the_reporter_writes_th
         png = (tmp_path / "images" / f"{name}.png").read_bytes()
         assert png[:8] == b"\x89PNG\r\n\x1a\n"
     import json
-    assert json.loads((tmp_path / "robustness.json").read_text())["clean"] == rep.metrics["svm_clean"]
-    assert "| vae |" in (tmp_path / "robustness.md").read_text()
+    tables = json.loads((tmp_path / "robustness.json").read_text())
+    assert tables["corrupted"]["clean"] == rep.metrics["svm_clean"]
+    assert tables["clean"]["gauss0.4"] == rep.metrics["svm_cleanfit_gauss0.4"]
+    assert "| vae (SVM trained on corrupted codes) |" in (tmp_path / "robustness.md").read_text()
     assert len(paths) == 5
     # without labels: no E, no table; image-shaped data gives a prior-sample grid instead
     rep = m.evaluator()(xte[:50])

@@ -57,6 +57,10 @@ def reconstruction_loss(kind, x, logits, output):
     raise ValueError(f"recon must be one of {', '.join(RECON_LOSSES)}, got {kind!r}")
 
 
+#: how the linear SVM of the robustness probe is trained (``linear_probe.robustness_table``)
+PROBE_PROTOCOLS = ("corrupted", "clean", "both")
+
+
 class StochasticAutoencoder(ZooModel):
     """Base of IPAE, VAE and VIMAE; subclasses implement ``regularizer``.
 
@@ -65,7 +69,9 @@ class StochasticAutoencoder(ZooModel):
     ``kernel_size``, ``batch_norm`` (conv); ``recon`` (``mse`` | ``l2`` | ``bce`` | ``l1``);
     ``output`` (``linear`` | ``sigmoid``, the decoder's output activation); ``k``
     (samples of ``eps`` per example, Gaussian encoders); ``min_sigma``; ``probe_size``
-    (training examples of the linear-SVM probe at evaluation, 0: no probe); ``seed``.
+    (training examples of the linear-SVM probe at evaluation, 0: no probe);
+    ``probe_protocol`` (``corrupted``: the SVM is trained on codes of corrupted training
+    inputs, as VIMAE §5.3; ``clean``: on clean codes; ``both``); ``seed``.
     """
 
     #: Gaussian head (mu, sigma) with the reparameterisation trick; False: deterministic code
@@ -77,7 +83,8 @@ class StochasticAutoencoder(ZooModel):
     def __init__(self, input_shape=(28, 28, 1), code_size=8, arch="mlp", hidden=(2048,),
                  activation="relu", enc_channels=(128, 256, 512, 1024),
                  dec_channels=(1024, 512, 256), kernel_size=4, batch_norm=True, recon="mse",
-                 output="linear", k=1, min_sigma=1e-4, probe_size=10000, seed=0, **kwargs):
+                 output="linear", k=1, min_sigma=1e-4, probe_size=10000, probe_protocol="both",
+                 seed=0, **kwargs):
         super().__init__(input_shape=input_shape, **kwargs)
         if arch not in ARCHS:
             raise ValueError(f"arch must be one of {', '.join(ARCHS)}, got {arch!r}")
@@ -93,11 +100,15 @@ class StochasticAutoencoder(ZooModel):
                 raise ValueError(f"{name} must be >= {lo}, got {val}")
         if not float(min_sigma) > 0:
             raise ValueError(f"min_sigma must be > 0, got {min_sigma}")
+        if probe_protocol not in PROBE_PROTOCOLS:
+            raise ValueError(f"probe_protocol must be one of {', '.join(PROBE_PROTOCOLS)}, "
+                             f"got {probe_protocol!r}")
         self.hp = dict(code_size=int(code_size), arch=arch, hidden=[int(h) for h in hidden],
                        activation=activation, enc_channels=[int(c) for c in enc_channels],
                        dec_channels=[int(c) for c in dec_channels], kernel_size=int(kernel_size),
                        batch_norm=bool(batch_norm), recon=recon, output=output, k=int(k),
-                       min_sigma=float(min_sigma), probe_size=int(probe_size), seed=int(seed))
+                       min_sigma=float(min_sigma), probe_size=int(probe_size),
+                       probe_protocol=probe_protocol, seed=int(seed))
         self.k = self.hp["k"]
         self.encoder, self.decoder = make_encoder_decoder(
             arch, self.image_shape, self.hp["code_size"], self.hp["hidden"], activation,
