@@ -149,3 +149,18 @@ def test_inn_authors_init_and_optimizer():
     assert abs(nonzero.std() - 0.1) < 0.01 and abs(nonzero.mean()) < 0.01
     opt = make_optimizer(cfg)
     assert (opt.beta_1, opt.beta_2, opt.epsilon) == (0.8, 0.8, 1e-4)
+
+
+def test_models_are_built_by_the_base_class_and_vimae_refuses_k():
+    """No model sets ``built`` itself: ZooModel marks it once the most derived __init__ has
+    returned (so a subclass's extra weights exist first); VIMAE's k other than 1 is an error,
+    not silently dropped."""
+    import inspect
+
+    from infozoo.registry import get_model_class, model_names
+    for name in model_names():
+        cls = get_model_class(name)
+        assert "self.built = True" not in inspect.getsource(inspect.getmodule(cls)), name
+        assert make(name).built if name in TINY else True
+    with pytest.raises(ValueError, match="k must be 1"):
+        make("vimae", k=3)

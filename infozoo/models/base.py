@@ -66,6 +66,23 @@ def _wrap_public_methods(cls):
             setattr(cls, name, _checked(fn, kind))
 
 
+def _finish_building(cls):
+    """Models build every variable in ``__init__`` (the shapes are known there): once the
+    most derived ``__init__`` has returned, the model is marked built, so no subclass
+    has to say so."""
+    init = cls.__dict__.get("__init__")
+    if init is None:
+        return
+
+    @functools.wraps(init)
+    def __init__(self, *args, **kwargs):
+        init(self, *args, **kwargs)
+        if type(self).__init__ is __init__:
+            self.built = True
+    __init__.__signature__ = inspect.signature(init)  # Keras reads __init__'s argspec
+    cls.__init__ = __init__
+
+
 class ZooModel(keras.Model):
     #: names of the per-example terms ``loss_terms`` returns, ``"loss"`` first
     term_names = ("loss",)
@@ -77,6 +94,7 @@ class ZooModel(keras.Model):
     def __init_subclass__(cls, **kwargs):
         super().__init_subclass__(**kwargs)
         _wrap_public_methods(cls)
+        _finish_building(cls)
 
     def __init__(self, input_shape=(28, 28, 1), **kwargs):
         super().__init__(**kwargs)

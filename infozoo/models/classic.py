@@ -55,7 +55,6 @@ class ClassicAutoencoder(ZooModel):
         self.decoder = keras.Sequential(dec, name="decoder")
         self.encoder.build((None, *self.image_shape))
         self.decoder.build((None, self.bottleneck))
-        self.built = True
 
     @property
     def code_size(self):

@@ -77,7 +77,6 @@ class Glow(DequantizedDensity, ZooModel):
         self.seed_gen = keras.random.SeedGenerator(self.hp["seed"])
         self.flow = Flow(self._make_steps(), name="flow", dtype=self.dtype_policy)
         self.flow.build((None, *self.image_shape))
-        self.built = True
 
     def _make_steps(self):
         hp, dt = self.hp, self.dtype_policy

@@ -58,7 +58,6 @@ class INNAutoencoder(ZooModel):
         self.flow.build((None, *self.image_shape))
         if self.hp["init_std"]:
             init_normal(self.flow, self.hp["init_std"])  # the authors' init_param
-        self.built = True
 
     @property
     def code_size(self):

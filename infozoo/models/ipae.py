@@ -66,7 +66,6 @@ class IPAE(StochasticAutoencoder):
         self.bank_count = self.add_weight(shape=(), initializer="zeros", dtype="int32",
                                           trainable=False, aggregation="only_first_replica",
                                           name="bank_count")
-        self.built = True
 
     def regularizer(self, x, codes, training):
         """``beta * b_i`` with ``b_i`` the per-example eq. 10 bound over the global batch

@@ -95,7 +95,6 @@ class PIE(DequantizedDensity, ZooModel):
         self.seed_gen = keras.random.SeedGenerator(self.hp["seed"])
         self.flow = Flow(self._make_steps(), name="flow", dtype=self.dtype_policy)
         self.flow.build((None, *self.image_shape))
-        self.built = True
 
     # -- architecture --------------------------------------------------------------
     def _make_steps(self):

@@ -24,7 +24,6 @@ class VAE(StochasticAutoencoder):
         if float(beta) < 0:
             raise ValueError(f"beta must be >= 0, got {beta}")
         self.beta = float(beta)
-        self.built = True
 
     def regularizer(self, x, codes, training):
         """``beta * KL`` (eq. 5; the base computes the KL once, as ``codes["kl"]``)."""

@@ -56,7 +56,9 @@ class VIMAE(StochasticAutoencoder):
 
     def __init__(self, prior="normal", lam=10.0, noise_std=0.01, noise_clip=0.01,
                  mmd_kernel="imq", mmd_scales=DEFAULT_SCALES, **kwargs):
-        kwargs.pop("k", None)  # one code per input: the encoder is deterministic
+        if int(kwargs.pop("k", 1)) != 1:
+            raise ValueError("VIMAE's encoder is deterministic (one code per input): k must "
+                             "be 1")
         super().__init__(k=1, **kwargs)
         self.prior_name = check_prior(prior)
         if mmd_kernel not in MMD_KERNELS:
@@ -69,7 +71,6 @@ class VIMAE(StochasticAutoencoder):
                         mmd_scales=[float(s) for s in mmd_scales])
         if not self.vim["mmd_scales"] or min(self.vim["mmd_scales"]) <= 0:
             raise ValueError(f"mmd_scales must be positive, got {mmd_scales}")
-        self.built = True
 
     def perturb_input(self, x, training):
         """``x + nu`` while training (appendix: pixel-wise Gaussian noise truncated at 0.01)."""
