@@ -4,7 +4,8 @@ import os
 
 from conftest import run_cli
 
-TINY = ["--dataset", "digits", "--train-size", "64", "--epochs", "1", "--conv-blocks", "1",
+TINY = ["--dataset", "digits", "--train-size", "64", "--batch-size", "32", "--epochs", "1",
+        "--conv-blocks", "1",
         "--conv-hidden", "4", "--fc-hidden", "8", "--set", "train.image_every=0"]
 
 
