@@ -32,6 +32,11 @@ COMMON_FLAGS = [
      "steps between checkpoints (also at every epoch end)"),
     ("--probe-every", "train.probe_every", click.IntRange(0),
      "epochs between information-probe logs to TensorBoard (0: off)"),
+    ("--precision", "train.precision",
+     click.Choice(["float32", "mixed_bfloat16", "mixed_float16", "auto"]),
+     "Keras dtype policy: subnets/encoders in bf16 or fp16 (fp16 with loss scaling), "
+     "couplings, log-dets, losses in float32; auto: bf16 on AMX/AVX-512-bf16 CPUs and "
+     "GPUs >= sm80, fp16 on GPUs >= sm70, else float32 (the run records what was used)"),
 ]
 RESERVED = {f[0] for f in COMMON_FLAGS} | {"--run-dir", "--set", "--dry-run", "--quiet",
                                           "--jit-compile", "--help"}

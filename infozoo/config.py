@@ -37,6 +37,7 @@ TRAIN_DEFAULTS = {
     "checkpoint_every": 100,  # steps between checkpoints (and at every epoch end)
     "image_every": 1,         # epochs between image grids
     "jit_compile": False,
+    "precision": "float32",   # float32 | mixed_bfloat16 | mixed_float16 | auto (infozoo.precision)
     "strategy": "default",    # default | mirrored
     "cpu_replicas": 1,        # logical CPU devices for 'mirrored' on a machine without GPUs
     "eval_batch_size": 500,
@@ -54,6 +55,7 @@ TRAIN_SCHEMA = {
     "checkpoint_every": {"min": 1},
     "image_every": {"min": 0},
     "strategy": {"choices": ["default", "mirrored"]},
+    "precision": {"choices": ["float32", "mixed_bfloat16", "mixed_float16", "auto"]},
     "cpu_replicas": {"min": 1},
     "eval_batch_size": {"min": 1},
     "probe_every": {"min": 0},

@@ -100,8 +100,10 @@ def prepare(zoo, overrides, run_dir):
 
 def _prepare_locked(cfg, overrides, run_dir, lock, keras, tf):
     from infozoo import distribute
+    from infozoo import precision
     cfg, (xtr, ytr, xte, yte) = load_data(cfg, overrides)
     t = cfg["train"]
+    t["precision"] = precision.resolve(t["precision"])  # auto -> what config.yaml records
     data_lib.check_images(xtr)
     data_lib.check_images(xte, xtr.shape[1:], "test data")
     cfg["input_shape"] = [int(s) for s in xtr.shape[1:]]
