@@ -104,6 +104,10 @@ def run(names=None, batch_size=128, windows=5, steps=3, shape=(28, 28, 1),
                 }), flush=True)
 
 
+def _label(r):
+    return f"infozoo {r['model']} {r['precision']} jit={'on' if r['jit_compile'] else 'off'}"
+
+
 def table(lines):
     """A Markdown table of ``RESULT`` lines from ``bin/bench_inn_reference``: images/s (median
     over rounds of each configuration's median), peak memory, and ratios to FrEIA float32 and
@@ -114,7 +118,7 @@ def table(lines):
             continue
         r = json.loads(line.split("RESULT", 1)[1])
         if "error" in r:
-            name = f"infozoo {r['model']} {r['precision']} jit={'on' if r['jit_compile'] else 'off'}"
+            name = _label(r)
             rows.setdefault(name, {"ips": [], "mem": [], "foreign": [], "error": r["error"]})
             continue
         if "name" in r:       # the PyTorch reference (../shared/bench/inn_torch.py)
@@ -123,7 +127,7 @@ def table(lines):
         elif r.get("model") == "input_pipeline":
             continue
         else:
-            name = f"infozoo {r['model']} {r['precision']} jit={'on' if r['jit_compile'] else 'off'}"
+            name = _label(r)
             ips, mem = r["images_per_s_median"], r.get("peak_rss_mb")
         row = rows.setdefault(name, {"ips": [], "mem": [], "foreign": []})
         row["ips"].append(ips)

@@ -79,7 +79,8 @@ def test_every_model_trains_under_mixed_policy(name, policy):
     assert _low_precision_leaves(m, LOW[policy]), "no sublayer computes in the low precision"
     assert all(v.dtype == "float32" for v in m.trainable_variables)
     terms = m.loss_terms(X)
-    assert all(v.dtype == tf.float32 for v in terms.values()), {k: v.dtype for k, v in terms.items()}
+    assert all(v.dtype == tf.float32 for v in terms.values()), {k: v.dtype
+                                                                for k, v in terms.items()}
     z = m.encode(X)
     assert z.dtype == tf.float32 and m.decode(z).dtype == tf.float32
     m.compile(optimizer=keras.optimizers.Adam(1e-3), run_eagerly=True)

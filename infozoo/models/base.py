@@ -18,7 +18,6 @@ import numpy as np
 import tensorflow as tf
 
 from infozoo.precision import policy_scope
-
 from infozoo.registry import register_model  # noqa: F401  (re-exported for model files)
 
 
