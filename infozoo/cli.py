@@ -33,6 +33,11 @@ COMMON_FLAGS = [
      "steps between checkpoints (also at every epoch end)"),
     ("--probe-every", "train.probe_every", click.IntRange(0),
      "epochs between information-probe logs to TensorBoard (0: off)"),
+    ("--precision", "train.precision",
+     click.Choice(["float32", "mixed_bfloat16", "mixed_float16", "auto"]),
+     "Keras dtype policy: subnets/encoders in bf16 or fp16 (fp16 with loss scaling), "
+     "couplings, log-dets, losses in float32; auto: bf16 on AMX/AVX-512-bf16 CPUs and "
+     "GPUs >= sm80, fp16 on GPUs >= sm70, else float32 (the run records what was used)"),
 ]
 RESERVED = {f[0] for f in COMMON_FLAGS} | {"--run-dir", "--set", "--dry-run", "--quiet",
                                           "--jit-compile", "--help", "--local-workers"}
@@ -386,16 +391,33 @@ def sweep_cmd(ctx, model, grid, seeds, jobs, out, metrics, dry_run):
 @click.option("--batch-size", type=click.IntRange(2), default=128, show_default=True)
 @click.option("--windows", type=click.IntRange(1), default=5, show_default=True)
 @click.option("--steps", type=click.IntRange(1), default=3, show_default=True)
-def bench_cmd(models, batch_size, windows, steps):
-    """Training throughput (images/s) per model on MNIST-shaped data, jit on and off."""
+@click.option("--precisions", default="float32,mixed_bfloat16", show_default=True,
+              help="comma-separated: float32, mixed_bfloat16, mixed_float16, auto")
+@click.option("--jit", "jit", default="off,on", show_default=True,
+              help="jit_compile settings to time: off, on or off,on")
+@click.option("--pipeline", is_flag=True, help="also time the training input pipeline alone")
+def bench_cmd(models, batch_size, windows, steps, precisions, jit, pipeline):
+    """Training throughput (images/s) per model on MNIST-shaped data, per precision, jit
+    on and off."""
+    from infozoo.precision import PRECISIONS
     names = [m.strip() for m in models.split(",") if m.strip()] if models else None
     unknown = sorted(set(names or ()) - set(_zoo_names()))
     if unknown or names == []:
         _fail(f"unknown model(s) {', '.join(unknown) or repr(models)} for --models; "
               f"available: {', '.join(_zoo_names())}")
+    precs = [p.strip() for p in precisions.split(",") if p.strip()]
+    if not precs or set(precs) - set(PRECISIONS):
+        _fail(f"--precisions {precisions!r}: give a comma-separated list of "
+              f"{', '.join(PRECISIONS)}")
+    jits = [j.strip() for j in jit.split(",") if j.strip()]
+    if not jits or set(jits) - {"off", "on"}:
+        _fail(f"--jit {jit!r}: give off, on or off,on")
     _tf()
     from infozoo import bench
-    bench.run(names, batch_size, windows, steps)
+    if pipeline:
+        bench.pipeline(batch_size)
+    bench.run(names, batch_size, windows, steps, precisions=precs,
+              jits=[j == "on" for j in jits])
 
 
 if __name__ == "__main__":

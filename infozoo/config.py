@@ -39,6 +39,7 @@ TRAIN_DEFAULTS = {
     "checkpoint_every": 100,  # steps between checkpoints (and at every epoch end)
     "image_every": 1,         # epochs between image grids
     "jit_compile": False,
+    "precision": "float32",   # float32 | mixed_bfloat16 | mixed_float16 | auto (infozoo.precision)
     "strategy": "default",    # default | mirrored | multiworker (TF_CONFIG)
     "cpu_replicas": 1,        # logical CPU devices for 'mirrored' on a machine without GPUs
     "eval_batch_size": 500,
@@ -58,6 +59,7 @@ TRAIN_SCHEMA = {
     "checkpoint_every": {"min": 1},
     "image_every": {"min": 0},
     "strategy": {"choices": ["default", "mirrored", "multiworker"]},
+    "precision": {"choices": ["float32", "mixed_bfloat16", "mixed_float16", "auto"]},
     "cpu_replicas": {"min": 1},
     "eval_batch_size": {"min": 1},
     "probe_every": {"min": 0},

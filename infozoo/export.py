@@ -127,7 +127,9 @@ def _checked(fn, signature, input_range):
                                 f"pixels by 255)"))
         with tf.control_dependencies(checks):
             args = [tf.identity(a) for a in args]
-        return fn(*args)
+        # float32 out whatever the dtype policy the model was trained under
+        return tf.nest.map_structure(
+            lambda t: tf.cast(t, tf.float32) if t.dtype.is_floating else t, fn(*args))
 
     return wrapped
 

@@ -32,6 +32,7 @@ EXPORT_MARKER = "infozoo-export.json"
 RESUMABLE = ("train.epochs", "train.lr", "train.lr_drops", "train.lr_factor",
              "train.checkpoint_every", "train.image_every",
              "train.probe_every", "train.eval_batch_size", "train.jit_compile",
+             "train.precision",
              "train.strategy", "train.cpu_replicas", "data.data_dir", "data.test_size")
 
 
@@ -233,10 +234,13 @@ def finite(x):
 # -- building and loading models ----------------------------------------------------------
 def build_model(cfg, input_shape):
     """The registered model of ``cfg`` for images of ``input_shape``; bad args -> ConfigError."""
+    from infozoo.precision import policy_scope, resolve
     from infozoo.registry import get_model_class
     cls = get_model_class(cfg["model"])
     try:
-        return cls(input_shape=tuple(input_shape), **cfg["model_args"])
+        # layers take the dtype policy in force when they are made (train.precision)
+        with policy_scope(resolve(cfg["train"].get("precision", "float32"))):
+            return cls(input_shape=tuple(input_shape), **cfg["model_args"])
     except (ValueError, TypeError) as e:
         raise config_lib.ConfigError(f"bad model_args for {cfg['zoo']}: {e}") from None
     except Exception as e:  # noqa: BLE001  (TF raises ResourceExhausted etc. for absurd sizes)
@@ -247,9 +251,14 @@ def build_model(cfg, input_shape):
 
 def make_optimizer(cfg):
     import keras
+    from infozoo.precision import resolve
     t = cfg["train"]
-    return keras.optimizers.Adam(learning_rate=t["lr"], beta_1=t["beta1"], beta_2=t["beta2"],
-                                 epsilon=t["adam_epsilon"], weight_decay=t["weight_decay"] or None)
+    opt = keras.optimizers.Adam(learning_rate=t["lr"], beta_1=t["beta1"], beta_2=t["beta2"],
+                                epsilon=t["adam_epsilon"], weight_decay=t["weight_decay"] or None)
+    if resolve(t.get("precision", "float32")) == "mixed_float16":
+        # float16 gradients underflow: dynamic loss scaling (bfloat16 has float32's range)
+        opt = keras.optimizers.LossScaleOptimizer(opt)
+    return opt
 
 
 def compile_model(model, cfg):

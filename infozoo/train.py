@@ -124,8 +124,10 @@ def _prepare_locked(cfg, overrides, run_dir, lock, keras, tf, strategy=None, out
     """``out_dir`` set: a non-chief worker, which only reads ``run_dir`` (the checkpoint)."""
     from infozoo import distribute
     chief = out_dir is None
+    from infozoo import precision
     cfg, (xtr, ytr, xte, yte) = load_data(cfg, overrides)
     t = cfg["train"]
+    t["precision"] = precision.resolve(t["precision"])  # auto -> what config.yaml records
     data_lib.check_images(xtr)
     data_lib.check_images(xte, xtr.shape[1:], "test data")
     cfg["input_shape"] = [int(s) for s in xtr.shape[1:]]

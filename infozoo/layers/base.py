@@ -14,6 +14,15 @@ its conditional steps only.
 Layers that drop information (zero-padding, PIE's split) set ``bijective =
 False``; their ``forward``/``inverse`` still follow the contract, and the
 information probe reads the flag.
+
+Mixed precision: under a mixed Keras dtype policy (``mixed_bfloat16``,
+``mixed_float16``) an invertible layer computes in the policy's *variable*
+dtype (float32): its own arithmetic (affine updates, log-dets, priors) stays
+exact, while the subnets it builds get the full policy and run in the low
+precision. A coupling's inverse recomputes the subnet on the same input half,
+so the round trip is as exact as in float32 (the invariant suite checks it
+under every policy). The layer's config keeps the mixed policy, so a reloaded
+layer builds its subnets in the same precision.
 """
 import keras
 import tensorflow as tf
@@ -43,6 +52,11 @@ class Invertible(keras.layers.Layer):
     bijective = True
     #: True where the layer reads a conditioning input ``c``
     conditional = False
+
+    @property
+    def compute_dtype(self):
+        """The policy's variable dtype: float32 under a mixed policy (see the module doc)."""
+        return self.dtype_policy.variable_dtype
 
     def _condition(self, c):
         if self.conditional:

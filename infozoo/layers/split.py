@@ -131,7 +131,7 @@ class Split(Invertible):
         if self.g_net is None:
             shape = tf.concat([tf.shape(z)[:-1], [self.drop]], 0)
             return tf.zeros(shape, dtype=z.dtype)
-        return self.g_net(z)
+        return tf.cast(self.g_net(z), self.compute_dtype)  # float32 under a mixed policy
 
     def log_prob_r(self, r, mean):
         """``log N(r | mean, eps^2 I)`` summed per example (TFP ``Normal``)."""

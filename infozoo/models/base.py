@@ -10,6 +10,11 @@ progress bar and in TensorBoard. Under a strategy, draws go through
 (``infozoo.distribute``). Models also implement ``encode``/``decode``
 (and ``sample`` where they can), which the exporter turns into SavedModel
 endpoints.
+
+Mixed precision (``infozoo.precision``): a model built under a mixed Keras
+policy keeps it (``.keras`` reloads rebuild it under the same policy); its
+plain networks compute in the low precision, while the model's own arithmetic
+(losses, priors, metrics) uses the policy's variable dtype, float32.
 """
 import functools
 import inspect
@@ -21,6 +26,7 @@ import tensorflow as tf
 
 from infozoo import distribute
 from infozoo.losses.mmd import DEFAULT_SCALES, mmd
+from infozoo.precision import policy_scope
 from infozoo.registry import register_model  # noqa: F401  (re-exported for model files)
 
 #: public methods whose argument is checked (``"x"``: a batch of images, ``"z"``: codes)
@@ -100,6 +106,17 @@ class ZooModel(keras.Model):
         super().__init__(**kwargs)
         self.image_shape = tuple(int(s) for s in input_shape)
         self.trackers = [keras.metrics.Mean(name=n) for n in self.term_names]
+
+    @property
+    def compute_dtype(self):
+        """The policy's variable dtype: float32 under a mixed policy (see the module doc)."""
+        return self.dtype_policy.variable_dtype
+
+    @classmethod
+    def from_config(cls, config):
+        """Rebuilt under the saved dtype policy, so sublayers get the same precision."""
+        with policy_scope(config.get("dtype")):
+            return super().from_config(config)
 
     # -- what subclasses implement -------------------------------------------------
     def loss_terms(self, x, training=False):
@@ -307,6 +324,7 @@ class ZooModel(keras.Model):
             loss = tf.nn.compute_average_loss(terms["loss"])
             if self.losses:
                 loss += tf.nn.scale_regularization_loss(tf.add_n(self.losses))
+            loss = self.optimizer.scale_loss(loss)  # mixed_float16: LossScaleOptimizer
         grads = tape.gradient(loss, self.trainable_variables)
         self.optimizer.apply_gradients(zip(grads, self.trainable_variables))
         return self._update(terms)

@@ -61,10 +61,10 @@ class ClassicAutoencoder(ZooModel):
         return self.bottleneck
 
     def encode(self, x, training=False):
-        return self.encoder(x, training=training)
+        return tf.cast(self.encoder(x, training=training), self.compute_dtype)
 
     def decode(self, z, training=False):
-        return self.decoder(z, training=training)
+        return tf.cast(self.decoder(z, training=training), self.compute_dtype)
 
     def representations(self, x):
         """The output of every encoder and decoder layer (none is bijective).

@@ -133,6 +133,7 @@ class StochasticAutoencoder(ZooModel):
         """``(mu, sigma)`` ``[B, d]`` of ``q(z|x)`` (``sigma`` is None for a deterministic code)."""
         x = tf.convert_to_tensor(x, self.compute_dtype)
         h = self.head(self.encoder(self.perturb_input(x, training), training=training))
+        h = tf.cast(h, self.compute_dtype)  # float32 under a mixed policy
         if not self.gaussian_encoder:
             return h, None
         mu, s = tf.split(h, 2, axis=-1)
@@ -143,7 +144,8 @@ class StochasticAutoencoder(ZooModel):
         return self.encoder_params(x, training)[0]
 
     def decoder_logits(self, z, training=False):
-        return self.decoder(tf.convert_to_tensor(z, self.compute_dtype), training=training)
+        out = self.decoder(tf.convert_to_tensor(z, self.compute_dtype), training=training)
+        return tf.cast(out, self.compute_dtype)  # float32 under a mixed policy
 
     def decode(self, z, training=False):
         out = self.decoder_logits(z, training)
