@@ -24,6 +24,15 @@ class DequantizedDensity:
     #: (label, temperature) of the sample grids and sharpness estimates
     sample_temperatures = (("T1", 1.0), ("T0.71", math.sqrt(0.5)))
 
+    def build_flow(self):
+        """Sets up what every density model shares, once ``self.hp`` is filled: the sharpness
+        budget, the dequantisation seed stream and the flow of ``self._make_steps()``."""
+        from infozoo.layers import Flow
+        self.sharpness_samples = self.hp["sharpness_samples"]
+        self.seed_gen = keras.random.SeedGenerator(self.hp["seed"])
+        self.flow = Flow(self._make_steps(), name="flow", dtype=self.dtype_policy)
+        self.flow.build((None, *self.image_shape))
+
     @property
     def random_terms(self):
         """Every term is evaluated on dequantised (noisy) data when ``dequantize`` is on."""

@@ -5,11 +5,10 @@ multi-scale ``Flow`` of ActNorm, LU-parametrised 1x1 convolutions and affine
 couplings, trained by negative log-likelihood of dequantised data (bits/dim,
 shared with PIE in ``infozoo.models.density``). See ``docs/glow.md``.
 """
-import keras
 import numpy as np
 import tensorflow as tf
 
-from infozoo.layers import ActNorm, Flow, GLOWCoupling, InvertibleConv1x1, Split, Squeeze
+from infozoo.layers import ActNorm, GLOWCoupling, InvertibleConv1x1, Split, Squeeze
 from infozoo.models.base import ZooModel, register_model
 from infozoo.models.density import DequantizedDensity
 from infozoo.nets.subnets import ConvSubnet
@@ -73,10 +72,7 @@ class Glow(DequantizedDensity, ZooModel):
                        split_prior=split_prior, dequantize=bool(dequantize),
                        num_bins=int(num_bins), sharpness_samples=int(sharpness_samples),
                        seed=int(seed))
-        self.sharpness_samples = self.hp["sharpness_samples"]
-        self.seed_gen = keras.random.SeedGenerator(self.hp["seed"])
-        self.flow = Flow(self._make_steps(), name="flow", dtype=self.dtype_policy)
-        self.flow.build((None, *self.image_shape))
+        self.build_flow()
 
     def _make_steps(self):
         hp, dt = self.hp, self.dtype_policy

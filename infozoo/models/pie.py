@@ -5,11 +5,10 @@ and bits/dim, and the sharpness metric.
 """
 import math
 
-import keras
 import tensorflow as tf
 import tensorflow_probability as tfp
 
-from infozoo.layers import AffineCoupling, Flow, Reshape, Squeeze
+from infozoo.layers import AffineCoupling, Reshape, Squeeze
 from infozoo.layers.householder import Householder
 from infozoo.layers.split import G_CHOICES, Split, check_eps
 from infozoo.models.base import ZooModel, register_model
@@ -91,10 +90,7 @@ class PIE(DequantizedDensity, ZooModel):
                        dequantize=bool(dequantize), num_bins=int(num_bins),
                        sharpness_samples=int(sharpness_samples), seed=int(seed))
         self.eps = self.hp["eps"]
-        self.sharpness_samples = self.hp["sharpness_samples"]
-        self.seed_gen = keras.random.SeedGenerator(self.hp["seed"])
-        self.flow = Flow(self._make_steps(), name="flow", dtype=self.dtype_policy)
-        self.flow.build((None, *self.image_shape))
+        self.build_flow()
 
     # -- architecture --------------------------------------------------------------
     def _make_steps(self):
