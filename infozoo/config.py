@@ -12,6 +12,8 @@ from pathlib import Path
 
 import yaml
 
+from infozoo.hparams import check_value
+
 SECTIONS = ("data", "model_args", "train")
 
 DATA_DEFAULTS = {
@@ -157,25 +159,45 @@ def _type_of(value):
     return None
 
 
-def model_arg_types(raw):
-    """``{key: type name}`` of a zoo config's model_args: the schema's ``type:`` where given,
-    else the type of the YAML default. A default that contradicts it is a ConfigError."""
-    schema = raw.get("schema", {})
-    out = {}
-    for k, v in raw.get("model_args", {}).items():
-        declared = schema.get(k, {}).get("type")
-        if declared is not None and declared not in TYPES:
-            raise ConfigError(f"zoo config schema.{k}.type is {declared!r}; allowed: "
-                              f"{', '.join(TYPES)}")
-        typ = declared or _type_of(v)
+def model_arg_specs(raw):
+    """``{key: (type name, rule, help)}`` of a zoo config's model_args. For a model that
+    declares its hyperparameters (``infozoo.hparams``) they come from the declaration, and a
+    key it does not declare is a ConfigError; a plug-in model without a declaration may give
+    ``schema:`` (``type``, bounds, choices) and ``help:`` in its YAML, else the type is that of
+    the YAML default. A default that contradicts its type or rule is a ConfigError."""
+    from infozoo.hparams import spec_for
+    spec = spec_for(raw.get("model"))
+    args = raw.get("model_args", {})
+    if spec is not None:
+        extra = [k for k in ("help", "schema") if k in raw]
+        if extra:
+            raise ConfigError(f"zoo config for model {raw.get('model')!r} has "
+                              f"{' and '.join(extra)}: its hyperparameters' types, bounds and "
+                              f"help are declared in infozoo/hparams; remove them from the YAML")
+        unknown = [k for k in args if k not in spec]
+        if unknown:
+            raise ConfigError(f"zoo config model_args {', '.join(unknown)}: not a "
+                              f"hyperparameter of model {raw.get('model')!r}; known: "
+                              f"{', '.join(spec.names())}")
+        out = {k: (spec[k].type, spec[k].rule, spec[k].help) for k in args}
+    else:
+        schema, helps = raw.get("schema", {}), raw.get("help", {})
+        out = {}
+        for k, v in args.items():
+            declared = schema.get(k, {}).get("type")
+            if declared is not None and declared not in TYPES:
+                raise ConfigError(f"zoo config schema.{k}.type is {declared!r}; allowed: "
+                                  f"{', '.join(TYPES)}")
+            out[k] = (declared or _type_of(v), schema.get(k, {}), helps.get(k, ""))
+    for k, v in args.items():
+        typ, rule, _ = out[k]
         if typ == "str" and isinstance(v, str) and _looks_numeric(v):
             raise ConfigError(f"zoo config model_args.{k} is the text {v!r}: write a number "
                               f"YAML reads as one (e.g. 1.0e-3, not 1e-3), or quote nothing")
-        if typ == "str" and any(b in schema.get(k, {}) for b in ("min", "max")):
+        if typ == "str" and any(b in rule for b in ("min", "max")):
             raise ConfigError(f"zoo config model_args.{k} is {v!r} but its schema gives "
                               f"numeric bounds: write a number")
-        out[k] = typ
-        _check_value("model_args", k, v, typ, schema.get(k, {}))
+        _check_value("model_args", k, v, typ, rule)
     return out
 
 
@@ -188,69 +210,19 @@ def _looks_numeric(v):
 
 
 def flag_specs(name):
-    """``[(key, default, help, schema, type name)]`` for the scalar model_args that get
-    CLI flags; the flag's type is the declared type, never the accident of a YAML value."""
+    """``[(key, default, help, rule, type name)]`` for the scalar model_args that get CLI
+    flags; the flag's type is the declared type, never the accident of a YAML value."""
     raw = load_zoo(name)
-    helps, schema = raw.get("help", {}), raw.get("schema", {})
-    types = model_arg_types(raw)
-    return [(k, v, helps.get(k, ""), schema.get(k, {}), types[k])
+    specs = model_arg_specs(raw)
+    return [(k, v, specs[k][2], specs[k][1], specs[k][0])
             for k, v in raw.get("model_args", {}).items()
             if isinstance(v, (int, float, str, bool))]
 
 
-_WANT = {"bool": "true or false", "int": "an integer", "float": "a number", "str": "a string",
-         "list": "a list like [1, 2]"}
-
-
-def _ok_type(value, typ):
-    if typ == "bool":
-        return isinstance(value, bool)
-    if typ == "int":
-        return isinstance(value, int) and not isinstance(value, bool)
-    if typ == "float":
-        return isinstance(value, (int, float)) and not isinstance(value, bool)
-    if typ == "str":
-        return isinstance(value, str)
-    if typ == "list":
-        return isinstance(value, list)
-    return True
-
-
 def _check_value(section, key, value, typ, rule, nullable=False):
-    """``value`` checked against type name ``typ`` (None: any) and ``rule`` (min, max,
-    exclusive_min, choices, items); non-finite numbers and unexpected nulls are refused."""
-    where = f"{section}.{key}"
-    if value is None:
-        if typ is None or nullable:
-            return None
-        raise ConfigError(f"bad value for {where}: it cannot be empty (null); expected "
-                          f"{_WANT[typ]}")
-    if typ is not None and not _ok_type(value, typ):
-        raise ConfigError(f"bad value for {where}: {value!r}; expected {_WANT[typ]}")
-    if typ == "float":
-        value = float(value)
-    if isinstance(value, float) and not math.isfinite(value):
-        raise ConfigError(f"bad value for {where}: {value!r}; expected a finite number")
-    if "choices" in rule and value not in rule["choices"]:
-        raise ConfigError(f"bad value for {where}: {value!r}; allowed: "
-                          f"{', '.join(map(str, rule['choices']))}")
-    if isinstance(value, (int, float)) and not isinstance(value, bool):
-        lo, hi = rule.get("min"), rule.get("max")
-        if lo is not None and (value < lo or (rule.get("exclusive_min") and value <= lo)):
-            op = ">" if rule.get("exclusive_min") else ">="
-            raise ConfigError(f"bad value for {where}: {value!r}; must be {op} {lo}")
-        if hi is not None and value > hi:
-            raise ConfigError(f"bad value for {where}: {value!r}; must be <= {hi}")
-    if isinstance(value, list):
-        item_rule = rule.get("items", {})
-        item_type = item_rule.get("type")
-        for i, item in enumerate(value):
-            if isinstance(item, float) and not math.isfinite(item):
-                raise ConfigError(f"bad value for {where}[{i}]: {item!r}; expected a finite "
-                                  f"number")
-            if item_type is not None or item_rule:
-                _check_value(section, f"{key}[{i}]", item, item_type, item_rule)
-    return value
+    """``value`` checked against type name ``typ`` and ``rule``
+    (:func:`infozoo.hparams.check_value`), as a ConfigError naming ``section.key``."""
+    return check_value(f"{section}.{key}", value, typ, rule, nullable, error=ConfigError)
 
 
 def _locate(key, cfg):
@@ -309,9 +281,10 @@ def resolve(name, overrides=None):
            "data": _merge(DATA_DEFAULTS, raw.get("data")),
            "model_args": copy.deepcopy(raw.get("model_args", {})),
            "train": _merge(TRAIN_DEFAULTS, raw.get("train"))}
+    specs = model_arg_specs(raw)
     types = {"data": {k: _type_of(v) for k, v in DATA_DEFAULTS.items() if v is not None},
              "train": {k: _type_of(v) for k, v in TRAIN_DEFAULTS.items() if v is not None},
-             "model_args": model_arg_types(raw)}
+             "model_args": {k: t for k, (t, _, _) in specs.items()}}
     located = {_locate(k, cfg): v for k, v in overrides.items()}
     dataset = located.get(("data", "dataset"), cfg["data"]["dataset"])
     per_ds = raw.get("datasets", {}).get(dataset, {})
@@ -321,7 +294,8 @@ def resolve(name, overrides=None):
                 raise ConfigError(f"zoo config {name!r}, datasets.{dataset}: unknown key "
                                   f"{section}.{k}")
             cfg[section][k] = copy.deepcopy(v)
-    schemas = {"data": DATA_SCHEMA, "train": TRAIN_SCHEMA, "model_args": raw.get("schema", {})}
+    schemas = {"data": DATA_SCHEMA, "train": TRAIN_SCHEMA,
+               "model_args": {k: rule for k, (_, rule, _) in specs.items()}}
     for (section, key), value in located.items():
         cfg[section][key] = value
     d = cfg["data"]

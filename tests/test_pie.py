@@ -103,7 +103,7 @@ def test_split_zero_g():
 def test_eps_must_be_positive(eps):
     with pytest.raises(ValueError, match="eps must be > 0"):
         Split(2, 4, eps=eps)
-    with pytest.raises(ValueError, match="eps must be > 0"):
+    with pytest.raises(ValueError, match="PIE eps: .* must be > 0"):
         PIE(**{**TINY, "eps": eps})
 
 

@@ -271,7 +271,7 @@ def test_vae_loss_is_recon_plus_beta_kl():
     x = np.random.RandomState(1).rand(5, 8, 8, 1).astype("float32")
     m = make("vae")
     t = m.loss_terms(x, training=False)
-    np.testing.assert_allclose(t["loss"], t["recon"] + m.beta * t["kl"], rtol=1e-5)
+    np.testing.assert_allclose(t["loss"], t["recon"] + m.hp["beta"] * t["kl"], rtol=1e-5)
 
 
 def test_bce_reconstruction_matches_formula():

@@ -25,6 +25,7 @@ import numpy as np
 import tensorflow as tf
 
 from infozoo import distribute
+from infozoo.hparams import HParams
 from infozoo.losses.mmd import DEFAULT_SCALES, mmd
 from infozoo.precision import policy_scope
 from infozoo.registry import register_model  # noqa: F401  (re-exported for model files)
@@ -36,6 +37,9 @@ CHECKED_METHODS = {"encode": "x", "reconstruct": "x", "log_prob": "x", "decode":
                    "loss_terms": None, "sample": None, "representations": None,
                    "log_prob_terms": None}
 _depth = threading.local()
+#: keyword arguments a ZooModel passes on to ``keras.Model`` (everything else is a
+#: hyperparameter of ``hparams``)
+KERAS_KWARGS = ("name", "dtype", "trainable", "autocast")
 
 
 def _is_concrete(x):
@@ -85,8 +89,22 @@ def _finish_building(cls):
         init(self, *args, **kwargs)
         if type(self).__init__ is __init__:
             self.built = True
-    __init__.__signature__ = inspect.signature(init)  # Keras reads __init__'s argspec
+    # Keras reads __init__'s argspec; help() and IDEs show the hyperparameters
+    __init__.__signature__ = _init_signature(cls, init)
     cls.__init__ = __init__
+
+
+def _init_signature(cls, init):
+    """``(self, input_shape=..., <every hyperparameter=default>, **kwargs)`` for a model whose
+    ``__init__`` takes its hyperparameters as ``**kwargs``, else ``init``'s own."""
+    sig = inspect.signature(init)
+    params = list(sig.parameters.values())
+    if not cls.hparams or params[-1].kind is not inspect.Parameter.VAR_KEYWORD:
+        return sig
+    named = {p.name for p in params}
+    if any(h.name in named for h in cls.hparams):
+        return sig
+    return cls.hparams.signature(leading=params[1:-1])
 
 
 class ZooModel(keras.Model):
@@ -97,13 +115,26 @@ class ZooModel(keras.Model):
     #: True where ``sample(n)`` draws from the model's prior
     can_sample = False
 
+    #: the model's typed hyperparameters (``infozoo.hparams``): ``__init__`` checks them,
+    #: ``self.hp`` holds their values, ``get_config`` returns them
+    hparams = HParams()
+
     def __init_subclass__(cls, **kwargs):
         super().__init_subclass__(**kwargs)
         _wrap_public_methods(cls)
         _finish_building(cls)
 
     def __init__(self, input_shape=(28, 28, 1), **kwargs):
+        owner = type(self).__name__
+        hp = {k: kwargs.pop(k) for k in list(kwargs) if k in self.hparams}
+        unknown = sorted(set(kwargs) - set(KERAS_KWARGS))
+        if unknown:
+            raise ValueError(f"{owner}: unknown hyperparameter(s) {', '.join(unknown)}; known: "
+                             f"{', '.join(self.hparams.names()) or 'none'}")
+        hp = self.hparams.check(hp, owner)
         super().__init__(**kwargs)
+        #: the hyperparameters' values, checked and complete (defaults filled in)
+        self.hp = hp
         self.image_shape = tuple(int(s) for s in input_shape)
         self.trackers = [keras.metrics.Mean(name=n) for n in self.term_names]
 
@@ -334,7 +365,7 @@ class ZooModel(keras.Model):
         return self._update(self.loss_terms(x, training=False))
 
     def get_config(self):
-        return {**super().get_config(), "input_shape": list(self.image_shape)}
+        return {**super().get_config(), "input_shape": list(self.image_shape), **self.hp}
 
     def count_params_trainable(self):
         return int(sum(np.prod(v.shape) for v in self.trainable_variables))

@@ -3,6 +3,7 @@ import keras
 import numpy as np
 import tensorflow as tf
 
+from infozoo.hparams import classic as hp_specs
 from infozoo.models.base import ZooModel, register_model
 
 
@@ -23,42 +24,35 @@ class ClassicAutoencoder(ZooModel):
     """
 
     term_names = ("loss", "l1")
+    hparams = hp_specs.CLASSIC
 
-    def __init__(self, input_shape=(28, 28, 1), bottleneck=32, arch="mlp",
-                 hidden=(512, 256, 128), conv_channels=(16, 32, 32, 32, 16),
-                 code_activation="linear", **kwargs):
+    def __init__(self, input_shape=(28, 28, 1), **kwargs):
         super().__init__(input_shape=input_shape, **kwargs)
-        if arch not in ("mlp", "conv"):
-            raise ValueError(f"arch must be 'mlp' or 'conv', got {arch!r}")
-        if code_activation not in ("relu", "linear"):
-            raise ValueError(f"code_activation must be 'relu' or 'linear', got {code_activation!r}")
-        self.bottleneck, self.arch, self.code_activation = int(bottleneck), arch, code_activation
-        self.hidden = [int(h) for h in hidden]
-        self.conv_channels = [int(c) for c in conv_channels]
+        hp = self.hp
         dim = int(np.prod(self.image_shape))
         L = keras.layers
-        if arch == "mlp":
-            enc = [L.Flatten()] + [L.Dense(h, activation="relu") for h in self.hidden]
-            dec = [L.Dense(h, activation="relu") for h in reversed(self.hidden)]
+        if hp["arch"] == "mlp":
+            enc = [L.Flatten()] + [L.Dense(h, activation="relu") for h in hp["hidden"]]
+            dec = [L.Dense(h, activation="relu") for h in reversed(hp["hidden"])]
             dec += [L.Dense(dim, activation="tanh"), L.Reshape(self.image_shape)]
         else:
             h, w, c = self.image_shape
-            enc = [L.Conv2D(ch, 3, padding="same", activation="relu") for ch in self.conv_channels]
+            chans = hp["conv_channels"]
+            enc = [L.Conv2D(ch, 3, padding="same", activation="relu") for ch in chans]
             enc += [L.Flatten()]
-            dec = [L.Dense(h * w * self.conv_channels[-1], activation="relu"),
-                   L.Reshape((h, w, self.conv_channels[-1]))]
+            dec = [L.Dense(h * w * chans[-1], activation="relu"), L.Reshape((h, w, chans[-1]))]
             dec += [L.Conv2DTranspose(ch, 3, padding="same", activation="relu")
-                    for ch in reversed(self.conv_channels[:-1])]
+                    for ch in reversed(chans[:-1])]
             dec += [L.Conv2DTranspose(c, 3, padding="same", activation="tanh")]
-        enc.append(L.Dense(self.bottleneck, activation=code_activation, name="code"))
+        enc.append(L.Dense(hp["bottleneck"], activation=hp["code_activation"], name="code"))
         self.encoder = keras.Sequential(enc, name="encoder")
         self.decoder = keras.Sequential(dec, name="decoder")
         self.encoder.build((None, *self.image_shape))
-        self.decoder.build((None, self.bottleneck))
+        self.decoder.build((None, hp["bottleneck"]))
 
     @property
     def code_size(self):
-        return self.bottleneck
+        return self.hp["bottleneck"]
 
     def encode(self, x, training=False):
         return tf.cast(self.encoder(x, training=training), self.compute_dtype)
@@ -94,8 +88,3 @@ class ClassicAutoencoder(ZooModel):
         x_hat = self.reconstruct(x, training=training)
         l1 = tf.reduce_mean(tf.reshape(tf.abs(x_hat - x), [tf.shape(x)[0], -1]), 1)
         return {"loss": l1, "l1": l1}
-
-    def get_config(self):
-        return {**super().get_config(), "bottleneck": self.bottleneck, "arch": self.arch,
-                "hidden": self.hidden, "conv_channels": self.conv_channels,
-                "code_activation": self.code_activation}

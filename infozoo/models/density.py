@@ -3,8 +3,8 @@ the NLL loss terms, the ``log_prob`` export endpoint, and the evaluation grids.
 
 A subclass (also a ``ZooModel``) provides ``log_prob_terms(x) -> {"log_pz",
 "log_pr", "logdet", "log_prob", ...}``, ``sample``/``encode``/``decode``, an
-``hp`` dict with ``dequantize`` and ``num_bins``, ``sharpness_samples`` and a
-``seed_gen``. See ``docs/pie.md`` for dequantisation and bits/dim.
+``hp`` dict (``infozoo.hparams.pie.DENSITY``: ``dequantize``, ``num_bins``,
+``sharpness_samples``, ``seed``). See ``docs/pie.md`` for dequantisation and bits/dim.
 """
 import math
 
@@ -28,7 +28,6 @@ class DequantizedDensity:
         """Sets up what every density model shares, once ``self.hp`` is filled: the sharpness
         budget, the dequantisation seed stream and the flow of ``self._make_steps()``."""
         from infozoo.layers import Flow
-        self.sharpness_samples = self.hp["sharpness_samples"]
         self.seed_gen = keras.random.SeedGenerator(self.hp["seed"])
         self.flow = Flow(self._make_steps(), name="flow", dtype=self.dtype_policy)
         self.flow.build((None, *self.image_shape))

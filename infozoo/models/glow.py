@@ -8,12 +8,11 @@ shared with PIE in ``infozoo.models.density``). See ``docs/glow.md``.
 import numpy as np
 import tensorflow as tf
 
+from infozoo.hparams import glow as hp_specs
 from infozoo.layers import ActNorm, GLOWCoupling, InvertibleConv1x1, Split, Squeeze
 from infozoo.models.base import ZooModel, register_model
 from infozoo.models.density import DequantizedDensity
 from infozoo.nets.subnets import ConvSubnet
-
-SPLIT_PRIORS = ("normal", "learned")
 
 
 @register_model("glow")
@@ -51,27 +50,12 @@ class Glow(DequantizedDensity, ZooModel):
 
     image_prefix = "glow"
     sample_temperatures = (("T1", 1.0), ("T0.7", 0.7))
+    hparams = hp_specs.GLOW
 
-    def __init__(self, input_shape=(28, 28, 1), levels=2, steps_per_level=8, hidden=128,
-                 hidden_layers=2, kernel_size=3, clamp=2.0, split_prior="normal",
-                 dequantize=True, num_bins=256, sharpness_samples=1000, seed=0, **kwargs):
+    def __init__(self, input_shape=(28, 28, 1), **kwargs):
         super().__init__(input_shape=input_shape, **kwargs)
         if len(self.image_shape) != 3:
             raise ValueError(f"Glow expects images [H, W, C], got input_shape {self.image_shape}")
-        if split_prior not in SPLIT_PRIORS:
-            raise ValueError(f"split_prior must be one of {SPLIT_PRIORS}, got {split_prior!r}")
-        for name, val, lo in (("levels", levels, 1), ("steps_per_level", steps_per_level, 1),
-                              ("hidden", hidden, 1), ("hidden_layers", hidden_layers, 0),
-                              ("kernel_size", kernel_size, 1), ("num_bins", num_bins, 2),
-                              ("sharpness_samples", sharpness_samples, 1)):
-            if int(val) < lo:
-                raise ValueError(f"{name} must be >= {lo}, got {val}")
-        self.hp = dict(levels=int(levels), steps_per_level=int(steps_per_level),
-                       hidden=int(hidden), hidden_layers=int(hidden_layers),
-                       kernel_size=int(kernel_size), clamp=float(clamp),
-                       split_prior=split_prior, dequantize=bool(dequantize),
-                       num_bins=int(num_bins), sharpness_samples=int(sharpness_samples),
-                       seed=int(seed))
         self.build_flow()
 
     def _make_steps(self):
@@ -134,6 +118,3 @@ class Glow(DequantizedDensity, ZooModel):
         reps += self.flow.inverse_representations(z, rs)
         reps[-1]["name"] = "reconstruction"
         return reps
-
-    def get_config(self):
-        return {**super().get_config(), **self.hp}

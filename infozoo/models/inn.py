@@ -3,6 +3,7 @@ import keras
 import numpy as np
 import tensorflow as tf
 
+from infozoo.hparams import inn as hp_specs
 from infozoo.layers import AffineCoupling, Flow, HaarDownsampling, Inverted, Reshape, Squeeze
 from infozoo.models.base import ZooModel, register_model
 from infozoo.nets.subnets import init_normal
@@ -22,23 +23,15 @@ class INNAutoencoder(ZooModel):
 
     term_names = ("loss", "l1", "zero_pad")
 
-    def __init__(self, input_shape=(28, 28, 1), bottleneck=32, conv_blocks=3, conv_hidden=100,
-                 conv_hidden_layers=2, kernel_size=3, fc_blocks=1, fc_hidden=180, clamp=1.0,
-                 downsampling="haar", w_rec=1.0, w_pad=1.0, init_std=0.0, **kwargs):
+    hparams = hp_specs.INN
+
+    def __init__(self, input_shape=(28, 28, 1), **kwargs):
         super().__init__(input_shape=input_shape, **kwargs)
         dim = int(np.prod(self.image_shape))
-        if not 0 < int(bottleneck) <= dim:
+        if not self.hp["bottleneck"] <= dim:
             raise ValueError(f"bottleneck must be between 1 and the data dimension {dim}, "
-                             f"got {bottleneck}")
-        self.bottleneck = int(bottleneck)
-        self.hp = dict(conv_blocks=int(conv_blocks), conv_hidden=int(conv_hidden),
-                       conv_hidden_layers=int(conv_hidden_layers), kernel_size=int(kernel_size),
-                       fc_blocks=int(fc_blocks), fc_hidden=int(fc_hidden), clamp=float(clamp),
-                       downsampling=downsampling, w_rec=float(w_rec), w_pad=float(w_pad),
-                       init_std=float(init_std))
-        if self.hp["init_std"] < 0:
-            raise ValueError(f"init_std must be >= 0 (0: Keras' initialisers), got {init_std}")
-        down = {"haar": HaarDownsampling, "squeeze": Squeeze}[downsampling]
+                             f"got {self.hp['bottleneck']}")
+        down = {"haar": HaarDownsampling, "squeeze": Squeeze}[self.hp["downsampling"]]
         h, w, c = self.image_shape
         inner = (h // 2, w // 2, 4 * c)
         steps = [down(name="down")]
@@ -60,8 +53,12 @@ class INNAutoencoder(ZooModel):
             init_normal(self.flow, self.hp["init_std"])  # the authors' init_param
 
     @property
+    def bottleneck(self):
+        return self.hp["bottleneck"]
+
+    @property
     def code_size(self):
-        return self.bottleneck
+        return self.hp["bottleneck"]
 
     def latent(self, x):
         """The full flattened latent ``F(x)`` (code and padded part)."""
@@ -122,9 +119,6 @@ class INNAutoencoder(ZooModel):
         return {"loss": self.hp["w_rec"] * l1 + self.hp["w_pad"] * zero_pad,
                 "l1": l1, "zero_pad": zero_pad}
 
-    def get_config(self):
-        return {**super().get_config(), "bottleneck": self.bottleneck, **self.hp}
-
 
 @register_model("inn-vae")
 class INNVAE(INNAutoencoder):
@@ -138,21 +132,18 @@ class INNVAE(INNAutoencoder):
     random_terms = ("loss", "mmd")
     can_sample = True
 
-    def __init__(self, w_mmd=1.0, seed=0, **kwargs):
-        super().__init__(**kwargs)
-        self.w_mmd = float(w_mmd)
-        self.seed = int(seed)
-        self.seed_gen = keras.random.SeedGenerator(self.seed)
+    hparams = hp_specs.INN_VAE
+
+    def __init__(self, input_shape=(28, 28, 1), **kwargs):
+        super().__init__(input_shape=input_shape, **kwargs)
+        self.seed_gen = keras.random.SeedGenerator(self.hp["seed"])
 
     def loss_terms(self, x, training=False):
         code, l1, zero_pad = self._ae_terms(x)
         d = self.global_mmd(code, lambda n: keras.random.normal(tf.stack([n, tf.shape(code)[1]]), dtype=code.dtype, seed=self.seed_gen)) * tf.ones_like(l1)  # noqa: E501
-        return {"loss": self.hp["w_rec"] * l1 + self.hp["w_pad"] * zero_pad + self.w_mmd * d,
+        return {"loss": self.hp["w_rec"] * l1 + self.hp["w_pad"] * zero_pad + self.hp["w_mmd"] * d,
                 "l1": l1, "zero_pad": zero_pad, "mmd": d}
 
     def sample(self, n, temperature=1.0):
         code = temperature * tf.random.normal([n, self.bottleneck], dtype=self.compute_dtype)
         return self.decode(code)
-
-    def get_config(self):
-        return {**super().get_config(), "w_mmd": self.w_mmd, "seed": self.seed}

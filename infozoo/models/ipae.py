@@ -22,6 +22,7 @@ The loss uses eq. 10 as printed (the constant changes no gradient).
 import tensorflow as tf
 
 from infozoo import distribute
+from infozoo.hparams import stochastic as hp_specs
 from infozoo.losses.information import pairwise_information_bound
 from infozoo.models.base import register_model
 from infozoo.models.stochastic import StochasticAutoencoder
@@ -44,23 +45,17 @@ class IPAE(StochasticAutoencoder):
     """
 
     term_names = ("loss", "recon", "info_bound", "kl")
+    hparams = hp_specs.IPAE
     recon_weight = 0.5                                                         # eq. 11
     random_terms = ("loss", "recon", "info_bound")
 
-    def __init__(self, beta=1e-3, nj=1, bank_size=1000, **kwargs):
-        super().__init__(**kwargs)
-        if float(beta) < 0:
-            raise ValueError(f"beta must be >= 0, got {beta}")
-        if int(nj) < 0:
-            raise ValueError(f"nj must be >= 0 (0: the whole batch), got {nj}")
-        if int(bank_size) < 1:
-            raise ValueError(f"bank_size must be >= 1, got {bank_size}")
-        self.beta, self.nj, self.bank_size = float(beta), int(nj), int(bank_size)
+    def __init__(self, input_shape=(28, 28, 1), **kwargs):
+        super().__init__(input_shape=input_shape, **kwargs)
         d = self.code_size
-        self.bank_mu = self.add_weight(shape=(self.bank_size, d), initializer="zeros",
+        self.bank_mu = self.add_weight(shape=(self.hp["bank_size"], d), initializer="zeros",
                                        trainable=False, aggregation="only_first_replica",
                                        name="bank_mu")
-        self.bank_sigma = self.add_weight(shape=(self.bank_size, d), initializer="ones",
+        self.bank_sigma = self.add_weight(shape=(self.hp["bank_size"], d), initializer="ones",
                                           trainable=False, aggregation="only_first_replica",
                                           name="bank_sigma")
         self.bank_count = self.add_weight(shape=(), initializer="zeros", dtype="int32",
@@ -73,15 +68,15 @@ class IPAE(StochasticAutoencoder):
         n = tf.shape(codes["mu"])[0]
         # over the global batch: partners j may live on other replicas
         mu, sigma, eps = (distribute.gather_batch(codes[k]) for k in ("mu", "sigma", "eps"))
-        bound = distribute.own_rows(pairwise_information_bound(mu, sigma, eps, self.nj), n)
+        bound = distribute.own_rows(pairwise_information_bound(mu, sigma, eps, self.hp["nj"]), n)
         if training:                                                           # eq. 10 ^
             self._remember(tf.stop_gradient(mu), tf.stop_gradient(sigma))
         corrected = bound - 0.5 * tf.cast(self.code_size, bound.dtype)        # eq. 9 with e
-        return self.beta * bound, {"info_bound": corrected}                    # eq. 11
+        return self.hp["beta"] * bound, {"info_bound": corrected}                    # eq. 11
 
     def _remember(self, mu, sigma):
         """Ring buffer of the latest ``bank_size`` training ``(mu, sigma)``."""
-        m = self.bank_size
+        m = self.hp["bank_size"]
         mu, sigma = mu[-m:], sigma[-m:]
         n = tf.shape(mu)[0]
         count = tf.convert_to_tensor(self.bank_count)
@@ -94,15 +89,11 @@ class IPAE(StochasticAutoencoder):
 
     def sample(self, n, temperature=1.0):
         """``decode(mu_j + temperature * sigma_j * eps)``, ``j`` uniform over the bank (eq. 6)."""
-        filled = tf.minimum(tf.convert_to_tensor(self.bank_count), self.bank_size)
-        m = tf.where(filled > 0, filled, self.bank_size)
+        filled = tf.minimum(tf.convert_to_tensor(self.bank_count), self.hp["bank_size"])
+        m = tf.where(filled > 0, filled, self.hp["bank_size"])
         j = tf.random.uniform([n], 0, m, dtype=tf.int32)
         eps = tf.random.normal([n, self.code_size], dtype=self.compute_dtype)
         t = tf.cast(temperature, self.compute_dtype)
         z = tf.gather(self.bank_mu, j) + t * tf.gather(self.bank_sigma, j) * eps
         return self.decode(z)
-
-    def get_config(self):
-        return {**super().get_config(), "beta": self.beta, "nj": self.nj,
-                "bank_size": self.bank_size}
 

@@ -10,7 +10,8 @@ import tensorflow_probability as tfp
 
 from infozoo.layers import AffineCoupling, Reshape, Squeeze
 from infozoo.layers.householder import Householder
-from infozoo.layers.split import G_CHOICES, Split, check_eps
+from infozoo.layers.split import Split
+from infozoo.hparams import pie as hp_specs
 from infozoo.models.base import ZooModel, register_model
 from infozoo.models.density import DequantizedDensity
 
@@ -47,49 +48,18 @@ class PIE(DequantizedDensity, ZooModel):
 
     #### Hyperparameters
 
-    ``eps`` (> 0), ``g`` ("learned" | "zero"), ``conv_blocks``, ``linear_dims``,
-    ``couplings_per_block``, ``reflections`` (Householder vectors per mixing
-    layer), ``conv_hidden``/``conv_hidden_layers``/``kernel_size`` (coupling
-    conv subnets), ``linear_hidden``/``linear_hidden_layers`` (coupling dense
-    subnets), ``g_hidden``/``g_hidden_layers`` (split networks g), ``clamp``
-    (soft clamp of the coupling log-scales), ``dequantize`` (add
-    ``U(0, 1/num_bins)`` noise in ``loss_terms``), ``num_bins`` (levels of the
-    data, for bits/dim), ``sharpness_samples`` (images per sharpness estimate
-    in ``DensityEvaluator``), ``seed``.
+    :data:`infozoo.hparams.pie.PIE` declares each (type, default, help, bounds); the
+    values are in ``self.hp``.
     """
 
     image_prefix = "pie"
     sample_temperatures = (("T1", 1.0), ("T0.71", math.sqrt(0.5)))
+    hparams = hp_specs.PIE
 
-    def __init__(self, input_shape=(28, 28, 1), eps=0.1, g="learned", conv_blocks=2,
-                 linear_dims=(64, 10, 10), couplings_per_block=3, reflections=3, conv_hidden=64,
-                 conv_hidden_layers=2, kernel_size=3, linear_hidden=256, linear_hidden_layers=2,
-                 g_hidden=64, g_hidden_layers=1, clamp=2.0, dequantize=True, num_bins=256,
-                 sharpness_samples=10000, seed=0, **kwargs):
+    def __init__(self, input_shape=(28, 28, 1), **kwargs):
         super().__init__(input_shape=input_shape, **kwargs)
         if len(self.image_shape) != 3:
             raise ValueError(f"PIE expects images [H, W, C], got input_shape {self.image_shape}")
-        if g not in G_CHOICES:
-            raise ValueError(f"g must be one of {G_CHOICES}, got {g!r}")
-        for name, val, lo in (("conv_blocks", conv_blocks, 0),
-                              ("couplings_per_block", couplings_per_block, 0),
-                              ("reflections", reflections, 1), ("num_bins", num_bins, 2),
-                              ("sharpness_samples", sharpness_samples, 1)):
-            if int(val) < lo:
-                raise ValueError(f"{name} must be >= {lo}, got {val}")
-        linear_dims = [int(d) for d in (linear_dims or ())]
-        if any(d < 1 for d in linear_dims):
-            raise ValueError(f"linear_dims must be positive, got {linear_dims}")
-        self.hp = dict(eps=check_eps(eps), g=g, conv_blocks=int(conv_blocks),
-                       linear_dims=linear_dims, couplings_per_block=int(couplings_per_block),
-                       reflections=int(reflections), conv_hidden=int(conv_hidden),
-                       conv_hidden_layers=int(conv_hidden_layers), kernel_size=int(kernel_size),
-                       linear_hidden=int(linear_hidden),
-                       linear_hidden_layers=int(linear_hidden_layers), g_hidden=int(g_hidden),
-                       g_hidden_layers=int(g_hidden_layers), clamp=float(clamp),
-                       dequantize=bool(dequantize), num_bins=int(num_bins),
-                       sharpness_samples=int(sharpness_samples), seed=int(seed))
-        self.eps = self.hp["eps"]
         self.build_flow()
 
     # -- architecture --------------------------------------------------------------
@@ -203,8 +173,3 @@ class PIE(DequantizedDensity, ZooModel):
         t = tf.cast(temperature, self.compute_dtype)
         z = tf.random.normal([n, self.latent_dim], dtype=self.compute_dtype) * t
         return self.decode(z)
-
-    def get_config(self):
-        return {**super().get_config(), **self.hp}
-
-

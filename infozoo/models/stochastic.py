@@ -31,12 +31,12 @@ import numpy as np
 import tensorflow as tf
 
 from infozoo.batching import batched
+from infozoo.hparams import stochastic as hp_specs
 from infozoo.losses.priors import gaussian_kl_to_standard_normal, sample_prior
 from infozoo.models.base import ZooModel
-from infozoo.nets.encoders import ARCHS, make_encoder_decoder
+from infozoo.nets.encoders import make_encoder_decoder
 
-RECON_LOSSES = ("mse", "l2", "bce", "l1")
-OUTPUTS = ("linear", "sigmoid")
+RECON_LOSSES = hp_specs.STOCHASTIC["recon"].choices
 
 
 def reconstruction_loss(kind, x, logits, output):
@@ -57,21 +57,11 @@ def reconstruction_loss(kind, x, logits, output):
     raise ValueError(f"recon must be one of {', '.join(RECON_LOSSES)}, got {kind!r}")
 
 
-#: how the linear SVM of the robustness probe is trained (``linear_probe.robustness_table``)
-PROBE_PROTOCOLS = ("corrupted", "clean", "both")
-
-
 class StochasticAutoencoder(ZooModel):
     """Base of IPAE, VAE and VIMAE; subclasses implement ``regularizer``.
 
-    Hyperparameters (all models): ``code_size``; ``arch`` (``mlp`` | ``conv``);
-    ``hidden``, ``activation`` (mlp); ``enc_channels``, ``dec_channels``,
-    ``kernel_size``, ``batch_norm`` (conv); ``recon`` (``mse`` | ``l2`` | ``bce`` | ``l1``);
-    ``output`` (``linear`` | ``sigmoid``, the decoder's output activation); ``k``
-    (samples of ``eps`` per example, Gaussian encoders); ``min_sigma``; ``probe_size``
-    (training examples of the linear-SVM probe at evaluation, 0: no probe);
-    ``probe_protocol`` (``corrupted``: the SVM is trained on codes of corrupted training
-    inputs, as VIMAE §5.3; ``clean``: on clean codes; ``both``); ``seed``.
+    Hyperparameters: :data:`infozoo.hparams.stochastic.STOCHASTIC` (type, default, help
+    and bounds of each; the values are in ``self.hp``).
     """
 
     #: Gaussian head (mu, sigma) with the reparameterisation trick; False: deterministic code
@@ -79,41 +69,17 @@ class StochasticAutoencoder(ZooModel):
     #: the prior ``p(z)`` used by ``sample`` and the ``mmd_prior`` metric
     prior_name = "normal"
     can_sample = True
+    hparams = hp_specs.STOCHASTIC
 
-    def __init__(self, input_shape=(28, 28, 1), code_size=8, arch="mlp", hidden=(2048,),
-                 activation="relu", enc_channels=(128, 256, 512, 1024),
-                 dec_channels=(1024, 512, 256), kernel_size=4, batch_norm=True, recon="mse",
-                 output="linear", k=1, min_sigma=1e-4, probe_size=10000, probe_protocol="both",
-                 seed=0, **kwargs):
+    def __init__(self, input_shape=(28, 28, 1), **kwargs):
         super().__init__(input_shape=input_shape, **kwargs)
-        if arch not in ARCHS:
-            raise ValueError(f"arch must be one of {', '.join(ARCHS)}, got {arch!r}")
-        if recon not in RECON_LOSSES:
-            raise ValueError(f"recon must be one of {', '.join(RECON_LOSSES)}, got {recon!r}")
-        if output not in OUTPUTS:
-            raise ValueError(f"output must be one of {', '.join(OUTPUTS)}, got {output!r}")
-        if recon == "bce" and output != "sigmoid":
+        hp = self.hp
+        if hp["recon"] == "bce" and hp["output"] != "sigmoid":
             raise ValueError("recon 'bce' (Bernoulli cross-entropy) needs output 'sigmoid'")
-        for name, val, lo in (("code_size", code_size, 1), ("k", k, 1),
-                              ("kernel_size", kernel_size, 1), ("probe_size", probe_size, 0)):
-            if int(val) < lo:
-                raise ValueError(f"{name} must be >= {lo}, got {val}")
-        if not float(min_sigma) > 0:
-            raise ValueError(f"min_sigma must be > 0, got {min_sigma}")
-        if probe_protocol not in PROBE_PROTOCOLS:
-            raise ValueError(f"probe_protocol must be one of {', '.join(PROBE_PROTOCOLS)}, "
-                             f"got {probe_protocol!r}")
-        self.hp = dict(code_size=int(code_size), arch=arch, hidden=[int(h) for h in hidden],
-                       activation=activation, enc_channels=[int(c) for c in enc_channels],
-                       dec_channels=[int(c) for c in dec_channels], kernel_size=int(kernel_size),
-                       batch_norm=bool(batch_norm), recon=recon, output=output, k=int(k),
-                       min_sigma=float(min_sigma), probe_size=int(probe_size),
-                       probe_protocol=probe_protocol, seed=int(seed))
-        self.k = self.hp["k"]
+        self.k = hp.get("k", 1)  # VIMAE's encoder is deterministic: no k
         self.encoder, self.decoder = make_encoder_decoder(
-            arch, self.image_shape, self.hp["code_size"], self.hp["hidden"], activation,
-            self.hp["enc_channels"], self.hp["dec_channels"], self.hp["kernel_size"],
-            self.hp["batch_norm"])
+            hp["arch"], self.image_shape, hp["code_size"], hp["hidden"], hp["activation"],
+            hp["enc_channels"], hp["dec_channels"], hp["kernel_size"], hp["batch_norm"])
         features = int(self.encoder.compute_output_shape((None, *self.image_shape))[-1])
         width = 2 * self.hp["code_size"] if self.gaussian_encoder else self.hp["code_size"]
         self.head = keras.layers.Dense(width, name="code_head")
@@ -218,5 +184,3 @@ class StochasticAutoencoder(ZooModel):
         from infozoo.evaluators import StochasticEvaluator
         return StochasticEvaluator(self, **kwargs)
 
-    def get_config(self):
-        return {**super().get_config(), **self.hp}

@@ -6,6 +6,7 @@ VAE (Kingma & Welling), ``beta > 1`` the beta_H-VAE (Higgins et al.), ``beta < 1
 beta_A-VAE (VIMAE §5, after Alemi et al.). The reconstruction uses the standard
 reparameterisation trick with ``K`` samples.
 """
+from infozoo.hparams import stochastic as hp_specs
 from infozoo.models.base import register_model
 from infozoo.models.stochastic import StochasticAutoencoder
 
@@ -14,20 +15,13 @@ from infozoo.models.stochastic import StochasticAutoencoder
 class VAE(StochasticAutoencoder):
     """beta-VAE with the analytic KL to ``N(0, I)``.
 
-    Terms: ``loss``, ``recon``, ``kl`` (the rate)."""
+    Hyperparameters: :data:`infozoo.hparams.stochastic.VAE`. Terms: ``loss``, ``recon``,
+    ``kl`` (the rate)."""
 
+    hparams = hp_specs.VAE
     term_names = ("loss", "recon", "kl")
     random_terms = ("loss", "recon")
 
-    def __init__(self, beta=1.0, **kwargs):
-        super().__init__(**kwargs)
-        if float(beta) < 0:
-            raise ValueError(f"beta must be >= 0, got {beta}")
-        self.beta = float(beta)
-
     def regularizer(self, x, codes, training):
         """``beta * KL`` (eq. 5; the base computes the KL once, as ``codes["kl"]``)."""
-        return self.beta * codes["kl"], {}
-
-    def get_config(self):
-        return {**super().get_config(), "beta": self.beta}
+        return self.hp["beta"] * codes["kl"], {}

@@ -16,13 +16,10 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from infozoo.losses.mmd import DEFAULT_SCALES
+from infozoo.hparams import stochastic as hp_specs
 from infozoo.losses.priors import check_prior, sample_prior
 from infozoo.models.base import register_model
 from infozoo.models.stochastic import StochasticAutoencoder
-
-MMD_KERNELS = ("imq", "rbf")
-
 
 def truncated_normal_noise(shape, std, bound, seed_gen, dtype=tf.float32):
     """``N(0, std^2)`` truncated to ``[-bound, bound]``, by the inverse CDF of a uniform draw
@@ -46,38 +43,29 @@ class VIMAE(StochasticAutoencoder):
     ``prior``: ``normal`` | ``logistic``; ``lam``: lambda of eq. 7; ``noise_std``,
     ``noise_clip``: the encoder's training input noise ``N(0, noise_std^2)`` truncated to
     ``[-noise_clip, noise_clip]`` (the appendix's "truncated at 0.01": both 0.01 here);
-    ``mmd_kernel`` (``imq`` | ``rbf``), ``mmd_scales`` (``C = 2 d s^2`` per scale ``s``).
-    Terms: ``loss``, ``recon``, ``mmd``.
+    ``mmd_kernel`` (``imq`` | ``rbf``), ``mmd_scales`` (``C = 2 d sigma^2 s`` per scale
+    ``s``, as WAE). All of them: :data:`infozoo.hparams.stochastic.VIMAE`. Terms: ``loss``,
+    ``recon``, ``mmd``.
     """
 
+    hparams = hp_specs.VIMAE
     gaussian_encoder = False
     term_names = ("loss", "recon", "mmd")
     random_terms = ("loss", "mmd")
 
-    def __init__(self, prior="normal", lam=10.0, noise_std=0.01, noise_clip=0.01,
-                 mmd_kernel="imq", mmd_scales=DEFAULT_SCALES, **kwargs):
-        if int(kwargs.pop("k", 1)) != 1:
+    def __init__(self, input_shape=(28, 28, 1), **kwargs):
+        if "k" in kwargs and kwargs.pop("k") != 1:
             raise ValueError("VIMAE's encoder is deterministic (one code per input): k must "
                              "be 1")
-        super().__init__(k=1, **kwargs)
-        self.prior_name = check_prior(prior)
-        if mmd_kernel not in MMD_KERNELS:
-            raise ValueError(f"mmd_kernel must be one of {', '.join(MMD_KERNELS)}, "
-                             f"got {mmd_kernel!r}")
-        if float(lam) < 0 or float(noise_std) < 0 or float(noise_clip) < 0:
-            raise ValueError("lam, noise_std and noise_clip must be >= 0")
-        self.vim = dict(prior=prior, lam=float(lam), noise_std=float(noise_std),
-                        noise_clip=float(noise_clip), mmd_kernel=mmd_kernel,
-                        mmd_scales=[float(s) for s in mmd_scales])
-        if not self.vim["mmd_scales"] or min(self.vim["mmd_scales"]) <= 0:
-            raise ValueError(f"mmd_scales must be positive, got {mmd_scales}")
+        super().__init__(input_shape=input_shape, **kwargs)
+        self.prior_name = check_prior(self.hp["prior"])
 
     def perturb_input(self, x, training):
         """``x + nu`` while training (appendix: pixel-wise Gaussian noise truncated at 0.01)."""
         if not training:
             return x
         return x + self.batch_noise(
-            lambda s: truncated_normal_noise(s, self.vim["noise_std"], self.vim["noise_clip"],
+            lambda s: truncated_normal_noise(s, self.hp["noise_std"], self.hp["noise_clip"],
                                              self.seed_gen, x.dtype), tf.shape(x))
 
     def regularizer(self, x, codes, training):
@@ -86,10 +74,5 @@ class VIMAE(StochasticAutoencoder):
         z = codes["mu"]
         d = self.global_mmd(
             z, lambda n: sample_prior(self.prior_name, n, self.code_size, self.seed_gen, z.dtype),
-            self.vim["mmd_kernel"], self.vim["mmd_scales"]) * tf.ones_like(z[:, 0])
-        return self.vim["lam"] * d, {"mmd": d}
-
-    def get_config(self):
-        cfg = super().get_config()
-        cfg.pop("k", None)
-        return {**cfg, **self.vim}
+            self.hp["mmd_kernel"], self.hp["mmd_scales"]) * tf.ones_like(z[:, 0])
+        return self.hp["lam"] * d, {"mmd": d}
