@@ -115,11 +115,16 @@ class StochasticEvaluator(Evaluator):
     and ``svm_cleanfit_<corruption>`` (the SVM trained on clean codes), as the model's
     ``probe_protocol`` asks (the tables also as ``robustness.json``/``.md``). Figures: for 2-D points
     (inputs of two values), ``toy25_reconstructions`` and ``toy25_samples`` scatters;
-    otherwise a ``prior_samples`` grid; ``codes_2d`` for 2-D codes."""
+    otherwise a ``prior_samples`` grid; ``codes_2d`` for 2-D codes. For image data (not 2-D
+    points), ``sharpness_true`` and ``sharpness_T1`` as :class:`DensityEvaluator` reports them
+    (PIE Table 1 compares PIE's samples with the VAE's and WAE's): the sharpness of the test
+    images and of ``sharpness_samples`` decoded prior samples, clipped to [0, 1]."""
 
-    def __init__(self, model, batch_size=500, mmd_points=1000, scatter_points=2000):
+    def __init__(self, model, batch_size=500, mmd_points=1000, scatter_points=2000,
+                 sharpness_samples=1000):
         super().__init__(model, batch_size)
         self.mmd_points, self.scatter_points = int(mmd_points), int(scatter_points)
+        self.sharpness_samples = int(sharpness_samples)
 
     def __call__(self, x_test, y_test=None, x_train=None, y_train=None, dataset=None):
         import keras
@@ -172,8 +177,13 @@ class StochasticEvaluator(Evaluator):
             r.scatters["toy25_samples"] = ("toy25_scatter", {
                 "x": x[:k], "x_hat": s, "labels": ("input", "sample")})
         else:
-            s = batched(lambda c: m.sample(c, 1.0), 50, bs)
+            from infozoo.sharpness import sharpness
+            n_sharp = min(self.sharpness_samples, len(x))
+            s = np.clip(batched(lambda c: m.sample(c, 1.0), max(n_sharp, 50), bs), 0.0, 1.0)
             r.grids["prior_samples"] = [s[i:i + 10] for i in range(0, 50, 10)]
+            if n_sharp:
+                r.metrics["sharpness_true"] = sharpness(x[:n_sharp])
+                r.metrics["sharpness_T1"] = sharpness(s[:n_sharp])
         if m.code_size == 2:
             r.scatters["codes_2d"] = ("code_scatter", {"z": batched(m.encode, x, bs),
                                                        "y": y_test})

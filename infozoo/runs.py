@@ -232,6 +232,16 @@ def finite(x):
 
 
 # -- building and loading models ----------------------------------------------------------
+def model_kwargs(cls, cfg):
+    """``cfg["model_args"]``, plus ``seed = train.seed`` for a model whose random draws
+    (noise, dequantisation, reparameterisation) take a seed (a ``seed`` hyperparameter): a
+    run's seed sets its weights, its data order and its draws alike."""
+    args = dict(cfg["model_args"])
+    if "seed" in getattr(cls, "hparams", ()) and "seed" not in args:
+        args["seed"] = int(cfg["train"]["seed"])
+    return args
+
+
 def build_model(cfg, input_shape):
     """The registered model of ``cfg`` for images of ``input_shape``; bad args -> ConfigError."""
     from infozoo.precision import policy_scope, resolve
@@ -240,7 +250,7 @@ def build_model(cfg, input_shape):
     try:
         # layers take the dtype policy in force when they are made (train.precision)
         with policy_scope(resolve(cfg["train"].get("precision", "float32"))):
-            return cls(input_shape=tuple(input_shape), **cfg["model_args"])
+            return cls(input_shape=tuple(input_shape), **model_kwargs(cls, cfg))
     except (ValueError, TypeError) as e:
         raise config_lib.ConfigError(f"bad model_args for {cfg['zoo']}: {e}") from None
     except Exception as e:  # noqa: BLE001  (TF raises ResourceExhausted etc. for absurd sizes)

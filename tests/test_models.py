@@ -164,3 +164,19 @@ def test_models_are_built_by_the_base_class_and_vimae_refuses_k():
         assert make(name).built if name in TINY else True
     with pytest.raises(ValueError, match="k must be 1"):
         make("vimae", k=3)
+
+
+def test_a_runs_seed_seeds_the_models_draws():
+    """train.seed reaches the models that draw noise (reparameterisation, dequantisation,
+    encoder input noise), so the seeds of a sweep differ in their draws as well as in their
+    initial weights; models without draws get no seed argument; an explicit
+    model_args.seed wins."""
+    from infozoo import config
+    from infozoo.registry import get_model_class
+    from infozoo.runs import build_model, model_kwargs
+    for zoo, seeded in (("vae", True), ("vimae", True), ("pie", True), ("classic", False)):
+        cfg = config.resolve(zoo, {"dataset": "digits", "train.seed": 3})
+        args = model_kwargs(get_model_class(cfg["model"]), cfg)
+        assert ("seed" in args) == seeded, zoo
+        if seeded:
+            assert args["seed"] == 3 and build_model(cfg, (8, 8, 1)).hp["seed"] == 3
