@@ -372,7 +372,7 @@ def sweep_cmd(ctx, model, grid, seeds, jobs, out, metrics, dry_run):
         _fail(f"{bad[0]} is set by the sweep itself: use --seeds and --out")
     try:
         runs, failed, _ = sweep.sweep(model, grid, seeds, jobs, out, ctx.args, metrics,
-                                      dry_run, echo=click.echo)
+                                      dry_run, echo=click.echo, check=_train_problem)
     except config_lib.ConfigError as e:
         _fail(str(e))
     if dry_run:
@@ -384,6 +384,18 @@ def sweep_cmd(ctx, model, grid, seeds, jobs, out, metrics, dry_run):
         click.echo("Failed runs (logs in " + os.path.join(out_dir, "logs") + "): " +
                    ", ".join(f"{k} (exit {v})" for k, v in failed.items()), err=True)
         sys.exit(1)
+
+
+def _train_problem(argv):
+    """What ``infozoo <argv> --dry-run`` refuses (its last error line), or None: a sweep
+    checks every run's settings this way before it starts any."""
+    from click.testing import CliRunner
+    res = CliRunner().invoke(main, [*argv, "--dry-run"])
+    if res.exit_code == 0:
+        return None
+    msg = (res.output or str(res.exception)).strip().splitlines()
+    last = msg[-1] if msg else "error"
+    return last[len("Error: "):] if last.startswith("Error: ") else last
 
 
 @main.command("bench")

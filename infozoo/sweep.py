@@ -85,20 +85,14 @@ def plan(model, grid, seeds, out_dir, train_args):
     return runs
 
 
-def validate(runs):
-    """Resolves every run's config in-process (no TensorFlow): bad grid values or train flags
-    are a SweepError naming the run, before anything starts."""
-    from click.testing import CliRunner
-
-    from infozoo import cli
-    runner = CliRunner()
+def validate(runs, check):
+    """``check(argv) -> None or a message`` on every run before anything starts (the CLI
+    passes its own ``train --dry-run``, which resolves the config without TensorFlow): bad
+    grid values or train flags are a SweepError naming the run."""
     for r in runs:
-        res = runner.invoke(cli.main, [*r["argv"], "--dry-run"])
-        if res.exit_code != 0:
-            msg = (res.output or str(res.exception)).strip().splitlines()
-            last = msg[-1] if msg else "error"
-            last = last[len("Error: "):] if last.startswith("Error: ") else last
-            raise SweepError(f"run {r['name']} seed {r['seed']}: {last}")
+        problem = check(r["argv"])
+        if problem:
+            raise SweepError(f"run {r['name']} seed {r['seed']}: {problem}")
 
 
 def command_line(argv):
@@ -237,15 +231,17 @@ def write_plots(rows, grid, metrics, out_dir):
 
 
 def sweep(model, grid_items, seeds=1, jobs=1, out_dir=None, train_args=(), metrics=(),
-          dry_run=False, echo=print):
-    """Plans, validates, runs and aggregates a sweep (see the module docstring); returns
-    ``(runs, failed, rows)``."""
+          dry_run=False, echo=print, check=None):
+    """Plans, validates (with ``check``, see :func:`validate`; None: each run's own
+    ``infozoo train`` refuses bad settings when it starts), runs and aggregates a sweep (see
+    the module docstring); returns ``(runs, failed, rows)``."""
     if seeds < 1 or jobs < 1:
         raise SweepError("--seeds and --jobs must be >= 1")
     grid = parse_grid(grid_items)
     out_dir = out_dir or os.path.join("sweeps", f"{model}-{time.strftime('%Y%m%d-%H%M%S')}")
     runs = plan(model, grid, seeds, out_dir, list(train_args))
-    validate(runs)
+    if check is not None:
+        validate(runs, check)
     if dry_run:
         for r in runs:
             echo(command_line(r["argv"]))

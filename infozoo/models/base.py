@@ -82,6 +82,12 @@ def _finish_building(cls):
     has to say so."""
     init = cls.__dict__.get("__init__")
     if init is None:
+        if cls.hparams:  # e.g. VAE: the base's __init__, its own hyperparameters
+            sig = inspect.signature(cls.__init__)
+            leading = [p for p in list(sig.parameters.values())[1:]
+                       if p.kind is p.POSITIONAL_OR_KEYWORD and p.name not in cls.hparams]
+            sig = cls.hparams.signature(leading)  # (self, ...): a class's has no self
+            cls.__signature__ = sig.replace(parameters=list(sig.parameters.values())[1:])
         return
 
     @functools.wraps(init)
