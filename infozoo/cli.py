@@ -289,6 +289,8 @@ def export_cmd(run_dir, out):
                    "renyi (the Renyi-alpha matrix functional, not Shannon)")
 @click.option("--sigma", type=click.FloatRange(0, min_open=True), default=None,
               help="noise scale of the noisy estimator, I(X; T + sigma Z), in units of T")
+@click.option("--sigma-relative", is_flag=True,
+              help="noisy: sigma in units of each layer's RMS (the same figure for T and c T)")
 @click.option("--ci", type=click.FloatRange(0, 1, min_open=True, max_open=True), default=0.95,
               show_default=True, help="confidence level of the bootstrap intervals")
 @click.option("--n-boot", type=click.IntRange(10), default=None,
@@ -306,8 +308,8 @@ def export_cmd(run_dir, out):
               help="read the test set from here instead of the run's data source")
 @click.option("--format", "formats", type=click.Choice(["png", "pdf", "svg"]), multiple=True,
               help="figure formats (repeat for several; default png)")
-def probe_cmd(run_dir, as_json, samples, estimators, sigma, ci, n_boot, strategy, cpu_replicas,
-              alpha, gamma, data_dir, formats):
+def probe_cmd(run_dir, as_json, samples, estimators, sigma, sigma_relative, ci, n_boot,
+              strategy, cpu_replicas, alpha, gamma, data_dir, formats):
     """Per-layer entropy and information of a run (docs/information.md).
 
     Writes RUN_DIR/probe.json and, with renyi, RUN_DIR/images/probe_information_plane.png,
@@ -325,9 +327,13 @@ def probe_cmd(run_dir, as_json, samples, estimators, sigma, ci, n_boot, strategy
         if "noisy" in names and sigma is None:
             raise ValueError("the noisy estimator needs --sigma (the noise scale of "
                              "I(X; T + sigma Z), in the units of each layer), e.g. --sigma 0.1")
+        if sigma_relative and "noisy" not in names:
+            raise ValueError("--sigma-relative is an option of the noisy estimator: add "
+                             "noisy to --estimator")
         out = run_probe(run_dir, samples, strategy, cpu_replicas, alpha, gamma, data_dir,
                         estimators=names, sigma=sigma, ci=ci, n_boot=n_boot,
-                        formats=formats or ("png",))
+                        formats=formats or ("png",),
+                        options={"noisy": {"relative": True}} if sigma_relative else None)
     except (FileNotFoundError, data_lib.DatasetUnavailable, RuntimeError, ValueError) as e:
         _fail(str(e))
     w = out["weights"]

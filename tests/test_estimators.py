@@ -126,6 +126,20 @@ def test_noisy_channel_closed_form(dx, dt, sigma):
     assert est.value <= math.log2(3000)
 
 
+def test_noisy_relative_sigma_is_in_units_of_the_layers_rms():
+    """relative=True: sigma times the RMS of the centred representation, so scaling T by c
+    leaves the figure unchanged, and it equals the absolute figure at sigma * RMS."""
+    rng = np.random.RandomState(3)
+    x = rng.randn(300, 4)
+    t = np.tanh(x @ rng.randn(4, 6))
+    rms = float(np.sqrt(np.mean((t - t.mean(0)) ** 2)))
+    a = MI(x, t, "noisy", sigma=0.5, relative=True)
+    assert MI(x, 7.0 * t, "noisy", sigma=0.5, relative=True) == pytest.approx(a, rel=1e-9)
+    assert MI(x, t, "noisy", sigma=0.5 * rms) == pytest.approx(a, rel=1e-9)
+    # with a fixed sigma a pure contraction lowers the figure: the artefact relative avoids
+    assert MI(x, 0.1 * t, "noisy", sigma=0.5 * rms) < a - 1.0
+
+
 def test_noisy_needs_sigma_and_is_capped():
     with pytest.raises(ValueError, match="sigma"):
         MI(np.zeros((10, 2)), np.zeros((10, 2)), "noisy")

@@ -383,6 +383,10 @@ def test_cli_probe_on_a_tiny_trained_run(tmp_path):
         assert b["S"] == pytest.approx(a["S"], abs=1e-5)
     assert "not a run directory" in run_cli("probe", tmp_path, check=2).stderr
     assert "--sigma" in run_cli("probe", run, "--estimator", "noisy", check=2).stderr
+    assert "add noisy" in run_cli("probe", run, "--sigma-relative", check=2).stderr
+    rel = json.loads(run_cli("probe", run, "--json", "--samples", "32", "--estimator", "noisy",
+                             "--sigma", "0.5", "--sigma-relative", check=0).stdout.splitlines()[-1])
+    assert rel["estimator_options"]["noisy"]["relative"] is True
     assert "unknown estimator" in run_cli("probe", run, "--estimator", "kgs", check=2).stderr
     table = run_cli("probe", run, "--samples", "32", "--estimator", "gaussian", check=0).stdout
     assert "gaussian (shrinkage=auto" in table and "95% bootstrap intervals" in table

@@ -5,12 +5,13 @@ import os
 
 def run_probe(run_dir, samples=512, strategy="default", cpu_replicas=1, alpha=1.01,
               gamma="median", data_dir=None, estimators=("ksg", "renyi"), sigma=None, ci=0.95,
-              n_boot=None, formats=("png",)):
+              n_boot=None, formats=("png",), options=None):
     """Probes the run's model on its first ``samples`` test images (trimmed to a multiple
     of the replicas) with ``estimators`` (intervals at level ``ci``). Writes
     ``RUN_DIR/probe.json`` and, when ``renyi`` is among them, ``RUN_DIR/images/probe_*.png``
     (the Renyi information plane; the Shannon estimators' intervals are in the JSON and
-    the table; ``formats``: png, pdf, svg); returns the result dict (with ``"files"``)."""
+    the table; ``formats``: png, pdf, svg; ``options``: ``{estimator: {option: value}}``);
+    returns the result dict (with ``"files"``)."""
     from infozoo import distribute
     distribute.configure_cpu_replicas(cpu_replicas if strategy == "mirrored" else 1)
     from infozoo import data as data_lib
@@ -30,7 +31,7 @@ def run_probe(run_dir, samples=512, strategy="default", cpu_replicas=1, alpha=1.
     if n < 2 * R:
         raise ValueError(f"need at least {2 * R} test images for {R} replica(s), have {len(xte)}")
     result = Probe(model, strategy=strat, alpha=alpha, gamma=gamma, estimators=estimators,
-                   sigma=sigma, ci=ci, n_boot=n_boot)(xte[:n])
+                   sigma=sigma, ci=ci, n_boot=n_boot, options=options)(xte[:n])
     result.update(run_dir=run_dir, zoo=cfg.get("zoo"), model=cfg.get("model"),
                   dataset=d["dataset"], code_size=int(model.code_size),
                   weights={k: weights[k] for k in ("source", "path", "epoch", "step",

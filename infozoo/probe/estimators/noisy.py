@@ -10,7 +10,11 @@ with ``Z ~ N(0, I_d)`` independent, for which
     I(X; T_sigma) = h(T + sigma Z) - h(sigma Z),  h(sigma Z) = d/2 log(2 pi e sigma^2).
 
 ``sigma`` is a choice of the experimenter, in the units of ``T``; it is required and
-reported with every figure.
+reported with every figure. With ``relative=True`` the noise scale is ``sigma`` times the
+layer's RMS, ``sqrt(mean((T - mean T)^2))`` over all examples and dimensions: the figure
+is then the same for ``T`` and ``c T`` (a layer that only rescales keeps it), while with a
+fixed ``sigma`` a bijection that contracts ``T`` lowers ``I(X; T + sigma Z)`` although it
+loses nothing (docs/information.md).
 
 #### Sample propagation (their Section 4)
 
@@ -73,14 +77,15 @@ def _core():
 
 
 class Noisy:
-    """``noisy``: options ``sigma`` (required, > 0, in the units of ``y``), ``mc`` (Monte
-    Carlo draws per mixture centre, 1), ``seed`` (0), ``block`` (rows per block)."""
+    """``noisy``: options ``sigma`` (required, > 0, in the units of ``y``, or with
+    ``relative`` in units of ``y``'s RMS), ``mc`` (Monte Carlo draws per mixture centre, 1),
+    ``seed`` (0), ``block`` (rows per block)."""
     name = "noisy"
     shannon = True
     deterministic = True
     uses_x = False
 
-    def __init__(self, sigma=None, mc=1, seed=0, block=None, memory_mb=256):
+    def __init__(self, sigma=None, mc=1, seed=0, block=None, memory_mb=256, relative=False):
         if sigma is None:
             raise ValueError("noisy: sigma (the noise scale of I(X; T + sigma Z), in the units "
                              "of T) is required: pass sigma=..., or --sigma at the command line")
@@ -93,7 +98,9 @@ class Noisy:
         self.seed = int(seed)
         self.block = None if block is None else int(block)
         self.memory_mb = float(memory_mb)
-        self.options = {"sigma": self.sigma, "mc": self.mc, "seed": self.seed}
+        self.relative = bool(relative)
+        self.options = {"sigma": self.sigma, "mc": self.mc, "seed": self.seed,
+                        "relative": self.relative}
 
     def terms(self, x, y, strategy=None):
         import tensorflow as tf
@@ -104,7 +111,10 @@ class Noisy:
                                              // (8 * self.mc * (3 * n + 2 * t.shape[1])))))
         sq = (t * t).sum(axis=1)
         core = _core()
-        sigma = tf.constant(self.sigma, tf.float64)
+        scale = float(np.sqrt(np.mean(t * t))) if self.relative else 1.0
+        if not scale > 0:
+            raise ValueError("noisy: relative sigma of a constant representation (RMS 0)")
+        sigma = tf.constant(self.sigma * scale, tf.float64)
         mc, seed = tf.constant(self.mc), tf.constant(self.seed, tf.int64)
         return base.sharded_rows(lambda idx, a, s: core(idx, a, s, sigma, mc, seed), n, block,
                                  strategy, t, sq).ravel()
