@@ -266,3 +266,11 @@ def test_evaluator_computes_and_the_reporter_writes_grids(tmp_path):
     for name in ("pie_reconstructions", "pie_samples_T1", "pie_samples_T0.71",
                  "pie_interpolation"):
         assert (tmp_path / "images" / f"{name}.png").exists()
+
+
+def test_density_models_refuse_non_image_shapes():
+    """PIE and Glow share the image-shape check (DequantizedDensity.build_flow)."""
+    from infozoo.registry import get_model_class
+    for name, cls_name in (("pie", "PIE"), ("glow", "Glow")):
+        with pytest.raises(ValueError, match=rf"{cls_name} expects images \[H, W, C\]"):
+            get_model_class(name)(input_shape=(64,))

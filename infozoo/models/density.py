@@ -25,9 +25,12 @@ class DequantizedDensity:
     sample_temperatures = (("T1", 1.0), ("T0.71", math.sqrt(0.5)))
 
     def build_flow(self):
-        """Sets up what every density model shares, once ``self.hp`` is filled: the sharpness
-        budget, the dequantisation seed stream and the flow of ``self._make_steps()``."""
+        """Sets up what every density model shares, once ``self.hp`` is filled: the image-shape
+        check, the dequantisation seed stream and the flow of ``self._make_steps()``."""
         from infozoo.layers import Flow
+        if len(self.image_shape) != 3:
+            raise ValueError(f"{type(self).__name__} expects images [H, W, C], got input_shape "
+                             f"{self.image_shape}")
         self.seed_gen = keras.random.SeedGenerator(self.hp["seed"])
         self.flow = Flow(self._make_steps(), name="flow", dtype=self.dtype_policy)
         self.flow.build((None, *self.image_shape))

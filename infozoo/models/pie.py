@@ -58,8 +58,6 @@ class PIE(DequantizedDensity, ZooModel):
 
     def __init__(self, input_shape=(28, 28, 1), **kwargs):
         super().__init__(input_shape=input_shape, **kwargs)
-        if len(self.image_shape) != 3:
-            raise ValueError(f"PIE expects images [H, W, C], got input_shape {self.image_shape}")
         self.build_flow()
 
     # -- architecture --------------------------------------------------------------
