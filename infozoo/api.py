@@ -119,6 +119,8 @@ def _args_of(model, zoo):
 
 def _write_arrays(data, run_dir):
     """``(x_train, y_train, x_test, y_test)`` -> ``run_dir/data/arrays.npz`` (labels may be None)."""
+    from infozoo import runs
+    runs.check_target(run_dir, "run_dir")  # never into a user's own directory
     xtr, ytr, xte, yte = data
     xtr, xte = np.asarray(xtr, np.float32), np.asarray(xte, np.float32)
     ytr = np.zeros(len(xtr), np.int64) if ytr is None else np.asarray(ytr, np.int64)
@@ -128,6 +130,7 @@ def _write_arrays(data, run_dir):
     path = os.path.join(d, "arrays.npz")
     np.savez(path + ".tmp.npz", x_train=xtr, y_train=ytr, x_test=xte, y_test=yte)
     os.replace(path + ".tmp.npz", path)
+    runs.mark(run_dir)
     return d
 
 

@@ -22,6 +22,11 @@ class RunCheckpoint(keras.callbacks.Callback):
     variable are finite. Weights go to a new file first, then ``state.json`` is
     replaced atomically, then all but the newest ``KEEP`` files are removed: a
     kill at any moment leaves a consistent checkpoint.
+
+    A checkpoint is *confirmed* good by the next batch: its loss (computed with the saved
+    weights) must be finite and not exploding (``runs.exploding``: far above the run's best
+    batch loss). After a NaN stop the run resumes from the newest confirmed checkpoint, so
+    finite but ruined weights (one Adam step at lr 1e3) are never kept as "good".
     """
 
     def __init__(self, run_dir, every, steps_per_epoch, epoch=0, step=0, keep=KEEP):
@@ -33,15 +38,35 @@ class RunCheckpoint(keras.callbacks.Callback):
         self.epoch, self.step = int(epoch), int(step)
         self.keep = int(keep)
         self.healthy = True
+        state = runs.checkpoint_state(run_dir) if os.path.isfile(
+            os.path.join(self.dir, "state.json")) else None
+        #: the run's lowest and first batch losses (carried over resumes in state.json)
+        self.best = (state or {}).get("best_loss")
+        self.first = (state or {}).get("first_loss")
+        self.pending = None  # the newest checkpoint's file, until the next batch confirms it
+        self._mean = None
 
     def on_epoch_begin(self, epoch, logs=None):
+        self._mean = None  # Keras' loss tracker restarts its running mean each epoch
         if epoch != self.epoch:
             self.epoch, self.step = epoch, 0
 
     def on_train_batch_end(self, batch, logs=None):
-        if logs and not runs.finite(logs.get("loss", 0.0)):
+        mean = (logs or {}).get("loss", 0.0)
+        if logs and not runs.finite(mean):
             self.healthy = False
             return
+        mean = float(mean)
+        loss = mean if self._mean is None else (batch + 1) * mean - batch * self._mean
+        self._mean = mean
+        bad = runs.exploding(loss, self.best, self.first)
+        if self.pending is not None:
+            if not bad:
+                self._confirm(self.pending)
+            self.pending = None
+        if not bad:
+            self.first = loss if self.first is None else self.first
+            self.best = loss if self.best is None else min(self.best, loss)
         self.step += 1
         if self.step % self.every == 0 and self.step < self.steps_per_epoch:
             self.save(self.epoch, self.step)
@@ -50,6 +75,13 @@ class RunCheckpoint(keras.callbacks.Callback):
         if self.healthy and not (logs and not runs.finite(logs.get("loss", 0.0))):
             self.save(epoch + 1, 0)
             self.epoch, self.step = epoch + 1, 0
+
+    def _confirm(self, name):
+        state = runs.checkpoint_state(self.run_dir)
+        if state and state["weights"] == name:
+            runs.write_checkpoint_state(self.run_dir, {**state, "confirmed": True,
+                                                       "best_loss": self.best,
+                                                       "first_loss": self.first})
 
     def save(self, epoch, step):
         if not self.healthy:
@@ -62,12 +94,16 @@ class RunCheckpoint(keras.callbacks.Callback):
         self.model.save_weights(os.path.join(self.dir, name))
         old = runs.checkpoint_state(self.run_dir) if os.path.isfile(
             os.path.join(self.dir, "state.json")) else None
-        older = ([{k: old[k] for k in ("epoch", "step", "global_step", "weights")}]
-                 + old.get("older", []) if old and old["weights"] != name else [])
+        fields = ("epoch", "step", "global_step", "weights", "confirmed")
+        older = ([{k: old[k] for k in fields if k in old}]
+                 + [{k: o[k] for k in fields if k in o} for o in old.get("older", [])]
+                 if old and old["weights"] != name else [])
         older = older[:self.keep - 1]
         runs.write_checkpoint_state(self.run_dir, {
             "epoch": epoch, "step": step, "global_step": gstep, "weights": name,
+            "confirmed": False, "best_loss": self.best, "first_loss": self.first,
             "older": older})
+        self.pending = name
         keep = {name} | {o["weights"] for o in older}
         for f in os.listdir(self.dir):
             if f.startswith("ckpt-") and f.endswith(".weights.h5") and f not in keep:

@@ -339,6 +339,8 @@ def probe_cmd(run_dir, as_json, samples, estimators, sigma, sigma_relative, ci, 
     w = out["weights"]
     click.echo(f"Weights: {w['source']} (epoch {w['epoch']}, step {w['step']}) {w['path']}",
                err=True)
+    if out.get("not_written"):
+        click.echo(f"Note: {out['not_written']}.", err=True)
     if as_json:
         click.echo(json.dumps(out))
     else:

@@ -29,8 +29,27 @@ class ExportRefused(ValueError):
     """``out_dir`` holds something infozoo did not write, or a run."""
 
 
+def _files(root):
+    """Every file below ``root``, as relative paths."""
+    return sorted(os.path.relpath(os.path.join(d, f), root)
+                  for d, _, fs in os.walk(root) for f in fs)
+
+
+def _written_by_infozoo(out, info):
+    """The files of the earlier export ``out`` that infozoo wrote: the marker's manifest, or
+    for an export without one (earlier releases) the SavedModel's own layout."""
+    if info is not None and isinstance(info.get("files"), list):
+        return set(info["files"])
+    return {f for f in _files(out) if f in _OLD_EXPORT or f == runs.EXPORT_MARKER
+            or f.startswith("variables" + os.sep)}
+
+
 def check_target(out_dir, run_dir=None):
-    """Raises ExportRefused unless writing ``out_dir`` can lose nothing."""
+    """Raises ExportRefused unless writing ``out_dir`` can lose nothing.
+
+    Refused: a file; a run directory (or one holding ``run_dir``); another run's own
+    ``export/``; a non-empty directory that is not an infozoo export; an earlier export
+    that holds files infozoo did not write (they are listed)."""
     out = os.path.realpath(out_dir)
     if run_dir is not None:
         run = os.path.realpath(run_dir)
@@ -42,12 +61,26 @@ def check_target(out_dir, run_dir=None):
     if os.path.exists(out) and not os.path.isdir(out):
         raise ExportRefused(f"--out {out_dir} is a file: give a directory path that does not "
                             f"exist yet")
+    parent = os.path.dirname(out)
+    own = run_dir is not None and os.path.realpath(run_dir) == parent
+    if (os.path.basename(out) == runs.EXPORT_DIR and not own and runs.is_run_dir(parent)):
+        raise ExportRefused(f"--out {out_dir} is the export of another run ({parent}): "
+                            f"replacing it would lose that run's export. Give a new directory")
     if not os.path.isdir(out):
         return
     entries = set(os.listdir(out))
-    if not entries or runs.export_info(out) is not None:
+    if not entries:
         return
-    if entries <= _OLD_EXPORT and "saved_model.pb" in entries:
+    info = runs.export_info(out)
+    legacy = info is None and entries <= _OLD_EXPORT and "saved_model.pb" in entries
+    if info is not None or legacy:
+        foreign = [f for f in _files(out) if f not in _written_by_infozoo(out, info)]
+        if foreign:
+            shown = ", ".join(foreign[:8]) + (f" and {len(foreign) - 8} more"
+                                              if len(foreign) > 8 else "")
+            raise ExportRefused(f"--out {out_dir} is an earlier infozoo export that now holds "
+                                f"files infozoo did not write ({shown}); replacing it would "
+                                f"delete them. Move them out, or give a new directory")
         return
     if runs.is_run_dir(out):
         raise ExportRefused(f"--out {out_dir} is a run directory: exporting there would "
@@ -58,11 +91,20 @@ def check_target(out_dir, run_dir=None):
                         f"directory.")
 
 
+def _umask():
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
 def export_model(model, out_dir, weights=None, run_dir=None, input_range=(0.0, 1.0)):
     """Writes the SavedModel to ``out_dir`` (see the module docstring); returns ``out_dir``.
 
-    ``weights`` (``{"epoch", "step", "global_step", ...}``) is recorded in the marker;
-    ``input_range`` is what image endpoints accept (None: any finite values).
+    ``weights`` (``{"epoch", "step", "global_step", ...}``) is recorded in the marker with
+    the list of files written; ``input_range`` is what image endpoints accept (None: any
+    finite values). The directory gets the permissions of the user's umask (a temporary
+    directory is 0700 until it is swapped in). A failure (a full disk, ...) is an
+    ExportRefused naming the cause; an earlier export at ``out_dir`` is then left whole.
     """
     import keras
     check_target(out_dir, run_dir)
@@ -73,7 +115,9 @@ def export_model(model, out_dir, weights=None, run_dir=None, input_range=(0.0, 1
         tmp = tempfile.mkdtemp(prefix=f".{os.path.basename(out)}.infozoo-tmp-", dir=parent)
     except OSError as e:
         raise ExportRefused(f"cannot write next to {out_dir}: {e.strerror or e}") from None
+    old = None
     try:
+        os.chmod(tmp, 0o777 & ~_umask())
         archive = keras.export.ExportArchive()
         archive.track(model)
         for name, (fn, signature) in model.export_endpoints().items():
@@ -82,21 +126,34 @@ def export_model(model, out_dir, weights=None, run_dir=None, input_range=(0.0, 1
         model.save(os.path.join(tmp, "model.keras"))
         marker = {"format": "infozoo-export", "model": getattr(model, "registry_name", None),
                   "run_dir": os.path.realpath(run_dir) if run_dir else None,
-                  **{k: (weights or {}).get(k) for k in ("epoch", "step", "global_step")}}
+                  **{k: (weights or {}).get(k) for k in ("epoch", "step", "global_step")},
+                  "files": _files(tmp) + [runs.EXPORT_MARKER]}
         with open(os.path.join(tmp, runs.EXPORT_MARKER), "w") as f:
             json.dump(marker, f, indent=2)
-        old = None
         if os.path.isdir(out):
             old = tempfile.mkdtemp(prefix=f".{os.path.basename(out)}.infozoo-old-", dir=parent)
             os.rmdir(old)
             os.replace(out, old)
         os.replace(tmp, out)
-    except BaseException:
+    except BaseException as e:
         shutil.rmtree(tmp, ignore_errors=True)  # our own temporary directory only
-        raise
+        if old and not os.path.exists(out):
+            os.replace(old, out)  # the earlier export goes back where it was
+        if isinstance(e, (KeyboardInterrupt, SystemExit)):
+            raise
+        kept = ("the earlier export there is unchanged" if os.path.isdir(out)
+                else "nothing was written")
+        cause = getattr(e, "strerror", None) or _first_line(e)
+        raise ExportRefused(f"cannot write the export {out_dir} ({type(e).__name__}: "
+                            f"{cause}); {kept}") from None
     if old:
         shutil.rmtree(old, ignore_errors=True)  # the previous infozoo export, swapped out
     return out_dir
+
+
+def _first_line(e):
+    text = str(e).strip().splitlines()
+    return text[0][:300] if text else ""
 
 
 def _checked(fn, signature, input_range):

@@ -2,6 +2,8 @@
 
 A run directory holds (written by infozoo only)::
 
+    .infozoo-run       the marker: infozoo made this directory (only such a directory, an
+                       empty one or a new one is trained in; anything else is refused)
     config.yaml        the resolved config of the current segment
     segments.jsonl     one line per start/resume: when, from where, the full config, what changed
     .infozoo.lock      held (flock) by the process training in the directory
@@ -24,6 +26,7 @@ from infozoo import config as config_lib
 CONFIG = "config.yaml"
 SEGMENTS = "segments.jsonl"
 LOCK = ".infozoo.lock"
+RUN_MARKER = ".infozoo-run"
 CKPT_DIR = "checkpoints"
 EXPORT_DIR = "export"
 EXPORT_MARKER = "infozoo-export.json"
@@ -59,13 +62,49 @@ def _write_atomic(path, text):
 
 
 # -- creating and locking ----------------------------------------------------------------
+def is_ours(run_dir):
+    """True if infozoo made ``run_dir``: the marker, or a run of an earlier release (a
+    ``segments.jsonl`` or ``checkpoints/state.json``, which only infozoo writes)."""
+    return (os.path.isfile(os.path.join(run_dir, RUN_MARKER))
+            or os.path.isfile(os.path.join(run_dir, SEGMENTS))
+            or os.path.isfile(os.path.join(run_dir, CKPT_DIR, "state.json")))
+
+
+def foreign_entries(run_dir):
+    """What stands in ``run_dir`` that infozoo did not write ([] for ours, empty or new)."""
+    if not os.path.isdir(run_dir) or is_ours(run_dir):
+        return []
+    return sorted(e for e in os.listdir(run_dir) if e != LOCK)
+
+
+def check_target(run_dir, flag="--run-dir"):
+    """ConfigError unless ``run_dir`` is new, empty, or a directory infozoo made."""
+    if os.path.exists(run_dir) and not os.path.isdir(run_dir):
+        raise config_lib.ConfigError(f"{flag} {run_dir} is a file, not a directory: "
+                                     f"choose another {flag}")
+    foreign = foreign_entries(run_dir)
+    if foreign:
+        shown = ", ".join(foreign[:8]) + (f" and {len(foreign) - 8} more" if len(foreign) > 8
+                                          else "")
+        raise config_lib.ConfigError(
+            f"{flag} {run_dir} is not empty and was not made by infozoo (no {RUN_MARKER}); "
+            f"in the way: {shown}. infozoo never writes over what it did not write: give a "
+            f"new or empty directory")
+
+
+def mark(run_dir):
+    """Writes the marker that says infozoo made ``run_dir`` (once; kept thereafter)."""
+    path = os.path.join(run_dir, RUN_MARKER)
+    if not os.path.isfile(path):
+        _write_atomic(path, json.dumps({"format": "infozoo-run", "created": _now()}) + "\n")
+
+
 def prepare_dir(run_dir):
-    """Creates ``run_dir`` (and parents); a clear ConfigError if that is impossible.
+    """Creates ``run_dir`` (and parents) after :func:`check_target`; a clear ConfigError if
+    that is impossible.
 
     Returns True if this call created it (so a failed start can remove it again)."""
-    if os.path.exists(run_dir) and not os.path.isdir(run_dir):
-        raise config_lib.ConfigError(f"--run-dir {run_dir} is a file, not a directory: "
-                                     f"choose another --run-dir")
+    check_target(run_dir)
     created = not os.path.exists(run_dir)
     try:
         os.makedirs(run_dir, exist_ok=True)
@@ -171,13 +210,38 @@ def check_resume(old, new, run_dir):
 
 
 def record_segment(run_dir, cfg, epoch, step, changed):
-    """Writes ``config.yaml`` and appends the segment to ``segments.jsonl``."""
+    """Writes the marker and ``config.yaml``, and appends the segment to ``segments.jsonl``."""
+    mark(run_dir)
     seg = {"started": _now(), "argv": sys.argv[1:], "from_epoch": int(epoch),
            "from_step": int(step), "changed": {k: list(v) for k, v in changed.items()},
            "config": cfg}
     with open(os.path.join(run_dir, SEGMENTS), "a") as f:
         f.write(json.dumps(seg) + "\n")
     config_lib.save(cfg, os.path.join(run_dir, CONFIG))
+
+
+def previous_config(run_dir):
+    """The config a resume is checked against: ``config.yaml``, or when it was deleted the
+    last segment's config in ``segments.jsonl`` (said on stderr); None for a new run.
+
+    A run with checkpoints but neither file cannot be checked: ConfigError."""
+    if os.path.isfile(os.path.join(run_dir, CONFIG)):
+        return read_config(run_dir)
+    try:
+        segs = segments(run_dir)
+    except (OSError, ValueError) as e:
+        raise config_lib.ConfigError(f"{os.path.join(run_dir, SEGMENTS)} is not readable ({e}) "
+                                     f"and {CONFIG} is missing: the run's settings are unknown; "
+                                     f"use another --run-dir") from None
+    if segs and isinstance(segs[-1].get("config"), dict):
+        print(f"Note: {os.path.join(run_dir, CONFIG)} is missing; checking this command "
+              f"against the run's last segment in {SEGMENTS}", file=sys.stderr, flush=True)
+        return segs[-1]["config"]
+    if os.path.isfile(os.path.join(run_dir, CKPT_DIR, "state.json")):
+        raise config_lib.ConfigError(f"{run_dir} holds checkpoints but neither {CONFIG} nor "
+                                     f"{SEGMENTS}: the run's settings are unknown, so it cannot "
+                                     f"be resumed safely; use another --run-dir")
+    return None
 
 
 def segments(run_dir):
@@ -190,27 +254,70 @@ def segments(run_dir):
 
 # -- checkpoints --------------------------------------------------------------------------
 def checkpoint_state(run_dir):
-    """The last good checkpoint, or None: ``{"epoch", "step", "global_step", "weights",
-    "weights_path", "older": [...], "diverged": {...} (after a NaN stop)}``."""
+    """The newest checkpoint's record, or None: ``{"epoch", "step", "global_step", "weights",
+    "weights_path", "confirmed", "older": [...], "diverged": {...} (after a NaN stop)}``.
+
+    The weights file itself may be missing (a live run rotates its checkpoints): readers
+    go through :func:`checkpoint_records` and fall back to the older ones."""
     path = os.path.join(run_dir, CKPT_DIR, "state.json")
     if not os.path.isfile(path):
         return None
     try:
         with open(path) as f:
             state = json.load(f)
-        weights = os.path.join(run_dir, CKPT_DIR, state["weights"])
-    except (ValueError, KeyError, OSError, TypeError) as e:
-        raise RuntimeError(f"checkpoint state {path} is corrupt ({e}); delete {path} to start "
-                           f"over, or use another --run-dir") from None
-    if not os.path.isfile(weights):
-        raise RuntimeError(f"checkpoint {weights} named in {path} is missing; delete {path} "
-                           f"to start over, or use another --run-dir")
-    state["weights_path"] = weights
+        state["weights_path"] = os.path.join(run_dir, CKPT_DIR, state["weights"])
+        for o in state.get("older", []):
+            o["weights_path"] = os.path.join(run_dir, CKPT_DIR, o["weights"])
+    except (ValueError, KeyError, OSError, TypeError, AttributeError) as e:
+        raise RuntimeError(f"checkpoint state {path} is corrupt ({e}); move it aside (e.g. "
+                           f"mv {path} {path}.broken) to start over, or use another --run-dir"
+                           ) from None
     return state
+
+
+def checkpoint_records(state):
+    """``state`` and its older checkpoints, newest first (each ``{"epoch", "step",
+    "global_step", "weights", "weights_path", "confirmed"}``)."""
+    if not state:
+        return []
+    keys = ("epoch", "step", "global_step", "weights", "weights_path", "confirmed")
+    return [{k: r.get(k, True if k == "confirmed" else None) for k in keys}
+            for r in [state, *state.get("older", [])]]
+
+
+def is_live(run_dir):
+    """True while another process holds the run's lock (it trains and rotates checkpoints)."""
+    import fcntl
+    try:
+        fd = os.open(os.path.join(run_dir, LOCK), os.O_RDONLY)
+    except OSError:
+        return False
+    try:
+        fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
+    except OSError:
+        return True
+    finally:
+        os.close(fd)
+    return False
+
+
+def exploding(loss, best, first):
+    """True if a finite batch ``loss`` is far above the run's best (ten times the loss scale
+    past it): the weights that produced it are finite but ruined (e.g. one Adam step at lr
+    1e3 moves every weight to +-1000)."""
+    if not finite(loss):
+        return True
+    if best is None or not finite(best):
+        return False
+    scale = max(abs(best), abs(first) if finite(first) else 0.0, 1e-6)
+    return float(loss) > float(best) + 10.0 * scale
 
 
 def write_checkpoint_state(run_dir, state):
     state = {k: v for k, v in state.items() if k != "weights_path"}
+    if "older" in state:
+        state["older"] = [{k: v for k, v in o.items() if k != "weights_path"}
+                          for o in state["older"]]
     _write_atomic(os.path.join(run_dir, CKPT_DIR, "state.json"), json.dumps(state))
 
 
@@ -281,10 +388,14 @@ def restore_weights(model, weights_path):
     try:
         model.load_weights(weights_path)
     except Exception as e:  # noqa: BLE001  (h5py/Keras raise many kinds on corrupt files)
-        raise RuntimeError(f"cannot load checkpoint {weights_path} ({type(e).__name__}: {e}). "
-                           f"The file is corrupt or from another config: delete "
-                           f"{os.path.dirname(weights_path)} to start over, or use another "
-                           f"--run-dir") from None
+        raise RuntimeError(f"cannot load checkpoint {weights_path} ({type(e).__name__}: "
+                           f"{_first_line(e)}): the file is corrupt or from another config"
+                           ) from None
+
+
+def _first_line(e):
+    text = str(e).strip().splitlines()
+    return text[0] if text else type(e).__name__
 
 
 def export_info(export_dir):
@@ -298,48 +409,103 @@ def export_info(export_dir):
         return None
 
 
-def load_model(run_dir, verbose=True):
-    """``(cfg, model, weights)``: the run's model with its newest weights.
+def restore_checkpoint(model, run_dir, verbose=True, rewrite=True):
+    """Restores the newest readable checkpoint of ``run_dir`` into ``model``; returns its
+    record (see :func:`checkpoint_records`) or None when the run has none.
+
+    A newest checkpoint that cannot be read (truncated, missing) falls back to the older
+    ones the run keeps, named on stderr; ``state.json`` then names the one used (with
+    ``rewrite``: not on a multi-worker run's other workers, which write nothing). A
+    RuntimeError only when none can be read."""
+    records = checkpoint_records(checkpoint_state(run_dir))
+    errors = []
+    for i, r in enumerate(records):
+        try:
+            if not os.path.isfile(r["weights_path"]):
+                raise RuntimeError(f"{r['weights_path']} is missing")
+            restore_weights(model, r["weights_path"])
+        except RuntimeError as e:
+            errors.append(str(e))
+            if verbose:
+                print(f"Warning: {e}; trying the older checkpoint", file=sys.stderr, flush=True)
+            continue
+        if i and rewrite:
+            state = checkpoint_state(run_dir)
+            older = [{k: o[k] for k in ("epoch", "step", "global_step", "weights", "confirmed")
+                      if k in o} for o in state.get("older", [])[i:]]
+            write_checkpoint_state(run_dir, {**{k: v for k, v in r.items() if v is not None},
+                                             "older": older})
+            if verbose:
+                print(f"Using the older checkpoint {r['weights_path']} (epoch {r['epoch']}, "
+                      f"step {r['step']})", file=sys.stderr, flush=True)
+        return r
+    if not records:
+        return None
+    d = os.path.join(run_dir, CKPT_DIR)
+    raise RuntimeError("no checkpoint of " + run_dir + " can be read:\n  " + "\n  ".join(errors)
+                       + f"\nNothing was changed. To start the run over, move the checkpoints "
+                         f"aside (mv {d} {d}.broken) and run the same command again")
+
+
+def load_model(run_dir, verbose=True, attempts=5):
+    """``(cfg, model, weights)``: the run's model with its newest readable weights.
 
     ``weights`` says which: ``{"source": "checkpoint" | "export", "path", "epoch", "step",
-    "global_step"}``. The newest of the last checkpoint and the export is used; if it
-    cannot be read, the other one is, and a line on stderr names the broken file.
+    "global_step"}``. Candidates, newest first: every checkpoint the run keeps and its
+    export; one that cannot be read is named on stderr and the next is tried. While
+    another process trains in the run (it holds the lock and rotates its checkpoints), a
+    checkpoint that vanished between reading ``state.json`` and loading it is a race, not a
+    fault: the state is read again (``attempts`` times).
     """
+    import time
     cfg = read_config(run_dir)
-    candidates = []
-    state = None
-    try:
-        state = checkpoint_state(run_dir)
-    except RuntimeError as e:
-        candidates_error = str(e)
-    else:
-        candidates_error = None
-    if state:
-        candidates.append({"source": "checkpoint", "path": state["weights_path"],
-                           "epoch": state["epoch"], "step": state["step"],
-                           "global_step": state["global_step"]})
-    keras_file = os.path.join(run_dir, EXPORT_DIR, "model.keras")
-    if os.path.isfile(keras_file):
-        info = export_info(os.path.join(run_dir, EXPORT_DIR)) or {}
-        candidates.append({"source": "export", "path": keras_file,
-                           "epoch": info.get("epoch"), "step": info.get("step"),
-                           "global_step": info.get("global_step", -1)})
-    candidates.sort(key=lambda c: -1 if c["global_step"] is None else c["global_step"],
-                    reverse=True)
-    errors = [candidates_error] if candidates_error else []
-    for c in candidates:
+    for attempt in range(attempts):
+        candidates, errors = [], []
         try:
-            model = _load_candidate(cfg, c)
-        except (RuntimeError, ValueError, OSError) as e:
-            errors.append(f"{c['path']}: {e}")
+            records = checkpoint_records(checkpoint_state(run_dir))
+        except RuntimeError as e:
+            records = []
+            errors.append(str(e))
             if verbose:
-                print(f"Warning: cannot read {c['path']} ({str(e)[:200]}); trying the next "
-                      f"newest weights", file=sys.stderr, flush=True)
-            continue
-        return cfg, model, c
+                print(f"Warning: {e}", file=sys.stderr, flush=True)
+        candidates += [{"source": "checkpoint", "path": r["weights_path"], "epoch": r["epoch"],
+                        "step": r["step"], "global_step": r["global_step"]} for r in records]
+        keras_file = os.path.join(run_dir, EXPORT_DIR, "model.keras")
+        if os.path.isfile(keras_file):
+            info = export_info(os.path.join(run_dir, EXPORT_DIR)) or {}
+            candidates.append({"source": "export", "path": keras_file,
+                               "epoch": info.get("epoch"), "step": info.get("step"),
+                               "global_step": info.get("global_step", -1)})
+        candidates.sort(key=lambda c: -1 if c["global_step"] is None else c["global_step"],
+                        reverse=True)
+        raced = False
+        for c in candidates:
+            if c["source"] == "checkpoint" and not os.path.isfile(c["path"]):
+                raced = raced or is_live(run_dir)
+                errors.append(f"{c['path']} is missing")
+                continue
+            try:
+                model = _load_candidate(cfg, c)
+            except (RuntimeError, ValueError, OSError) as e:
+                raced = raced or (c["source"] == "checkpoint" and is_live(run_dir)
+                                  and not os.path.isfile(c["path"]))
+                errors.append(f"{c['path']}: {e}")
+                if verbose:
+                    print(f"Warning: cannot read {c['path']} ({e}); trying the next newest "
+                          f"weights", file=sys.stderr, flush=True)
+                continue
+            return cfg, model, c
+        if not raced:
+            break
+        time.sleep(0.5 * (attempt + 1))
     if not errors:
         raise FileNotFoundError(f"{run_dir} has no checkpoint and no export yet")
-    raise RuntimeError(f"no readable weights in {run_dir}: " + "; ".join(errors))
+    if is_live(run_dir):
+        raise RuntimeError(f"{run_dir} is training and replaced its checkpoints while they were "
+                           f"read ({attempts} tries): run the command again, or after the "
+                           f"training ends")
+    raise RuntimeError(f"no readable weights in {run_dir}: " + "; ".join(errors)
+                       + ". Nothing was changed.")
 
 
 def _load_candidate(cfg, c):

@@ -60,7 +60,12 @@ def parse_grid(items):
         if key in ("seed", "train.seed"):
             raise SweepError("--grid seed=...: use --seeds N (seeds 0..N-1) instead")
         seen.add(key)
-        grid.append((key, split_values(values)))
+        vals = split_values(values)
+        twice = sorted({v for v in vals if vals.count(v) > 1})
+        if twice:
+            raise SweepError(f"--grid {item!r}: {', '.join(twice)} given more than once; "
+                             f"each value runs once (use --seeds N for repeats)")
+        grid.append((key, vals))
     return grid
 
 
@@ -230,6 +235,26 @@ def write_plots(rows, grid, metrics, out_dir):
     return paths
 
 
+def check_out_dir(out_dir, manifest):
+    """SweepError unless ``out_dir`` is new, empty, or a sweep (its ``sweep.json``): a
+    user's directory or a run directory is never written into."""
+    from infozoo import runs as runs_lib
+    if os.path.exists(out_dir) and not os.path.isdir(out_dir):
+        raise SweepError(f"--out {out_dir} is a file: give a directory")
+    if not os.path.isdir(out_dir) or os.path.isfile(manifest):
+        return
+    entries = sorted(os.listdir(out_dir))
+    if runs_lib.is_run_dir(out_dir) or runs_lib.is_ours(out_dir):
+        raise SweepError(f"--out {out_dir} is a run directory, not a sweep: give a new "
+                         f"directory")
+    if entries:
+        shown = ", ".join(entries[:8]) + (f" and {len(entries) - 8} more" if len(entries) > 8
+                                          else "")
+        raise SweepError(f"--out {out_dir} is not empty and is not a sweep (no sweep.json); "
+                         f"in the way: {shown}. infozoo never writes over what it did not "
+                         f"write: give a new or empty directory")
+
+
 def sweep(model, grid_items, seeds=1, jobs=1, out_dir=None, train_args=(), metrics=(),
           dry_run=False, echo=print, check=None):
     """Plans, validates (with ``check``, see :func:`validate`; None: each run's own
@@ -242,12 +267,13 @@ def sweep(model, grid_items, seeds=1, jobs=1, out_dir=None, train_args=(), metri
     runs = plan(model, grid, seeds, out_dir, list(train_args))
     if check is not None:
         validate(runs, check)
+    manifest = os.path.join(out_dir, "sweep.json")
+    check_out_dir(out_dir, manifest)
     if dry_run:
         for r in runs:
             echo(command_line(r["argv"]))
         return runs, {}, []
     os.makedirs(out_dir, exist_ok=True)
-    manifest = os.path.join(out_dir, "sweep.json")
     spec = {"model": model, "grid": grid, "seeds": seeds, "train_args": list(train_args)}
     if os.path.isfile(manifest):
         with open(manifest) as f:

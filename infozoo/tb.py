@@ -12,13 +12,22 @@ import os
 TEXT_TAG = "config"
 
 
+#: config keys that say how a run is executed or logged, not what is trained: no HParams
+NOT_HPARAMS = {"data.data_dir", "data.test_size", "data.shuffle_buffer",
+               "train.checkpoint_every", "train.image_every", "train.probe_every",
+               "train.eval_batch_size", "train.jit_compile", "train.strategy",
+               "train.cpu_replicas"}
+#: metrics.json entries that describe the run rather than measure it: not logged as metrics
+DESCRIPTION = {"train_size", "epochs", "weights_epoch", "weights_step", "replicas"}
+
+
 def hparams_of(cfg):
-    """``{"model_args.eps": 0.1, "train.lr": 0.001, ...}``: every config value as a scalar
-    HParam (lists become strings, None is left out)."""
+    """``{"model_args.eps": 0.1, "train.lr": 0.001, ...}``: every hyperparameter of the run
+    as a scalar HParam (lists become strings, None is left out; ``NOT_HPARAMS`` are not)."""
     out = {"zoo": str(cfg.get("zoo")), "model": str(cfg.get("model"))}
     for section in ("data", "model_args", "train"):
         for k, v in (cfg.get(section) or {}).items():
-            if v is None:
+            if v is None or f"{section}.{k}" in NOT_HPARAMS:
                 continue
             out[f"{section}.{k}"] = v if isinstance(v, (bool, int, float, str)) else str(v)
     if cfg.get("input_shape"):
@@ -26,10 +35,17 @@ def hparams_of(cfg):
     return out
 
 
+def trial_id(run_dir):
+    """One HParams trial per run: the run directory's absolute path (a sweep's runs
+    ``OUT/<setting>/seed=<s>`` share their base names, which TensorBoard would merge)."""
+    return os.path.realpath(run_dir)
+
+
 def scalar_metrics(metrics):
-    """The numeric entries of ``metrics`` (bools and strings are left out)."""
+    """The numeric entries of ``metrics`` (bools, strings and the run's ``DESCRIPTION``,
+    e.g. ``weights_step`` or ``epochs``, are left out)."""
     return {k: float(v) for k, v in metrics.items()
-            if isinstance(v, (int, float)) and not isinstance(v, bool)}
+            if isinstance(v, (int, float)) and not isinstance(v, bool) and k not in DESCRIPTION}
 
 
 def log_run(run_dir, cfg, metrics=None, step=0):
@@ -45,7 +61,7 @@ def log_run(run_dir, cfg, metrics=None, step=0):
     writer = tf.summary.create_file_writer(os.path.join(run_dir, "logs"))
     with writer.as_default():
         if metrics is None:
-            hp.hparams(hparams_of(cfg), trial_id=os.path.basename(os.path.normpath(run_dir)))
+            hp.hparams(hparams_of(cfg), trial_id=trial_id(run_dir))
             text = "\n".join("    " + line for line in config_lib.dump(cfg).splitlines())
             tf.summary.text(TEXT_TAG, text, step=step)
         else:

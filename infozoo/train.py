@@ -104,19 +104,22 @@ def prepare(zoo, overrides, run_dir):
                 raise
     else:
         strategy = None
+    fresh = not runs.is_ours(run_dir)
     created = runs.prepare_dir(run_dir)
     lock = runs.Lock(run_dir)
     try:
         lock.acquire()
         return _prepare_locked(cfg, overrides, run_dir, lock, keras, tf, strategy)
     except BaseException:
+        held = lock.fd is not None
         lock.release()
-        if created:
+        if fresh and held and not runs.is_ours(run_dir):  # a failed start leaves no trace
             try:
                 os.remove(lock.path)
             except OSError:
                 pass
-            runs.remove_if_empty(run_dir)
+            if created:
+                runs.remove_if_empty(run_dir)
         raise
 
 
@@ -131,8 +134,7 @@ def _prepare_locked(cfg, overrides, run_dir, lock, keras, tf, strategy=None, out
     data_lib.check_images(xtr)
     data_lib.check_images(xte, xtr.shape[1:], "test data")
     cfg["input_shape"] = [int(s) for s in xtr.shape[1:]]
-    old = (runs.read_config(run_dir) if chief and os.path.isfile(
-        os.path.join(run_dir, runs.CONFIG)) else None)
+    old = runs.previous_config(run_dir) if chief else None
     changed = runs.check_resume(old, cfg, run_dir) if old else {}
 
     keras.utils.set_random_seed(int(t["seed"]))
@@ -157,8 +159,16 @@ def _prepare_locked(cfg, overrides, run_dir, lock, keras, tf, strategy=None, out
             raise RuntimeError(f"checkpoint of {run_dir} is at step {state['step']} of an epoch "
                                f"of {steps} steps: the run's batch size or training set has "
                                f"changed; resume with the run's settings ({runs.CONFIG})")
-        runs.restore_weights(model, state["weights_path"])
-        run.epoch0, run.step0 = state["epoch"], state["step"]
+        done = state["epoch"] + (state["step"] > 0)
+        if t["epochs"] < done:
+            steps_note = f" and {state['step']} steps" if state["step"] else ""
+            raise config_lib.ConfigError(
+                f"--epochs {t['epochs']}: the run in {run_dir} has trained {state['epoch']} "
+                f"epoch(s){steps_note} already; give --epochs {done} or more (--epochs {done} "
+                f"only re-evaluates and re-exports), or use another --run-dir")
+        used = runs.restore_checkpoint(model, run_dir, rewrite=chief)
+        state = {**runs.checkpoint_state(run_dir), **used}  # ``used``: the newest readable
+        run.epoch0, run.step0 = used["epoch"], used["step"]
         print(f"Resuming {run_dir} at epoch {run.epoch0 + 1}, step {run.step0} "
               f"(global step {state['global_step']})", flush=True)
         if state.get("diverged"):
@@ -255,15 +265,35 @@ def _worker_lost(run, e):
 
 
 def _diverged(run, where):
+    """Keeps the newest *confirmed* checkpoint (``callbacks.RunCheckpoint``) as the one the
+    next segment resumes from, and says which; none: the run starts over."""
     epoch, batch = where
-    good = runs.checkpoint_state(run.run_dir)
-    if good and run.chief:
-        good["diverged"] = {"epoch": epoch + 1, "batch": batch + 1, "lr": run.cfg["train"]["lr"]}
-        runs.write_checkpoint_state(run.run_dir, good)
-        kept = (f"the last good checkpoint (epoch {good['epoch']}, step {good['step']}) is kept "
-                f"in {os.path.join(run.run_dir, runs.CKPT_DIR)}. Lower --lr (e.g. "
-                f"--lr {run.cfg['train']['lr'] / 10:g}) and run the same command again: it "
-                f"resumes from that checkpoint with a fresh optimizer state")
+    lr = run.cfg["train"]["lr"]
+    records = runs.checkpoint_records(runs.checkpoint_state(run.run_dir))
+    good = next((i for i, r in enumerate(records) if r["confirmed"]), None)
+    path = os.path.join(run.run_dir, runs.CKPT_DIR, "state.json")
+    if good is not None and run.chief:
+        g = records[good]
+        state = runs.checkpoint_state(run.run_dir)
+        skipped = ""
+        if good:
+            skipped = (f" (the newer {', '.join(r['weights'] for r in records[:good])} came "
+                       f"after the loss had begun to explode and will not be used)")
+            state = {**{k: v for k, v in g.items() if k != "weights_path"},
+                     "older": [{k: v for k, v in r.items() if k != "weights_path"}
+                               for r in records[good + 1:]],
+                     **{k: state[k] for k in ("best_loss", "first_loss") if k in state}}
+        state["diverged"] = {"epoch": epoch + 1, "batch": batch + 1, "lr": lr}
+        runs.write_checkpoint_state(run.run_dir, state)
+        kept = (f"the last good checkpoint {g['weights']} (epoch {g['epoch']}, step "
+                f"{g['step']}) is kept in {os.path.join(run.run_dir, runs.CKPT_DIR)}"
+                f"{skipped}. Lower --lr (e.g. --lr {lr / 10:g}) and run the same command "
+                f"again: it resumes from that checkpoint with a fresh optimizer state")
+    elif records and run.chief:
+        os.replace(path, f"{path}.diverged")  # the ruined checkpoints stay, unused
+        kept = (f"every checkpoint was written after the loss had begun to explode "
+                f"(their record is kept as {path}.diverged). Lower --lr (e.g. --lr "
+                f"{lr / 10:g}) and run the same command again: the run starts over")
     else:
         kept = ("no checkpoint was written before it. Lower --lr (or check the data) and run "
                 "the same command again: the run starts over")

@@ -71,12 +71,20 @@ def test_train_eval_export_end_to_end(tmp_path):
     assert "Resuming" in again.stdout
     np.testing.assert_allclose(json.loads((run / "metrics.json").read_text())["test_l1"],
                                metrics["test_l1"], rtol=1e-6)
-    # a corrupt checkpoint is a clear error, not a crash
+    # a corrupt newest checkpoint is named, and the older one the run keeps is used
     state = json.loads((run / "checkpoints" / "state.json").read_text())
     (run / "checkpoints" / state["weights"]).write_bytes(b"garbage")
     p = run_cli("train", "inn", *TINY_INN, "--train-size", "128", "--epochs", "3",
-                "--run-dir", run, check=1)
+                "--run-dir", run, check=0)
     assert "cannot load checkpoint" in p.stderr and "corrupt" in p.stderr
+    assert "Using the older checkpoint" in p.stderr and "delete" not in p.stderr
+    # none readable: exit 1 naming each file, and nothing deleted
+    for f in (run / "checkpoints").glob("ckpt-*.weights.h5"):
+        f.write_bytes(b"garbage")
+    p = run_cli("train", "inn", *TINY_INN, "--train-size", "128", "--epochs", "4",
+                "--run-dir", run, check=1)
+    assert "no checkpoint of" in p.stderr and "move the checkpoints aside" in p.stderr
+    assert list((run / "checkpoints").glob("ckpt-*.weights.h5"))
 
 
 def test_resume_after_kill_9_matches_uninterrupted_run(tmp_path):

@@ -81,7 +81,7 @@ def test_failed_export_leaves_the_previous_one_whole(finished_run, tmp_path, mon
         raise OSError(28, "No space left on device")
     # the disk fills up after the SavedModel was written, while model.keras is written
     monkeypatch.setattr(type(model), "save", broken)
-    with pytest.raises(OSError):
+    with pytest.raises(export.ExportRefused, match="No space left on device.*unchanged"):
         export.export_model(model, str(out), w)
     assert _tree(out) == before
     assert sorted(os.listdir(tmp_path)) == ["sm"]

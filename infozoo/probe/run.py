@@ -37,10 +37,15 @@ def run_probe(run_dir, samples=512, strategy="default", cpu_replicas=1, alpha=1.
                   weights={k: weights[k] for k in ("source", "path", "epoch", "step",
                                                    "global_step")})
     title = f"{cfg.get('zoo')} on {d['dataset']}, code {model.code_size}"
-    files = (plots.write_plots(result, os.path.join(run_dir, "images"), "probe", title,
-                               formats=formats)
-             if "renyi" in result["estimators"] else [])
-    result["files"] = files
-    with open(os.path.join(run_dir, "probe.json"), "w") as f:
-        json.dump(result, f, indent=2)
+    result["files"] = []
+    try:  # a run directory that cannot take the files still gets its results printed
+        result["files"] = (plots.write_plots(result, os.path.join(run_dir, "images"), "probe",
+                                             title, formats=formats)
+                           if "renyi" in result["estimators"] else [])
+        with open(os.path.join(run_dir, "probe.json"), "w") as f:
+            json.dump(result, f, indent=2)
+    except OSError as e:
+        result["not_written"] = (f"could not write {os.path.join(run_dir, 'probe.json')} or "
+                                 f"its figures ({e.strerror or e}); the results are printed "
+                                 f"only")
     return result
