@@ -79,6 +79,13 @@ def _from_dir(data_dir, name):
         except (KeyError, ValueError, OSError, EOFError, zipfile.BadZipFile) as e:
             raise DatasetUnavailable(f"{npz[0]} is not a Keras-style dataset .npz with "
                                      f"x_train, y_train, x_test, y_test: {e}") from None
+    found = [os.path.basename(p) for p in paths.values() if p]
+    if found:
+        missing = [v for k, v in IDX_FILES.items() if not paths[k]]
+        raise DatasetUnavailable(
+            f"--data-dir {data_dir} holds {', '.join(found)} but not {', '.join(missing)} "
+            f"(optionally .gz): MNIST-style IDX data needs all four files (train and test "
+            f"images and labels); add the missing ones, or use a Keras-style .npz")
     if name in TFDS_NAMES:
         return _from_tfds(name, data_dir)
     raise DatasetUnavailable(

@@ -333,7 +333,7 @@ def load_model(run_dir, verbose=True):
         except (RuntimeError, ValueError, OSError) as e:
             errors.append(f"{c['path']}: {e}")
             if verbose:
-                print(f"Warning: cannot read {c['path']} ({str(e)[:200]}); trying the next "
+                print(f"Warning: cannot read {c['path']} ({e}); trying the next "
                       f"newest weights", file=sys.stderr, flush=True)
             continue
         return cfg, model, c
