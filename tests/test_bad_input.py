@@ -174,3 +174,148 @@ def test_unreadable_checkpoint_warning_is_not_cut(interrupted, tmp_path, capsys)
     runs.load_model(str(run))
     err = capsys.readouterr().err
     assert f"Warning: cannot read {state['weights_path']} ({e.value})" in err, err
+
+
+# -- the Python API: infozoo.fit(data=...) -----------------------------------------------------
+def _digits(n_train=64, n_test=32):
+    xtr, ytr, xte, yte = data.load_arrays("digits")
+    return xtr[:n_train], ytr[:n_train], xte[:n_test], yte[:n_test]
+
+
+@pytest.mark.parametrize("make,needle", [
+    (lambda d: (d[0], d[1][:10], d[2], d[3]), "the training set has 64 images but 10 labels"),
+    (lambda d: (d[0][:0], None, d[2], None), "the training set is empty"),
+    (lambda d: (d[0] - 0.5, None, d[2], None), "values in [-0.5, 0.5]"),
+    (lambda d: (d[0][..., 0], None, d[2][..., 0], None),
+     "the training images have shape [64, 8, 8]; expected [N, height, width, channels] "
+     "(add the channel axis"),
+    (lambda d: (d[0], d[2]), "data= wants a tuple (x_train, y_train, x_test, y_test)"),
+    (lambda d: (d[0], ["a"] * 64, d[2], None), "the training labels must be integer class "
+                                                 "indices"),
+    (lambda d: (d[0], None, d[2][:, :4], None), "the test images have shape [4, 8, 1], the "
+                                                "training images [8, 8, 1]"),
+    (lambda d: (d[0], d[1] + 0.5, d[2], None), "labels must be integer"),
+])
+def test_fit_with_bad_arrays_is_a_value_error_and_leaves_nothing(tmp_path, make, needle):
+    """#148, #149, #151, #154, #157, #158: a ValueError (not DatasetUnavailable, a
+    RuntimeError) naming the problem, before anything is written."""
+    import infozoo
+    run = tmp_path / "b1"
+    with pytest.raises(ValueError) as e:
+        infozoo.fit("classic", run_dir=str(run), data=make(_digits()), bottleneck=8,
+                    epochs=1, verbose=0)
+    assert not isinstance(e.value, RuntimeError)
+    assert needle in str(e.value), str(e.value)
+    assert "--data-dir" not in str(e.value) and "--dataset" not in str(e.value)
+    assert not run.exists()
+
+
+def test_a_failed_fit_removes_only_what_it_created(tmp_path):
+    """#148-#151 leftovers: a start that fails after the arrays were stored (here: a batch
+    larger than the training set) removes data/arrays.npz and the lock, keeps the user's file."""
+    import infozoo
+    run = tmp_path / "mine"
+    run.mkdir()
+    (run / "notes.txt").write_text("mine")
+    for run_dir in (run, tmp_path / "new"):
+        with pytest.raises(ValueError, match="larger than the training set"):
+            infozoo.fit("classic", run_dir=str(run_dir), data=_digits(), bottleneck=8,
+                        epochs=1, batch_size=128, verbose=0)
+    assert sorted(os.listdir(run)) == ["notes.txt"] and (run / "notes.txt").read_text() == "mine"
+    assert not (tmp_path / "new").exists()
+
+
+# -- the Python API: a model's methods, and the SavedModel endpoints ---------------------------
+@pytest.fixture(scope="module")
+def models():
+    from tiny import make
+    return make("inn"), make("pie")
+
+
+def _x(n=2):
+    return np.random.RandomState(0).rand(n, 8, 8, 1).astype("float32")
+
+
+@pytest.mark.parametrize("call,needle", [
+    (lambda inn, pie: inn.encode(np.zeros((0, 8, 8, 1))), "x: the batch is empty"),      # 143
+    (lambda inn, pie: inn.decode(np.zeros((0, 4))), "z: the batch is empty"),
+    (lambda inn, pie: pie.sample(0), "sample: n must be >= 1, got 0"),                    # 145
+    (lambda inn, pie: pie.sample(-1), "sample: n must be >= 1, got -1"),
+    (lambda inn, pie: pie.sample(2.5), "sample: n must be >= 1 (an integer)"),
+    (lambda inn, pie: pie.sample(2, float("nan")), "temperature must be a finite number"),  # 146
+    (lambda inn, pie: pie.sample(2, temperature=-1.0), "temperature must be a finite number"),
+    (lambda inn, pie: inn.loss_terms(np.zeros((2, 9, 9, 1))),                              # 147
+     "expects batches of shape [batch, 8, 8, 1], got [2, 9, 9, 1]"),
+    (lambda inn, pie: inn.reconstruct(np.zeros((8, 8, 1))),                                # 139
+     "got one example of shape [8, 8, 1] without the batch axis: add it, e.g. x[None]"),
+    (lambda inn, pie: inn.encode((_x() * 255).astype("uint8")),                           # 140
+     "x: images must be floats in [0.0, 1.0] (divide uint8 pixels by 255)"),
+    (lambda inn, pie: inn.encode(_x() * 300), "x: images must be floats in [0.0, 1.0]"),   # 141
+    (lambda inn, pie: inn.reconstruct(-_x() - 0.1), "x: images must be floats in [0.0, 1.0]"),
+    (lambda inn, pie: pie.log_prob(_x() + 1.5), "x: images must be floats in [0.0, 1.0]"),
+    (lambda inn, pie: inn.loss_terms(_x() * 2), "x: images must be floats in [0.0, 1.0]"),
+])
+def test_model_methods_refuse_bad_input_with_a_value_error(models, call, needle):
+    inn, pie = models
+    with pytest.raises(ValueError) as e:
+        call(inn, pie)
+    assert needle in str(e.value), str(e.value)
+
+
+def test_model_methods_still_take_good_input(models):
+    inn, pie = models
+    x = _x()
+    assert inn.encode(x).shape == (2, 4) and inn.loss_terms(x)["loss"].shape == (2,)
+    assert np.isfinite(inn.reconstruct(np.clip(x + 5e-4, 0, 1 + 5e-4))).all()  # rounding slack
+    assert pie.sample(1, 0.0).shape == (1, 8, 8, 1) and pie.sample(np.int64(2)).shape[0] == 2
+
+
+def test_a_toy25_model_takes_points_and_keeps_that_through_its_config():
+    """The range is the data's: toy25's points are not pixels (the SavedModel's rule too)."""
+    import infozoo
+    from infozoo.export import input_range_of
+    m = infozoo.build("ipae", dataset="toy25", code_size=2, hidden=[8])
+    assert m.input_range is None is input_range_of({"data": {"dataset": "toy25"}})
+    assert m.encode(np.full((3, 1, 1, 2), -4.0, "float32")).shape == (3, 2)
+    assert type(m).from_config(m.get_config()).input_range is None
+    assert infozoo.build("inn", dataset="digits").input_range == (0.0, 1.0)
+
+
+@pytest.mark.slow
+def test_savedmodel_and_python_methods_share_one_input_rule(models, tmp_path):
+    """#140, #141, #179: the same inputs refused with the same words, and a NaN or negative
+    temperature is an InvalidArgumentError of the SavedModel's sample."""
+    import tensorflow as tf
+    from infozoo import export
+    _, pie = models
+    out = export.export_model(pie, str(tmp_path / "sm"))
+    m = tf.saved_model.load(out)
+    for bad in ((_x() * 255).astype("uint8").astype("float32"), -_x() - 0.1):
+        with pytest.raises(ValueError) as py:
+            pie.encode(bad)
+        with pytest.raises(tf.errors.InvalidArgumentError) as sm:
+            m.encode(tf.constant(bad))
+        rule = str(py.value).split(";")[0]
+        assert rule.startswith("x: images must be floats") and rule in str(sm.value)
+    for t in (float("nan"), -1.0):
+        with pytest.raises(tf.errors.InvalidArgumentError, match="temperature must be a finite"):
+            m.sample(tf.constant(3), tf.constant(t))
+    assert m.sample(tf.constant(2), tf.constant(0.5)).shape == (2, 8, 8, 1)
+    with pytest.raises(tf.errors.InvalidArgumentError, match="sample: n must be >= 1"):
+        m.sample(tf.constant(0), tf.constant(1.0))
+
+
+def test_fit_refuses_to_resume_a_run_on_other_arrays(tmp_path):
+    """The stored arrays of a run are its training data: other data= would mix the run."""
+    import infozoo
+    run = tmp_path / "run"
+    (run / "data").mkdir(parents=True)
+    arrays = data.check_arrays(_digits())
+    np.savez(run / "data" / "arrays.npz", **dict(zip(("x_train", "y_train", "x_test", "y_test"),
+                                                     arrays)))
+    (run / "config.yaml").write_text("zoo: classic\n")  # a run began here
+    before = (run / "data" / "arrays.npz").read_bytes()
+    with pytest.raises(ValueError, match="trained on other arrays"):
+        infozoo.fit("classic", run_dir=str(run), data=_digits(n_train=32), bottleneck=8,
+                    epochs=1, verbose=0)
+    assert (run / "data" / "arrays.npz").read_bytes() == before
