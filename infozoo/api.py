@@ -105,7 +105,7 @@ def _args_of(model, zoo):
     cls = registry.get_model_class(model.registry_name)
     probe = cls(input_shape=model.image_shape,
                 **{**config_lib.resolve(zoo, _model_overrides(args))["model_args"]})
-    skip = {"name", "trainable", "dtype"}
+    skip = {"name", "trainable", "dtype", "input_range"}
     other = probe.get_config()
     diff = sorted(k for k in set(conf) | set(other) if k not in skip and conf.get(k) != other.get(k))
     if diff:
@@ -117,21 +117,42 @@ def _args_of(model, zoo):
     return args
 
 
-def _write_arrays(data, run_dir):
-    """``(x_train, y_train, x_test, y_test)`` -> ``run_dir/data/arrays.npz`` (labels may be None)."""
+def _write_arrays(arrays, run_dir):
+    """Checked ``(x_train, y_train, x_test, y_test)`` -> ``run_dir/data/arrays.npz``; returns
+    the data directory and the paths this call created (to remove if the start fails). A run
+    that already trained on other arrays is refused (its data would change under it)."""
     from infozoo import runs
     runs.check_target(run_dir, "run_dir")  # never into a user's own directory
-    xtr, ytr, xte, yte = data
-    xtr, xte = np.asarray(xtr, np.float32), np.asarray(xte, np.float32)
-    ytr = np.zeros(len(xtr), np.int64) if ytr is None else np.asarray(ytr, np.int64)
-    yte = np.zeros(len(xte), np.int64) if yte is None else np.asarray(yte, np.int64)
     d = os.path.join(run_dir, "data")
-    os.makedirs(d, exist_ok=True)
     path = os.path.join(d, "arrays.npz")
-    np.savez(path + ".tmp.npz", x_train=xtr, y_train=ytr, x_test=xte, y_test=yte)
+    names = ("x_train", "y_train", "x_test", "y_test")
+    if os.path.isfile(path) and runs.is_run_dir(run_dir):
+        with np.load(path) as f:
+            same = all(k in f and np.array_equal(f[k], a) for k, a in zip(names, arrays))
+        if same:
+            return d, []
+        raise ValueError(f"{run_dir} is a run that trained on other arrays ({path}): pass the "
+                         f"same data= to resume it, or give a new run_dir")
+    created = [p for p in (run_dir, d, path, os.path.join(run_dir, runs.LOCK),
+                           os.path.join(run_dir, runs.RUN_MARKER)) if not os.path.exists(p)]
+    os.makedirs(d, exist_ok=True)
+    np.savez(path + ".tmp.npz", **dict(zip(names, arrays)))
     os.replace(path + ".tmp.npz", path)
     runs.mark(run_dir)
-    return d
+    return d, created
+
+
+def _remove_created(paths, run_dir):
+    """After a failed start: removes what ``_write_arrays`` (and the start) created, unless
+    a run began there (then its data must stay for the resume)."""
+    from infozoo import runs
+    if runs.is_run_dir(run_dir):
+        return
+    for p in reversed(paths):  # files first, then the directories, if empty
+        try:
+            os.rmdir(p) if os.path.isdir(p) else os.remove(p)
+        except OSError:
+            pass
 
 
 def fit(model_or_name, run_dir, data=None, dataset=None, zoo=None, verbose=1, **settings):
@@ -157,13 +178,20 @@ def fit(model_or_name, run_dir, data=None, dataset=None, zoo=None, verbose=1, **
             raise ValueError(f"{type(model).__name__} has no zoo config ({zoo!r}); pass zoo=, "
                              f"or train it with keras' model.fit")
         overrides.update(_model_overrides(_args_of(model, zoo)))
+    created = []
     if data is not None:
-        shape = np.asarray(data[0]).shape[1:]
+        from infozoo.data import check_arrays
+        arrays = check_arrays(data)
+        shape = arrays[0].shape[1:]
         dataset = dataset or dataset_for_shape(zoo, shape)
-        if dataset is not None and dataset_shape(dataset) == DATASET_SHAPES["toy25"]:
+        if dataset is None:
+            raise ValueError(f"data=: no dataset section of zoo config {zoo!r} is for images "
+                             f"of shape {list(shape)}: pass dataset=NAME to pick the section "
+                             f"to use (the images' shape is taken from data=)")
+        if dataset_shape(dataset) == DATASET_SHAPES["toy25"]:
             raise ValueError("toy25 is generated, not read from arrays: pass dataset='toy25' "
                              "without data=, or reshape your points")
-        overrides["data.data_dir"] = _write_arrays(data, run_dir)
+        overrides["data.data_dir"], created = _write_arrays(arrays, run_dir)
     elif dataset is None and model is not None:
         dataset = dataset_for_shape(zoo, model.image_shape)
         if dataset is None:
@@ -171,7 +199,11 @@ def fit(model_or_name, run_dir, data=None, dataset=None, zoo=None, verbose=1, **
                              f" pass data=(x_train, y_train, x_test, y_test)")
     if dataset is not None:
         overrides["data.dataset"] = dataset
-    metrics = train.run(zoo, overrides, run_dir, verbose=verbose)
+    try:
+        metrics = train.run(zoo, overrides, run_dir, verbose=verbose)
+    except BaseException:
+        _remove_created(created, run_dir)
+        raise
     if model is not None:
         trained = load_run(run_dir)
         if tuple(trained.image_shape) != tuple(model.image_shape):

@@ -23,7 +23,9 @@ COMMON_FLAGS = [
     ("--epochs", "train.epochs", click.IntRange(1), "training epochs"),
     ("--batch-size", "train.batch_size", click.IntRange(2), "global batch size"),
     ("--lr", "train.lr", float, "initial learning rate"),
-    ("--seed", "train.seed", int, "random seed (a CPU run with the same seed repeats exactly)"),
+    ("--seed", "train.seed", click.IntRange(config_lib.TRAIN_SCHEMA["seed"]["min"],
+                                            config_lib.TRAIN_SCHEMA["seed"]["max"]),
+     "random seed (a CPU run with the same seed repeats exactly)"),
     ("--strategy", "train.strategy", click.Choice(["default", "mirrored", "multiworker"]),
      "tf.distribute strategy: mirrored uses every GPU there is; multiworker every GPU of "
      "every worker in TF_CONFIG (see --local-workers)"),
@@ -147,6 +149,12 @@ class TrainGroup(click.Group):
                 click.echo(config_lib.dump(cfg), nl=False)
                 return
             run_dir = run_dir or os.path.join("runs", f"{name}-{time.strftime('%Y%m%d-%H%M%S')}")
+            if cfg["train"]["strategy"] == "multiworker" and not local_workers:
+                from infozoo import distribute
+                try:
+                    distribute.check_tf_config()
+                except ValueError as e:
+                    _fail(str(e))
             if local_workers:
                 if cfg["train"]["strategy"] != "multiworker":
                     _fail("--local-workers needs --strategy multiworker")
@@ -179,7 +187,8 @@ def _train(name, overrides, run_dir, verbose):
             state = runs.checkpoint_state(run_dir)
         except RuntimeError:
             state = None
-        where = (f"its last checkpoint (epoch {state['epoch']}, step {state['step']})"
+        # 1-based epoch, as "Resuming ... at epoch E, step S" prints it (train.prepare)
+        where = (f"its last checkpoint (epoch {state['epoch'] + 1}, step {state['step']})"
                  if state else "the start (no checkpoint was written yet)")
         click.echo(f"\nInterrupted. Run the same command again (with --run-dir {run_dir}) to "
                    f"resume from {where}.", err=True)
@@ -210,12 +219,16 @@ main.add_command(TrainGroup("train", help="Train a model: infozoo train MODEL [f
 
 @main.command("list")
 def list_cmd():
-    """Models and their zoo configs (default dataset, and the sections for other datasets)."""
+    """Models and their zoo configs (default dataset, and the sections for other datasets).
+    A broken zoo config is listed as such, its error goes to stderr, and the exit code is 2."""
+    broken = []
     for name in _zoo_names():
         try:
             raw = config_lib.load_zoo(name)
         except config_lib.ConfigError as e:
-            _fail(str(e))
+            click.echo(f"{name:14s} BROKEN (see the error below)")
+            broken.append(str(e))
+            continue
         ds = raw.get("data", {}).get("dataset", config_lib.DATA_DEFAULTS["dataset"])
         other = sorted(set(raw.get("datasets", {})) - {ds})
         also = f" (also: {', '.join(other)})" if other else ""
@@ -223,6 +236,10 @@ def list_cmd():
                    f"{raw.get('description', '')}")
     click.echo("\nA TFDS dataset that cannot be downloaded falls back to digits with digits' "
                "section; `infozoo train MODEL --help` shows both values.")
+    for msg in broken:
+        click.echo(f"Error: {msg}", err=True)
+    if broken:
+        sys.exit(2)
 
 
 @main.command("eval")

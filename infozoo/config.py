@@ -57,7 +57,8 @@ TRAIN_SCHEMA = {
     "adam_epsilon": {"min": 0, "exclusive_min": True},
     "weight_decay": {"min": 0},
     "lr_factor": {"min": 0, "exclusive_min": True},
-    "lr_drops": {"items": {"type": "int", "min": 1}},
+    "lr_drops": {"items": {"type": "int", "min": 1}, "increasing": True},
+    "seed": {"min": 0, "max": 2**32 - 1},  # numpy's and Keras' seed range
     "checkpoint_every": {"min": 1},
     "image_every": {"min": 0},
     "strategy": {"choices": ["default", "mirrored", "multiworker"]},
@@ -125,13 +126,7 @@ def _merge(base, over):
     return out
 
 
-def load_zoo(name, _seen=()):
-    """The raw YAML of a zoo config, with its ``inherit:`` chain merged in."""
-    path = _zoo_file(name)
-    if path is None:
-        raise ConfigError(f"unknown model {name!r}; available: {', '.join(zoo_names())}")
-    if name in _seen:
-        raise ConfigError(f"zoo config {name!r} inherits from itself")
+def _read_zoo(path):
     try:
         with open(path) as f:
             raw = yaml.safe_load(f) or {}
@@ -139,12 +134,71 @@ def load_zoo(name, _seen=()):
         raise ConfigError(f"zoo config {path} is not valid YAML: {e}") from None
     if not isinstance(raw, dict):
         raise ConfigError(f"zoo config {path} must be a mapping of keys, not {type(raw).__name__}")
+    return raw
+
+
+def load_zoo(name, _seen=()):
+    """The raw YAML of a zoo config, with its ``inherit:`` chain merged in. A ``model:``
+    that is not a registered model, or an ``inherit:`` that is not a zoo config, is a
+    ConfigError naming the file and the key."""
+    path = _zoo_file(name)
+    if path is None:
+        raise ConfigError(f"unknown model {name!r}; available: {', '.join(zoo_names())}")
+    if name in _seen:
+        raise ConfigError(f"zoo config {name!r} inherits from itself")
+    raw = _read_zoo(path)
+    if "model" in raw:
+        _check_model(raw["model"], f"zoo config {path}: model: {raw['model']!r}")
     parent = raw.pop("inherit", None)
-    if parent:
+    if parent is not None:
+        if not isinstance(parent, str) or _zoo_file(parent) is None:
+            raise ConfigError(f"zoo config {path}: inherit: {parent!r} is not a zoo config; "
+                              f"available: {', '.join(zoo_names())}")
         base = load_zoo(parent, _seen + (name,))
         base.pop("description", None)
         raw = _merge(base, raw)
+    if not _seen and "model" not in raw:
+        _check_model(name, f"zoo config {path} has no model: key, and its name {name!r}")
     return raw
+
+
+def _check_model(model, where):
+    """ConfigError unless ``model`` names a registered model (a built-in one is known
+    without importing TensorFlow)."""
+    from infozoo.hparams import declared
+    if isinstance(model, str) and declared(model):
+        return
+    from infozoo import registry
+    from infozoo.quiet import import_tensorflow
+    import_tensorflow()  # a plug-in's model: the registry imports every model module
+    try:
+        registry.get_model_class(model)
+    except (KeyError, TypeError):
+        raise ConfigError(f"{where} is not a registered model; registered models: "
+                          f"{', '.join(registry.model_names())}") from None
+
+
+def zoo_file_of(name, *keys):
+    """The file of zoo config ``name`` (or of the ``inherit:`` parent) that sets ``keys``
+    (e.g. ``"model_args", "bottleneck"``): the file an error about that key names."""
+    first, seen = _zoo_file(name), set()
+    while name not in seen and _zoo_file(name) is not None:
+        seen.add(name)
+        try:
+            node = raw = _read_zoo(_zoo_file(name))
+        except ConfigError:
+            break
+        for k in keys:
+            node = node[k] if isinstance(node, dict) and k in node else _MISSING
+        if node is not _MISSING:
+            return _zoo_file(name)
+        name = raw.get("inherit")
+        if not isinstance(name, str):
+            break
+    return first
+
+
+_MISSING = object()
 
 
 TYPES = {"int": int, "float": float, "str": str, "bool": bool, "list": list}
@@ -159,24 +213,29 @@ def _type_of(value):
     return None
 
 
-def model_arg_specs(raw):
+def model_arg_specs(raw, name=None):
     """``{key: (type name, rule, help)}`` of a zoo config's model_args. For a model that
     declares its hyperparameters (``infozoo.hparams``) they come from the declaration, and a
     key it does not declare is a ConfigError; a plug-in model without a declaration may give
     ``schema:`` (``type``, bounds, choices) and ``help:`` in its YAML, else the type is that of
-    the YAML default. A default that contradicts its type or rule is a ConfigError."""
+    the YAML default. A default that contradicts its type or rule is a ConfigError (naming
+    the file of zoo config ``name`` that sets the key)."""
     from infozoo.hparams import spec_for
+
+    def where(*keys):
+        return f"zoo config {zoo_file_of(name, *keys)}" if name else "zoo config"
     spec = spec_for(raw.get("model"))
     args = raw.get("model_args", {})
     if spec is not None:
         extra = [k for k in ("help", "schema") if k in raw]
         if extra:
-            raise ConfigError(f"zoo config for model {raw.get('model')!r} has "
+            raise ConfigError(f"{where(extra[0])} for model {raw.get('model')!r} has "
                               f"{' and '.join(extra)}: its hyperparameters' types, bounds and "
                               f"help are declared in infozoo/hparams; remove them from the YAML")
         unknown = [k for k in args if k not in spec]
         if unknown:
-            raise ConfigError(f"zoo config model_args {', '.join(unknown)}: not a "
+            raise ConfigError(f"{where('model_args', unknown[0])}, model_args "
+                              f"{', '.join(unknown)}: not a "
                               f"hyperparameter of model {raw.get('model')!r}; known: "
                               f"{', '.join(spec.names())}")
         out = {k: (spec[k].type, spec[k].rule, spec[k].help) for k in args}
@@ -186,18 +245,21 @@ def model_arg_specs(raw):
         for k, v in args.items():
             declared = schema.get(k, {}).get("type")
             if declared is not None and declared not in TYPES:
-                raise ConfigError(f"zoo config schema.{k}.type is {declared!r}; allowed: "
+                raise ConfigError(f"{where('schema', k)}: schema.{k}.type is {declared!r}; allowed: "
                                   f"{', '.join(TYPES)}")
             out[k] = (declared or _type_of(v), schema.get(k, {}), helps.get(k, ""))
     for k, v in args.items():
         typ, rule, _ = out[k]
         if typ == "str" and isinstance(v, str) and _looks_numeric(v):
-            raise ConfigError(f"zoo config model_args.{k} is the text {v!r}: write a number "
+            raise ConfigError(f"{where('model_args', k)}: model_args.{k} is the text {v!r}: write a number "
                               f"YAML reads as one (e.g. 1.0e-3, not 1e-3), or quote nothing")
         if typ == "str" and any(b in rule for b in ("min", "max")):
-            raise ConfigError(f"zoo config model_args.{k} is {v!r} but its schema gives "
-                              f"numeric bounds: write a number")
-        _check_value("model_args", k, v, typ, rule)
+            raise ConfigError(f"{where('model_args', k)}: model_args.{k} is {v!r} but its "
+                              f"schema gives numeric bounds: write a number")
+        try:
+            _check_value("model_args", k, v, typ, rule)
+        except ConfigError as e:
+            raise ConfigError(f"{where('model_args', k)}: {e}") from None
     return out
 
 
@@ -213,7 +275,7 @@ def flag_specs(name):
     """``[(key, default, help, rule, type name)]`` for the scalar model_args that get CLI
     flags; the flag's type is the declared type, never the accident of a YAML value."""
     raw = load_zoo(name)
-    specs = model_arg_specs(raw)
+    specs = model_arg_specs(raw, name)
     return [(k, v, specs[k][2], specs[k][1], specs[k][0])
             for k, v in raw.get("model_args", {}).items()
             if isinstance(v, (int, float, str, bool))]
@@ -276,12 +338,13 @@ def resolve(name, overrides=None):
     unknown = set(raw) - {"model", "description", "data", "model_args", "train", "datasets",
                           "help", "schema"}
     if unknown:
-        raise ConfigError(f"zoo config {name!r} has unknown top-level keys: {sorted(unknown)}")
+        raise ConfigError(f"zoo config {zoo_file_of(name, sorted(unknown)[0])} has unknown "
+                          f"top-level keys: {sorted(unknown)}")
     cfg = {"zoo": name, "model": raw.get("model", name),
            "data": _merge(DATA_DEFAULTS, raw.get("data")),
            "model_args": copy.deepcopy(raw.get("model_args", {})),
            "train": _merge(TRAIN_DEFAULTS, raw.get("train"))}
-    specs = model_arg_specs(raw)
+    specs = model_arg_specs(raw, name)
     types = {"data": {k: _type_of(v) for k, v in DATA_DEFAULTS.items() if v is not None},
              "train": {k: _type_of(v) for k, v in TRAIN_DEFAULTS.items() if v is not None},
              "model_args": {k: t for k, (t, _, _) in specs.items()}}
@@ -291,8 +354,8 @@ def resolve(name, overrides=None):
     for section in SECTIONS:
         for k, v in per_ds.get(section, {}).items():
             if k not in cfg[section]:
-                raise ConfigError(f"zoo config {name!r}, datasets.{dataset}: unknown key "
-                                  f"{section}.{k}")
+                raise ConfigError(f"zoo config {zoo_file_of(name, 'datasets', dataset, section, k)}, "
+                                  f"datasets.{dataset}: unknown key {section}.{k}")
             cfg[section][k] = copy.deepcopy(v)
     schemas = {"data": DATA_SCHEMA, "train": TRAIN_SCHEMA,
                "model_args": {k: rule for k, (_, rule, _) in specs.items()}}

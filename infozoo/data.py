@@ -79,6 +79,13 @@ def _from_dir(data_dir, name):
         except (KeyError, ValueError, OSError, EOFError, zipfile.BadZipFile) as e:
             raise DatasetUnavailable(f"{npz[0]} is not a Keras-style dataset .npz with "
                                      f"x_train, y_train, x_test, y_test: {e}") from None
+    found = [os.path.basename(p) for p in paths.values() if p]
+    if found:
+        missing = [v for k, v in IDX_FILES.items() if not paths[k]]
+        raise DatasetUnavailable(
+            f"--data-dir {data_dir} holds {', '.join(found)} but not {', '.join(missing)} "
+            f"(optionally .gz): MNIST-style IDX data needs all four files (train and test "
+            f"images and labels); add the missing ones, or use a Keras-style .npz")
     if name in TFDS_NAMES:
         return _from_tfds(name, data_dir)
     raise DatasetUnavailable(
@@ -148,22 +155,23 @@ def _digits():
 
 
 # -- public ---------------------------------------------------------------------------
-def _to_float(x, what="images"):
+def _to_float(x, what="images", error=DatasetUnavailable):
     """float32 NHWC in [0, 1]: integers are divided by 255; floats must already be in
-    [0, 1] or be pixel values in [0, 255] (then divided by 255, and a note says so)."""
+    [0, 1] or be pixel values in [0, 255] (then divided by 255, and a note says so).
+    Bad data raise ``error`` (the Python API's checks raise ValueError)."""
     x = np.asarray(x)
     if x.ndim == 3:
         x = x[..., None]
     if x.ndim != 4:
-        raise DatasetUnavailable(f"{what} must be [N, H, W] or [N, H, W, C], got shape {x.shape}")
+        raise error(f"{what} must be [N, H, W] or [N, H, W, C], got shape {x.shape}")
     if not (np.issubdtype(x.dtype, np.integer) or np.issubdtype(x.dtype, np.floating)):
-        raise DatasetUnavailable(f"{what} have dtype {x.dtype}; expected integers or floats")
+        raise error(f"{what} have dtype {x.dtype}; expected integers or floats")
     if x.size and np.issubdtype(x.dtype, np.floating) and not np.all(np.isfinite(x)):
         return x.astype(np.float32)  # check_images names the bad examples
     lo, hi = (float(x.min()), float(x.max())) if x.size else (0.0, 1.0)
     if lo < 0 or hi > 255:
-        raise DatasetUnavailable(f"{what} have values in [{lo:g}, {hi:g}]; expected pixels in "
-                                 f"[0, 1] or [0, 255]: rescale the data first")
+        raise error(f"{what} have values in [{lo:g}, {hi:g}]; expected pixels in "
+                    f"[0, 1] or [0, 255]: rescale the data first")
     if np.issubdtype(x.dtype, np.integer):
         return x.astype(np.float32) / 255.0
     if hi > 1.0 + 1e-6:
@@ -173,13 +181,61 @@ def _to_float(x, what="images"):
     return x.astype(np.float32)
 
 
-def _check_split(x, y, split):
+def _check_split(x, y, split, error=DatasetUnavailable, source="the files"):
     if len(x) != len(y):
-        raise DatasetUnavailable(f"the {split} set has {len(x)} images but {len(y)} labels: the "
-                                 f"files do not belong together")
+        raise error(f"the {split} set has {len(x)} images but {len(y)} labels: {source} do "
+                    f"not belong together")
     if len(x) == 0:
-        raise DatasetUnavailable(f"the {split} set is empty: check --data-dir, --train-size and "
-                                 f"--test-size")
+        raise error(f"the {split} set is empty: " + (
+            "check --data-dir, --train-size and --test-size" if source == "the files"
+            else f"{source} need at least one example each"))
+
+
+def check_arrays(arrays):
+    """``(x_train, y_train, x_test, y_test)`` given to ``infozoo.fit(data=...)`` as checked
+    numpy arrays (images float32 NHWC in [0, 1], labels int64, None labels as zeros), the
+    rules :func:`load_arrays` applies to files; a ValueError says what is wrong."""
+    if not isinstance(arrays, (tuple, list)) or len(arrays) != 4:
+        got = (f"{len(arrays)} item(s)" if isinstance(arrays, (tuple, list))
+               else type(arrays).__name__)
+        raise ValueError(f"data= wants a tuple (x_train, y_train, x_test, y_test) (labels may "
+                         f"be None), got {got}")
+    out = []
+    for (x, y), split in zip((arrays[:2], arrays[2:]), ("training", "test")):
+        try:
+            x = np.asarray(x)
+        except ValueError as e:
+            raise ValueError(f"data=: the {split} images are not one array ({e})") from None
+        if x.ndim != 4:
+            hint = " (add the channel axis: x[..., None])" if x.ndim == 3 else ""
+            raise ValueError(f"data=: the {split} images have shape {list(x.shape)}; expected "
+                             f"[N, height, width, channels]{hint}")
+        y = _labels(y, len(x), split)
+        _check_split(x, y, split, ValueError, "the arrays of data=")
+        x = _to_float(x, f"data=: the {split} images", ValueError)
+        if out and x.shape[1:] != out[0].shape[1:]:
+            raise ValueError(f"data=: the test images have shape {list(x.shape[1:])}, the "
+                             f"training images {list(out[0].shape[1:])}")
+        check_images(x, None, f"data=: the {split} images")
+        out += [x, y]
+    return tuple(out)
+
+
+def _labels(y, n, split):
+    if y is None:
+        return np.zeros(n, np.int64)
+    y = np.asarray(y)
+    if y.ndim > 1 and y.size == len(y):
+        y = y.reshape(-1)
+    ints = np.issubdtype(y.dtype, np.integer) or (
+        np.issubdtype(y.dtype, np.floating) and np.all(np.isfinite(y)) and
+        np.all(y == np.round(y)))
+    if y.ndim != 1 or np.issubdtype(y.dtype, np.bool_) or not ints:
+        first = y.reshape(-1)[:3].tolist() if y.size else []
+        raise ValueError(f"data=: the {split} labels must be integer class indices, one per "
+                         f"image (or None), got {y.dtype} of shape {list(y.shape)}, e.g. "
+                         f"{first}")
+    return y.astype(np.int64)
 
 
 def load_arrays(name, data_dir=None, train_size=None, test_size=None):

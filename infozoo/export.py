@@ -12,14 +12,15 @@ an atomic swap, so a failure midway leaves it whole). Run directories are refuse
 
 Endpoints check their input: image endpoints take float images scaled to [0, 1]
 (``uint8`` pixels must be divided by 255 first; models trained on other data,
-e.g. toy25, take any finite values), a non-empty batch, and ``sample`` takes n >= 1.
+e.g. toy25, take any finite values), a non-empty batch, and ``sample`` takes n >= 1 and a
+finite temperature >= 0: the rules of ``infozoo.inputs``, which the Python methods apply too.
 """
 import json
 import os
 import shutil
 import tempfile
 
-from infozoo import runs
+from infozoo import inputs, runs
 
 #: what an export of the first release (no marker) holds; such a directory may be replaced
 _OLD_EXPORT = {"saved_model.pb", "variables", "assets", "fingerprint.pb", "model.keras"}
@@ -157,31 +158,15 @@ def _first_line(e):
 
 
 def _checked(fn, signature, input_range):
-    """``fn`` with clear in-graph errors for empty batches, NaN and out-of-range images."""
+    """``fn`` with clear in-graph errors for empty batches, NaN, out-of-range images and
+    sample arguments (``infozoo.inputs``: the rules the Python methods apply too)."""
     import tensorflow as tf
     names = [s.name for s in signature]
 
     def wrapped(*args):
         checks = []
-        for name, spec, a in zip(names, signature, args):
-            if name == "n":
-                checks.append(tf.debugging.assert_positive(
-                    a, message="sample: n must be >= 1"))
-            elif spec.shape.rank:
-                checks.append(tf.debugging.assert_positive(
-                    tf.shape(a)[0], message=f"{name}: the batch is empty"))
-                checks.append(tf.debugging.assert_all_finite(
-                    a, message=f"{name}: the input contains NaN or infinite values"))
-                if name == "x" and input_range is not None:
-                    lo, hi = input_range
-                    checks.append(tf.debugging.assert_greater_equal(
-                        tf.reduce_min(a), tf.constant(lo - 1e-3, a.dtype),
-                        message=f"x: images must be floats in [{lo}, {hi}] (divide uint8 "
-                                f"pixels by 255)"))
-                    checks.append(tf.debugging.assert_less_equal(
-                        tf.reduce_max(a), tf.constant(hi + 1e-3, a.dtype),
-                        message=f"x: images must be floats in [{lo}, {hi}] (divide uint8 "
-                                f"pixels by 255)"))
+        for name, spec, a in zip(names, signature, args):  # the rules of infozoo.inputs
+            checks += inputs.graph_checks(name, spec, a, input_range)
         with tf.control_dependencies(checks):
             args = [tf.identity(a) for a in args]
         # float32 out whatever the dtype policy the model was trained under
@@ -199,5 +184,4 @@ def export_run(run_dir, out_dir):
 
 
 def input_range_of(cfg):
-    ds = str(cfg["data"]["dataset"])
-    return None if ds.startswith("toy25") else (0.0, 1.0)
+    return inputs.range_of_dataset(cfg["data"]["dataset"])

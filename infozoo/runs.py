@@ -353,11 +353,16 @@ def build_model(cfg, input_shape):
     """The registered model of ``cfg`` for images of ``input_shape``; bad args -> ConfigError."""
     from infozoo.precision import policy_scope, resolve
     from infozoo.registry import get_model_class
+    from infozoo.inputs import PIXELS, range_of_dataset
     cls = get_model_class(cfg["model"])
+    kwargs = model_kwargs(cls, cfg)
+    input_range = range_of_dataset(cfg.get("data", {}).get("dataset"))
+    if input_range != PIXELS:  # toy25: points, not pixels
+        kwargs["input_range"] = input_range
     try:
         # layers take the dtype policy in force when they are made (train.precision)
         with policy_scope(resolve(cfg["train"].get("precision", "float32"))):
-            return cls(input_shape=tuple(input_shape), **model_kwargs(cls, cfg))
+            return cls(input_shape=tuple(input_shape), **kwargs)
     except (ValueError, TypeError) as e:
         raise config_lib.ConfigError(f"bad model_args for {cfg['zoo']}: {e}") from None
     except Exception as e:  # noqa: BLE001  (TF raises ResourceExhausted etc. for absurd sizes)

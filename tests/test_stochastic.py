@@ -178,7 +178,8 @@ def test_toy25_evaluator_returns_metrics_and_scatters_and_the_reporter_writes_th
     from infozoo.report import write_report
     from infozoo.registry import get_model_class
     xtr, ytr, xte, yte = toy.toy25_arrays("toy25")
-    m = get_model_class("vae")(input_shape=(1, 1, 2), code_size=2, hidden=[16], probe_size=200)
+    m = get_model_class("vae")(input_shape=(1, 1, 2), code_size=2, hidden=[16], probe_size=200,
+                               input_range=None)  # points, not pixels
     ev = m.evaluator(batch_size=128)
     assert isinstance(ev, StochasticEvaluator)
     rep = ev(xte[:300], yte[:300], xtr[:400], ytr[:400], dataset="toy25")

@@ -42,7 +42,8 @@ def _ok_type(value, typ):
 
 def check_value(where, value, typ, rule, nullable=False, error=ValueError):
     """``value`` checked against type name ``typ`` (None: any) and ``rule`` (``min``,
-    ``max``, ``exclusive_min``, ``choices``, ``items``: the rule of a list's items).
+    ``max``, ``exclusive_min``, ``choices``, ``items``: the rule of a list's items,
+    ``min_items``, ``increasing``: a list's items strictly increasing).
     Non-finite numbers and unexpected nulls are refused. Returns the value in its
     canonical form (float for float, int for int, list for list); raises ``error``."""
     if value is None:
@@ -79,6 +80,9 @@ def check_value(where, value, typ, rule, nullable=False, error=ValueError):
             if item_type is not None or item_rule:
                 item = check_value(f"{where}[{i}]", item, item_type, item_rule, error=error)
             out.append(item)
+        if rule.get("increasing") and any(b <= a for a, b in zip(out, out[1:])):
+            raise error(f"bad value for {where}: {value!r}; must be strictly increasing "
+                        f"(e.g. {sorted(set(out))!r})")
         if rule.get("min_items") and len(out) < rule["min_items"]:
             raise error(f"bad value for {where}: {value!r}; needs at least "
                         f"{rule['min_items']} item(s)")
@@ -197,14 +201,24 @@ def register(name, hparams):
     return hparams
 
 
-def spec_for(name):
-    """The :class:`HParams` of model ``name``: from this package (no TensorFlow), else
-    from the registered model class's ``hparams`` (a plug-in), else None."""
+def _load_declarations():
     global _loaded
     if not _loaded:
         for m in pkgutil.iter_modules(__path__):
             importlib.import_module(f"{__name__}.{m.name}")
         _loaded = True
+
+
+def declared(name):
+    """True if model ``name``'s hyperparameters are declared in this package (no TensorFlow)."""
+    _load_declarations()
+    return name in _SPECS
+
+
+def spec_for(name):
+    """The :class:`HParams` of model ``name``: from this package (no TensorFlow), else
+    from the registered model class's ``hparams`` (a plug-in), else None."""
+    _load_declarations()
     if name in _SPECS:
         return _SPECS[name]
     from infozoo.registry import get_model_class

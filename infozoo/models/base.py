@@ -24,17 +24,18 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from infozoo import distribute
+from infozoo import distribute, inputs
 from infozoo.hparams import HParams
 from infozoo.losses.mmd import DEFAULT_SCALES, mmd
 from infozoo.precision import policy_scope
 from infozoo.registry import register_model  # noqa: F401  (re-exported for model files)
 
-#: public methods whose argument is checked (``"x"``: a batch of images, ``"z"``: codes)
-#: when called eagerly from outside the model; ``None``: internal, not checked, but calls
-#: made from inside it (e.g. ``loss_terms`` -> ``decode``) are not checked either
+#: public methods whose argument is checked (``"x"``: a batch of images, ``"z"``: codes,
+#: ``"n"``: ``sample``'s count and temperature) when called eagerly from outside the model;
+#: ``None``: internal, not checked, but calls made from inside it (e.g. ``loss_terms`` ->
+#: ``decode``) are not checked either
 CHECKED_METHODS = {"encode": "x", "reconstruct": "x", "log_prob": "x", "decode": "z",
-                   "loss_terms": None, "sample": None, "representations": None,
+                   "loss_terms": "x", "sample": "n", "representations": None,
                    "log_prob_terms": None}
 _depth = threading.local()
 #: keyword arguments a ZooModel passes on to ``keras.Model`` (everything else is a
@@ -56,7 +57,12 @@ def _checked(fn, kind):
     @functools.wraps(fn)
     def wrapper(self, *args, **kwargs):
         outer = getattr(_depth, "n", 0) == 0
-        if outer and kind is not None:
+        if outer and kind == "n":
+            n = args[0] if args else kwargs.get(pname)
+            t = args[1] if len(args) > 1 else kwargs.get("temperature", 1.0)
+            if _is_concrete(n) and _is_concrete(t):
+                self.check_sample(n, t)
+        elif outer and kind is not None:
             x = args[0] if args else kwargs.get(pname)
             if x is not None and _is_concrete(x):
                 self.check_input(x) if kind == "x" else self.check_code(x)
@@ -133,6 +139,7 @@ class ZooModel(keras.Model):
     def __init__(self, input_shape=(28, 28, 1), **kwargs):
         owner = type(self).__name__
         hp = {k: kwargs.pop(k) for k in list(kwargs) if k in self.hparams}
+        input_range = inputs.check_range_value(kwargs.pop("input_range", inputs.PIXELS))
         unknown = sorted(set(kwargs) - set(KERAS_KWARGS))
         if unknown:
             raise ValueError(f"{owner}: unknown hyperparameter(s) {', '.join(unknown)}; known: "
@@ -142,6 +149,9 @@ class ZooModel(keras.Model):
         #: the hyperparameters' values, checked and complete (defaults filled in)
         self.hp = hp
         self.image_shape = tuple(int(s) for s in input_shape)
+        #: what ``encode``/``reconstruct``/``log_prob``/``loss_terms`` and the SavedModel
+        #: accept: images in [0, 1] (``infozoo.inputs.PIXELS``), or None (any finite values)
+        self.input_range = input_range
         self.trackers = [keras.metrics.Mean(name=n) for n in self.term_names]
 
     @property
@@ -243,20 +253,34 @@ class ZooModel(keras.Model):
         self.built = True
 
     def check_input(self, x, what="the batch"):
-        """Raises a clear ValueError for a batch of the wrong shape or with NaN/inf.
+        """Raises a clear ValueError for a batch of the wrong shape, an empty one, one with
+        NaN/inf or with values outside ``input_range`` (the rules of ``infozoo.inputs``,
+        which the SavedModel endpoints apply too).
 
-        ``encode``, ``reconstruct``, ``log_prob`` and ``fit`` call it on eager inputs."""
-        return self._check(x, self.image_shape, what, "batches")
+        ``encode``, ``reconstruct``, ``log_prob``, ``loss_terms`` and ``fit`` call it on
+        eager inputs."""
+        x = self._check(x, self.image_shape, what, "batches")
+        inputs.check_range(x, self.input_range)
+        return x
 
     def check_code(self, z, what="the codes"):
         """As :meth:`check_input` for ``decode``'s codes ``[batch, code_size]``."""
         return self._check(z, (self.code_size,), what, "codes")
+
+    def check_sample(self, n, temperature=1.0):
+        """ValueError unless ``n >= 1`` is an integer and ``temperature`` finite and >= 0."""
+        inputs.check_sample(n, temperature)
 
     def _check(self, x, shape, what, kind):
         try:
             x = np.asarray(x)
         except (TypeError, ValueError) as e:
             raise ValueError(f"{type(self).__name__}: {what} is not an array ({e})") from None
+        if tuple(x.shape) == tuple(shape):
+            raise ValueError(f"{type(self).__name__} expects {kind} of shape "
+                             f"[batch, {', '.join(map(str, shape))}], got one example of "
+                             f"shape {list(x.shape)} without the batch axis: add it, e.g. "
+                             f"x[None] or np.expand_dims(x, 0)")
         if x.ndim != len(shape) + 1 or tuple(x.shape[1:]) != tuple(shape):
             raise ValueError(f"{type(self).__name__} expects {kind} of shape "
                              f"[batch, {', '.join(map(str, shape))}], got "
@@ -268,6 +292,10 @@ class ZooModel(keras.Model):
                              f"{list(x.shape)}")
         if not np.issubdtype(x.dtype, np.number):
             raise ValueError(f"{what} has dtype {x.dtype}; expected numbers (float32)")
+        if len(x) == 0:
+            raise ValueError(f"{type(self).__name__}: "
+                             f"{inputs.empty_message('x' if kind == 'batches' else 'z')}: "
+                             f"pass at least one example")
         bad = ~np.isfinite(x)
         if bad.any():
             idx = np.unique(np.nonzero(bad)[0])[:5].tolist()
@@ -371,7 +399,10 @@ class ZooModel(keras.Model):
         return self._update(self.loss_terms(x, training=False))
 
     def get_config(self):
-        return {**super().get_config(), "input_shape": list(self.image_shape), **self.hp}
+        extra = {} if self.input_range == inputs.PIXELS else {
+            "input_range": None if self.input_range is None else list(self.input_range)}
+        return {**super().get_config(), "input_shape": list(self.image_shape), **self.hp,
+                **extra}
 
     def count_params_trainable(self):
         return int(sum(np.prod(v.shape) for v in self.trainable_variables))
