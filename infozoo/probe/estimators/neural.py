@@ -31,7 +31,9 @@ interval. The critic (``separable`` ``f = g(x) . h(y)``, or ``concat``, one MLP 
 ``[x, y]``) is trained with Adam under a cosine learning-rate decay (``lr`` to ``lr/20``
 over ``steps``), the validation bound measured every ``eval_every`` steps; training stops
 after ``patience`` measurements without improvement and the critic with the best
-validation bound is restored (early stopping). A critic whose loss or validation bound
+validation bound is restored (early stopping); the constant critic, whose bound is exactly
+0, is the baseline: if no trained critic beats it on the validation rows the figure is 0
+(``extra["critic"] = "constant ..."``), the bound that is certain. A critic whose loss or validation bound
 stops being finite is *diverged*: the figure is NaN with ``flag = "diverged"`` and a
 warning, never a number. A held-out bound outside ``[0, log2 n_eval]`` by more than its
 sampling spread is flagged likewise (:func:`~.base.check_estimate`).
@@ -226,7 +228,8 @@ class Neural:
         xv, yv = tf.constant(x[va]), tf.constant(y[va])
         value = lambda a, b: float(tf.reduce_mean(  # noqa: E731
             bound_terms(bound, self._scores(critic, a, b), tau))) / base.LN2
-        best, best_step, since, diverged, done = -np.inf, 0, 0, False, 0
+        # the constant critic's bound is exactly 0 for all three: a trained critic must beat it
+        best, best_step, since, diverged, done = 0.0, 0, 0, False, 0
         best_w = [v.numpy() for v in critic.trainable_variables]
         for it in range(1, self.steps + 1):
             sel = rng.choice(len(tr), size=per * R, replace=False) if len(tr) >= per * R \
@@ -251,11 +254,14 @@ class Neural:
         for w, b in zip(critic.trainable_variables, best_w):
             w.assign(b)
         self.info = {"n_eval": n_eval, "steps": done, "best_step": best_step,
-                     "val_bits": float(best) if np.isfinite(best) else None}
+                     "val_bits": float(best)}
         if diverged and best_step == 0:
             self.info["flag"] = "diverged"
         elif diverged:
             self.info["diverged_at"] = done  # the best critic before it is reported
+        if best_step == 0 and "flag" not in self.info:
+            self.info["critic"] = "constant (no trained critic beat 0 on the validation rows)"
+            return np.zeros(n_eval)
         f = self._scores(critic, tf.constant(x[ev]), tf.constant(y[ev]))
         t = np.asarray(bound_terms(bound, f, tau)) / base.LN2
         if not np.all(np.isfinite(t)):
