@@ -203,6 +203,17 @@ def replicas(strategy):
     return 1 if strategy is None else int(strategy.num_replicas_in_sync)
 
 
+def replica_batches(strategy, a, per):
+    """A global batch ``a`` of ``R * per`` rows as a tensor (one replica) or as a distributed
+    value, replica ``r`` holding rows ``r * per .. (r + 1) * per`` (data-parallel training)."""
+    import tensorflow as tf
+    if replicas(strategy) == 1:
+        return tf.constant(a)
+    return strategy.experimental_distribute_values_from_function(
+        lambda ctx: tf.constant(a[ctx.replica_id_in_sync_group * per:
+                                  (ctx.replica_id_in_sync_group + 1) * per]))
+
+
 def sharded_rows(core, n, block, strategy, *data):
     """Runs ``core(idx, *data) -> [b, ...]`` over the row blocks ``idx`` of ``0..n-1``
     and concatenates the results in row order (NumPy).

@@ -203,12 +203,7 @@ class FlowMI:
         def evaluate(xb, yb):
             return nll(xb, yb)
 
-        def shard(a):
-            if R == 1:
-                return tf.constant(a)
-            return strategy.experimental_distribute_values_from_function(
-                lambda ctx: tf.constant(a[ctx.replica_id_in_sync_group * per:
-                                          (ctx.replica_id_in_sync_group + 1) * per]))
+        shard = lambda a: base.replica_batches(strategy, a, per)  # noqa: E731
 
         xv, yv = tf.constant(x[va]), tf.constant(y[va])
         xe, ye = tf.constant(x[ev]), tf.constant(y[ev])

@@ -33,10 +33,12 @@ over ``steps``), the validation bound measured every ``eval_every`` steps; train
 after ``patience`` measurements without improvement and the critic with the best
 validation bound is restored (early stopping); the constant critic, whose bound is exactly
 0, is the baseline: if no trained critic beats it on the validation rows the figure is 0
-(``extra["critic"] = "constant ..."``), the bound that is certain. A critic whose loss or validation bound
-stops being finite is *diverged*: the figure is NaN with ``flag = "diverged"`` and a
-warning, never a number. A held-out bound outside ``[0, log2 n_eval]`` by more than its
-sampling spread is flagged likewise (:func:`~.base.check_estimate`).
+(``extra["critic"] = "constant ..."``), the bound that is certain. A critic whose loss or
+validation bound stops being finite before any critic beat 0 is *diverged*: the figure is
+NaN with ``flag = "diverged"`` and a warning, never a number (one that diverges later is
+reported from its best critic, ``extra["diverged_at"]``). A held-out bound outside
+``[0, log2 n_eval]`` by more than its sampling spread is flagged likewise
+(:func:`~.base.check_estimate`).
 ``Estimate.extra`` holds ``steps`` run, ``best_step`` and the validation bound. Under a
 ``tf.distribute`` strategy the critic trains data-parallel: each replica gets ``batch /
 R`` pairs (its own negatives), gradients are summed over replicas by the optimizer with
@@ -217,12 +219,7 @@ class Neural:
             return strategy.reduce(tf.distribute.ReduceOp.SUM,
                                    strategy.run(replica_step, args=(xb, yb)), axis=None)
 
-        def shard(a):
-            if R == 1:
-                return tf.constant(a)
-            return strategy.experimental_distribute_values_from_function(
-                lambda ctx: tf.constant(a[ctx.replica_id_in_sync_group * per:
-                                          (ctx.replica_id_in_sync_group + 1) * per]))
+        shard = lambda a: base.replica_batches(strategy, a, per)  # noqa: E731
 
         xtr, ytr = x[tr], y[tr]
         xv, yv = tf.constant(x[va]), tf.constant(y[va])
