@@ -2,8 +2,9 @@
 
 - :func:`mutual_information` ``(x, y, estimator="ksg", **options)``: Shannon MI in bits of
   two paired batches, through the estimators of :mod:`infozoo.probe.estimators` (``ksg``,
-  ``gaussian``, ``infonce``, ``nwj``, ``noisy``; ``renyi`` for the matrix functional), with
-  bootstrap intervals (``ci=0.95``);
+  ``gaussian``, ``flow``, ``infonce``, ``nwj``, ``smile``; ``renyi`` for the matrix
+  functional), with intervals (``ci=0.95``);
+- :func:`noisy_information` ``(t, sigma)``: ``I(X; T + sigma Z)`` of a layer ``T = f(X)``;
 - :mod:`infozoo.probe.renyi`: the matrix-based Renyi alpha-entropy and its "information"
   (not Shannon; kept for comparison and for the entropy column);
 - :mod:`infozoo.probe.probe`: :class:`Probe` / :func:`probe`, a ``tf.function`` under any
@@ -16,7 +17,7 @@
 See ``docs/information.md``.
 """
 from infozoo.probe.estimators import (Estimate, estimator_names, get_estimator,  # noqa: F401
-                                      mutual_information)
+                                      mutual_information, noisy_information)
 from infozoo.probe.probe import Probe, assemble, format_table, probe  # noqa: F401
 from infozoo.probe.renyi import (DEFAULT_ALPHA, entropy, gram, joint_entropy,  # noqa: F401
                                  kernel_width, matrix_entropy)

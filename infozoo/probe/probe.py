@@ -87,6 +87,12 @@ class Probe:
                                               if not isinstance(estimators, str) else estimators)
         self.renyi = "renyi" in self.estimators
         self.options = {k: dict(v) for k, v in (options or {}).items()}
+        unused = sorted(set(self.options) - set(self.estimators))
+        if unused:
+            raise ValueError(f"options given for {', '.join(map(repr, unused))}, which "
+                             f"{'is' if len(unused) == 1 else 'are'} not among the estimators "
+                             f"{self.estimators}: options take estimator names, one of "
+                             f"{', '.join(est_lib.estimator_names())}")
         if sigma is not None:
             self.options.setdefault("noisy", {})["sigma"] = float(sigma)
         self.ci = None if ci is None else est_lib.base.check_level(ci)

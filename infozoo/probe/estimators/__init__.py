@@ -5,8 +5,10 @@ samples ``x [n, ...]``, ``y [n, ...]`` and returns bits. Registered:
 
 - ``ksg``: Kraskov-Stoegbauer-Grassberger estimator 1 (:mod:`.ksg`), the default;
 - ``gaussian``: closed form from the shrunk joint covariance (:mod:`.gaussian`);
-- ``infonce``, ``nwj``: neural variational lower bounds (:mod:`.neural`);
-- ``noisy``: ``I(X; T + sigma Z)`` by sample propagation (Goldfeld et al. 2019, :mod:`.noisy`);
+- ``flow``: a normalizing flow per side to a joint Gaussian (Butakov et al. 2024, :mod:`.flow`);
+- ``infonce``, ``nwj``, ``smile``: neural variational lower bounds (:mod:`.neural`);
+- ``noisy``: ``I(X; T + sigma Z)`` by sample propagation (Goldfeld et al. 2019, :mod:`.noisy`;
+  reads ``T`` alone: :func:`noisy_information`);
 - ``renyi``: the matrix-based Renyi-alpha functional (:mod:`.renyi`; *not* Shannon).
 
 :mod:`.known` generates the known-answer families the tests and ``bin/bench_mi`` use.
@@ -15,6 +17,7 @@ from infozoo.probe.estimators import base
 from infozoo.probe.estimators.base import Estimate  # noqa: F401
 
 _ESTIMATORS = {}
+NEURAL = ("infonce", "nwj", "smile")
 
 
 def register_estimator(name):
@@ -39,7 +42,7 @@ def get_estimator(name, **options):
         return _ESTIMATORS[name](**options)
     except TypeError as e:
         raise ValueError(f"{name}: bad option ({e}); see help(infozoo.probe.estimators."
-                         f"{'neural' if name in ('infonce', 'nwj') else name})") from None
+                         f"{'neural' if name in NEURAL else name})") from None
 
 
 def parse_names(text):
@@ -65,16 +68,21 @@ def _gaussian(**options):
     return Gaussian(**options)
 
 
-@register_estimator("infonce")
-def _infonce(**options):
-    from infozoo.probe.estimators.neural import Neural
-    return Neural("infonce", **options)
+def _neural(bound):
+    def factory(**options):
+        from infozoo.probe.estimators.neural import Neural
+        return Neural(bound, **options)
+    return factory
 
 
-@register_estimator("nwj")
-def _nwj(**options):
-    from infozoo.probe.estimators.neural import Neural
-    return Neural("nwj", **options)
+for _bound in NEURAL:
+    register_estimator(_bound)(_neural(_bound))
+
+
+@register_estimator("flow")
+def _flow(**options):
+    from infozoo.probe.estimators.flow import FlowMI
+    return FlowMI(**options)
 
 
 @register_estimator("noisy")
@@ -89,48 +97,78 @@ def _renyi(**options):
     return RenyiMatrix(**options)
 
 
-def estimate(est, x, y, ci=None, n_boot=None, strategy=None, seed=0):
-    """Runs a configured estimator; with ``ci`` (e.g. 0.95) adds a bootstrap interval.
-
-    Estimators with per-sample terms: percentile bootstrap of their mean (``n_boot``
-    default 1000). Others: the estimator re-run on ``n_boot`` (default 100) resamples
-    of the rows, as a *basic* bootstrap interval ``[2 v - q_hi, 2 v - q_lo]``
-    (``ci_method = "rows"``): resampled rows repeat samples, which shifts estimators up,
-    and the basic interval carries that shift back instead of reporting it.
-    """
+def estimate(est, x, y, ci=None, n_boot=None, strategy=None, seed=0, n_sub=None):
+    """Runs a configured estimator; with ``ci`` (e.g. 0.95) adds an interval made the way
+    its ``interval`` attribute says (:mod:`.base`): ``"half-samples"`` (re-estimated on
+    ``n_sub`` random halves, default 10), ``"terms"`` (percentile bootstrap of the per-sample terms,
+    ``n_boot`` default 1000) or ``"rows"`` (re-estimated on ``n_boot`` row resamples,
+    default 100, percentile interval shifted by the bootstrap's median bias). Every figure
+    passes :func:`.base.check_estimate`: NaN, a diverged critic or a lower bound outside
+    ``[0, log2 n]`` comes back as NaN with a ``flag`` and a warning."""
+    import numpy as np
     value, terms = est(x, y, strategy=strategy)
-    n = len(x)
-    out = Estimate(est.name, value, n, options=dict(est.options), terms=terms)
-    if ci is None:
-        return out
-    level = base.check_level(ci)
-    out.level = level
-    if terms is not None:
-        lo, hi = base.bootstrap_terms(terms, level, n_boot or 1000, seed)
-        out.low, out.high, out.ci_method = value + lo, value + hi, "terms"
-    else:
-        import numpy as np
-        rng = np.random.RandomState(seed)
-        xs, ys = np.asarray(x), np.asarray(y)
-        vals = []
-        for _ in range(int(n_boot or 100)):
-            i = rng.randint(0, n, size=n)
-            vals.append(est(xs[i], ys[i], strategy=strategy)[0])
-        lo, hi = base.percentile_interval(vals, level)
-        out.low, out.high = 2 * value - hi, 2 * value - lo
-        out.ci_method = "rows"
-    return out
+    info = dict(getattr(est, "info", None) or {})
+    n = int(info.pop("n_eval", len(x)))
+    out = Estimate(est.name, value, n, options=dict(est.options), terms=terms,
+                   flag=info.pop("flag", None), extra=info)
+    bounded = getattr(est, "bounded", False)
+    se = 0.0 if terms is None or len(terms) < 2 else float(np.std(terms) / np.sqrt(len(terms)))
+    if ci is not None and out.flag is None and np.isfinite(value):
+        level = base.check_level(ci)
+        out.level = level
+        method = getattr(est, "interval", "terms" if terms is not None else "rows")
+        if method == "terms":
+            lo, hi = base.bootstrap_terms(terms, level, n_boot or 1000, seed)
+            out.low, out.high = value + lo, value + hi
+        elif method == "half-samples":
+            xs, ys = np.asarray(x), np.asarray(y)
+            half, _ = base.halfsample_interval(
+                lambda i: est(xs[i], ys[i], strategy=strategy)[0], len(xs), level,
+                n_sub or 10, seed, min_rows=getattr(est, "min_rows", 2))
+            out.low, out.high = value - half, value + half
+        else:
+            rng = np.random.RandomState(seed)
+            xs, ys = getattr(est, "eval_pair", None) or (np.asarray(x), np.asarray(y))
+            rerun = getattr(est, "reestimate", None) or (
+                lambda a, b: est(a, b, strategy=strategy)[0])
+            m = len(xs)
+            vals = [rerun(xs[i], ys[i]) for i in
+                    (rng.randint(0, m, size=m) for _ in range(int(n_boot or 100)))]
+            out.low, out.high = base.shifted_percentile(value, vals, level)
+        out.ci_method = method
+    # the sampling spread, at most 0.5 bit: a heavy-tailed NWJ term must not excuse -1e4 bits
+    return base.check_estimate(out, bounded=bounded, tol=max(0.05, min(3.0 * se, 0.5)))
 
 
 def mutual_information(x, y, estimator="ksg", ci=None, n_boot=None, strategy=None, seed=0,
                        **options):
     """Mutual information of paired batches ``x``, ``y`` in bits.
 
-    ``estimator``: a registered name (``ksg``, ``gaussian``, ``infonce``, ``nwj``, ``noisy``
-    (needs ``sigma=``), ``renyi``); ``options`` go to it. Returns a float, or with
-    ``ci=0.95`` an :class:`Estimate` (``value``, ``low``, ``high``, ...; ``float()`` works).
+    ``estimator``: a registered name (``ksg``, ``gaussian``, ``flow``, ``infonce``, ``nwj``,
+    ``smile``, ``renyi``); ``options`` go to it. Returns a float, or with ``ci=0.95`` an
+    :class:`Estimate` (``value``, ``low``, ``high``, ``flag``, ...; ``float()`` works). A
+    figure that is not a number of bits (NaN, a diverged critic, a lower bound outside
+    ``[0, log2 n]``) is NaN with a warning (and ``Estimate.flag``).
     ``strategy``: a ``tf.distribute`` strategy to shard over (default: none).
+    ``noisy`` is refused here: it reads ``y`` alone (see :func:`noisy_information`).
     """
     est = get_estimator(estimator, **options)
+    if not getattr(est, "uses_x", True):
+        raise ValueError(
+            f"{estimator} reads only its second argument: it measures I(X; T + sigma Z) for a "
+            f"T that is a deterministic function of X, and would give the same figure for any "
+            f"x (x = t, an independent x, a constant x). Call noisy_information(t, sigma=...) "
+            f"(infozoo.probe), which takes t alone, for a layer T = f(X) of your network")
     out = estimate(est, x, y, ci=ci, n_boot=n_boot, strategy=strategy, seed=seed)
+    return out if ci is not None else float(out.value)
+
+
+def noisy_information(t, sigma, ci=None, n_boot=None, strategy=None, seed=0, **options):
+    """``I(X; T + sigma Z)`` in bits for ``t [n, ...]``, a batch of ``T = f(X)`` with ``f``
+    deterministic (a network layer of the inputs ``X``): Goldfeld et al.'s sample
+    propagation, ``h(T + sigma Z) - h(sigma Z)`` (:mod:`.noisy`). It takes ``t`` alone
+    because that is all it reads: for ``T`` that is not a function of ``X`` the figure is
+    not ``I(X; T + sigma Z)``. Options as for ``noisy`` (``relative``, ``mc``, ``seed``)."""
+    est = get_estimator("noisy", sigma=sigma, **options)
+    out = estimate(est, t, t, ci=ci, n_boot=n_boot, strategy=strategy, seed=seed)
     return out if ci is not None else float(out.value)

@@ -5,21 +5,29 @@
     I(X; Y) = 1/2 (log det S_xx + log det S_yy - log det S)        (nats)
 
 with ``S`` the joint correlation matrix of ``(x, y)`` (MI is unchanged by scaling a
-dimension), shrunk towards the identity, ``(1 - a) S + a I``, so it stays positive
-definite when the total dimension ``d`` comes close to ``n``. ``a`` is the Ledoit-Wolf
-(2004) intensity (``shrinkage="ledoit-wolf"``), a number in ``[0, 1]``, or, by default
-(``"auto"``), Ledoit-Wolf only when ``n < 4 d`` or the sample correlation matrix is
-numerically singular (smallest eigenvalue below ``1e-8``: a layer that is an exact
-linear function of the other side, whose Gaussian MI is infinite) and 0 otherwise:
-Ledoit-Wolf minimises a
-Frobenius loss, not the log-determinant's, and at ``d = 50, n = 1000`` it shrank a
-correlation of 0.9 enough to halve the MI. Unshrunk, the sample log-determinants get the
-exact Gaussian bias correction (``bias_correct``, default on; Ince et al. 2017, after
-Oyman et al.): ``E log det S_k = log det Sigma_k + k log(2 / (n-1)) + sum_{i=1..k}
-psi((n - i) / 2)`` for ``S_k`` the ``k``-dimensional unbiased sample covariance.
+dimension). Unshrunk, the sample log-determinants get the exact Gaussian bias correction
+(``bias_correct``, default on; Ince et al. 2017, after Oyman et al.): ``E log det S_k =
+log det Sigma_k + k log(2 / (n-1)) + sum_{i=1..k} psi((n - i) / 2)`` for ``S_k`` the
+``k``-dimensional unbiased sample covariance; the corrected figure is unbiased for a
+Gaussian pair at any ``n > d``.
+
+Shrinkage towards the identity, ``(1 - a) S + a I``, keeps ``S`` positive definite when
+``d`` comes close to ``n``. ``a`` is the Ledoit-Wolf (2004) intensity
+(``shrinkage="ledoit-wolf"``), a number in ``[0, 1]``, or, by default (``"auto"``),
+Ledoit-Wolf only where the unshrunk figure does not exist: ``n < d + 10`` or a numerically
+singular correlation matrix (smallest eigenvalue below ``1e-8``: a layer that is an exact
+linear function of the other side, whose Gaussian MI is infinite). Ledoit-Wolf minimises a
+Frobenius loss, not the log-determinant's: it shrinks the cross-correlations that carry the
+MI (at 40 + 40 dimensions, n = 300, a 29.5-bit Gaussian read 11.2 bits shrunk; the earlier
+rule, shrink whenever ``n < 4 d``, did that). Every figure reports both
+(``Estimate.extra``: ``shrinkage`` used, ``unshrunk`` and ``ledoit_wolf`` values; ``unshrunk``
+is None where it does not exist).
+
 Exact for Gaussian pairs; a lower bound-like *linear* baseline otherwise (it sees only
 second moments: MI carried by non-linear dependence is invisible to it). The core,
-covariance and Cholesky log-determinants, is a float64 ``tf.function``.
+covariance and Cholesky log-determinants, is a float64 ``tf.function``. Interval: row
+resamples re-estimated, percentile interval shifted by the resamples' median bias
+(:func:`~.base.shifted_percentile`), which always holds the estimate.
 """
 import math
 
@@ -73,6 +81,8 @@ class Gaussian:
     shannon = True
     deterministic = True
     uses_x = True
+    interval = "rows"
+    MARGIN = 10  # auto: unshrunk needs n >= d + MARGIN
 
     def __init__(self, shrinkage="auto", bias_correct=True):
         self.bias_correct = bool(bias_correct)
@@ -89,6 +99,12 @@ class Gaussian:
         self.options = {"shrinkage": shrinkage, "bias_correct": self.bias_correct}
 
     def __call__(self, x, y, strategy=None):
+        value, info = self.compute(x, y)
+        self.info = info
+        return value, None
+
+    def compute(self, x, y):
+        """``(bits, {"shrinkage": a, "unshrunk": bits or None, "ledoit_wolf": bits})``."""
         import tensorflow as tf
         x, y = base.check_pair(x, y, dtype=np.float64, min_n=3)
         z = np.concatenate([x, y], axis=1)
@@ -100,12 +116,24 @@ class Gaussian:
         dx = int((~const[:x.shape[1]]).sum())
         z = z[:, ~const]
         if dx == 0 or dx == z.shape[1]:
-            return 0.0, None
-        shrink = self.shrink
-        auto = shrink == "auto"
-        if auto:
-            shrink = "ledoit-wolf" if len(z) < 4 * z.shape[1] else 0.0
-        shrink = -1.0 if shrink == "ledoit-wolf" else shrink
-        mi, a = _core()(tf.constant(z), dx, tf.constant(shrink, tf.float64),
-                        tf.constant(self.bias_correct), tf.constant(auto))
-        return float(mi), None
+            return 0.0, {"shrinkage": 0.0, "unshrunk": 0.0, "ledoit_wolf": 0.0}
+        zt = tf.constant(z)
+        run = lambda shrink, auto: [float(v) for v in _core()(  # noqa: E731
+            zt, dx, tf.constant(shrink, tf.float64), tf.constant(self.bias_correct),
+            tf.constant(auto))]
+        lw, a_lw = run(-1.0, False)
+        if len(z) >= z.shape[1] + self.MARGIN:
+            un, a_un = run(0.0, True)  # falls back to Ledoit-Wolf if singular
+            unshrunk = un if a_un == 0.0 else None
+        else:
+            unshrunk, un, a_un = None, lw, a_lw
+        if self.shrink == "auto":
+            value, a = un, a_un
+        elif self.shrink == "ledoit-wolf":
+            value, a = lw, a_lw
+        else:
+            value, a = run(self.shrink, False)
+        return value, {"shrinkage": a, "unshrunk": unshrunk, "ledoit_wolf": lw}
+
+    def reestimate(self, x, y):
+        return self.compute(x, y)[0]
