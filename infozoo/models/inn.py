@@ -99,7 +99,7 @@ class INNAutoencoder(ZooModel):
                      "dropped": None if full else lat[:, self.bottleneck:]})
         inv = self.flow.inverse_representations(self.pad(code))
         if not full:   # [y, 0] is an embedding of the code, not a bijection
-            inv[0].update(bijective=False, logdet=None)
+            inv[0].update(bijective=False, logdet=None, injective=True)
         reps += inv
         reps[-1]["name"] = "reconstruction"
         return reps

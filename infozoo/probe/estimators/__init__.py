@@ -7,6 +7,8 @@ samples ``x [n, ...]``, ``y [n, ...]`` and returns bits. Registered:
 - ``gaussian``: closed form from the shrunk joint covariance (:mod:`.gaussian`);
 - ``infonce``, ``nwj``: neural variational lower bounds (:mod:`.neural`);
 - ``noisy``: ``I(X; T + sigma Z)`` by sample propagation (Goldfeld et al. 2019, :mod:`.noisy`);
+- ``input-noise``: ``I(X; T_l)`` of every layer of a network fed ``X + sigma N``
+  (:mod:`.input_noise`; the probe's per-layer figure, needs the model);
 - ``renyi``: the matrix-based Renyi-alpha functional (:mod:`.renyi`; *not* Shannon).
 
 :mod:`.known` generates the known-answer families the tests and ``bin/bench_mi`` use.
@@ -83,6 +85,12 @@ def _noisy(**options):
     return Noisy(**options)
 
 
+@register_estimator("input-noise")
+def _input_noise(**options):
+    from infozoo.probe.estimators.input_noise import InputNoise
+    return InputNoise(**options)
+
+
 @register_estimator("renyi")
 def _renyi(**options):
     from infozoo.probe.estimators.renyi import RenyiMatrix
@@ -101,6 +109,7 @@ def estimate(est, x, y, ci=None, n_boot=None, strategy=None, seed=0):
     value, terms = est(x, y, strategy=strategy)
     n = len(x)
     out = Estimate(est.name, value, n, options=dict(est.options), terms=terms)
+    out.ceiling = est.ceiling(n) if hasattr(est, "ceiling") else None
     if ci is None:
         return out
     level = base.check_level(ci)
