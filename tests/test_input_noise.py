@@ -18,6 +18,7 @@ def _probe(model, x, sigma, **opts):
     return res, [r["estimates"]["input-noise"]["I_XT"] for r in res["layers"]]
 
 
+@pytest.mark.slow
 def test_linear_gaussian_network_closed_form():
     """X ~ N(0, diag(lam)), T = X A (linear, 4 -> 2): I(X; X + sN) = 1/2 sum log2(1 +
     lam / s^2) and I(X; T) = 1/2 log2 det(A^T (S + s^2 I) A) - 1/2 log2 det(s^2 A^T A)."""
@@ -77,6 +78,7 @@ def test_bijections_of_a_layer_leave_the_figure_unchanged():
     assert abs(nv[4] - nv[1]) > 0.05
 
 
+@pytest.mark.slow
 def test_tiny_inn_equal_through_bijections_lower_at_the_code():
     import keras
     from conftest import perturb

@@ -68,10 +68,13 @@ class Probe:
     ``model``: a zoo model, any model with ``representations(x)``, or a plain Functional /
     Sequential Keras model (every layer's output is an entry, see
     :func:`infozoo.probe.keras_models.keras_representations`).
-    ``estimators``: names from :mod:`infozoo.probe.estimators`; ``"renyi"`` gives the
-    matrix-based Renyi figures (``S``, ``I_XT``, ... at the top of each layer), every other
-    name the Shannon figures under ``estimates[name]``. ``options``: ``{name: {option:
-    value}}`` for them; ``sigma``: the noise scale of ``noisy`` (required with it);
+    ``estimators``: names from :mod:`infozoo.probe.estimators` (default ``input-noise``:
+    ``I(X; T_l)`` with the noise added once at the input, the per-layer figure that no
+    bijection changes); ``"renyi"`` gives the matrix-based Renyi figures (``S``, ``I_XT``,
+    ... at the top of each layer), every other name the Shannon figures under
+    ``estimates[name]``. ``options``: ``{name: {option: value}}`` for them; ``sigma``: the
+    noise scale of ``noisy`` (in each layer's units, required with it) and of
+    ``input-noise`` (in input units, default 2.0);
     ``ci``: confidence level of the intervals (e.g. 0.95; None: none); ``n_boot``: bootstrap
     resamples. ``strategy``: a ``tf.distribute`` strategy (default: the current one);
     ``alpha``: Renyi order (1.01); ``gamma``/``factor``: the width rule of
@@ -80,7 +83,7 @@ class Probe:
     """
 
     def __init__(self, model, strategy=None, alpha=renyi.DEFAULT_ALPHA, gamma="median",
-                 factor=1.0, eager=False, estimators=("renyi",), sigma=None, ci=None,
+                 factor=1.0, eager=False, estimators=("input-noise",), sigma=None, ci=None,
                  n_boot=None, options=None):
         from infozoo.probe import estimators as est_lib
         self.model = model

@@ -63,11 +63,13 @@ import numpy as np
 from infozoo.probe.estimators import base
 
 LN2 = math.log(2.0)
+DEFAULT_SIGMA = 2.0   # input units; images in [0, 1]: Fashion-MNIST's I(X; X + sigma N) stays
+#                       below the log2 n ceiling from n = 256 up (docs/information.md)
 
 
 class InputNoise:
-    """``input-noise``: options ``sigma`` (required, > 0, the noise standard deviation in
-    the units of the input, e.g. pixels in [0, 1]), ``queries`` (256: noisy queries; every
+    """``input-noise``: options ``sigma`` (> 0, the noise standard deviation in the units
+    of the input; default :data:`DEFAULT_SIGMA` = 2.0, for images in [0, 1]), ``queries`` (256: noisy queries; every
     row is a mixture centre), ``max_dim`` (256: non-injective entries wider than this are
     not estimated), ``block`` (centres per Jacobian block; default from a memory budget),
     ``seed`` (0), ``rtol`` (rank tolerance of ``J J^T`` relative to its largest singular
@@ -76,12 +78,13 @@ class InputNoise:
     shannon = True
     needs_model = True
 
-    def __init__(self, sigma=None, queries=256, max_dim=256, block=None, seed=0, rtol=None):
-        if sigma is None:
-            raise ValueError("input-noise: sigma (the standard deviation of the noise added to "
-                             "the input, in input units) is required: pass sigma=..., or "
-                             "--sigma at the command line")
-        self.sigma = float(sigma)
+    def __init__(self, sigma=DEFAULT_SIGMA, queries=256, max_dim=256, block=None, seed=0, rtol=None):
+        try:
+            self.sigma = float(sigma)
+        except (TypeError, ValueError):
+            raise ValueError(f"input-noise: sigma (the standard deviation of the noise added "
+                             f"to the input, in input units) must be a number, got {sigma!r}"
+                             ) from None
         if not self.sigma > 0 or not math.isfinite(self.sigma):
             raise ValueError(f"input-noise: sigma must be a positive number, got {sigma}")
         self.queries, self.max_dim = int(queries), int(max_dim)
