@@ -4,7 +4,7 @@ Known answers a wrong estimator fails: the linear-Gaussian closed form; the same
 a layer and its x10 scaling, rotation and zero-padded embedding; equality across the
 bijective layers of a tiny INN and a lower figure at its code; the data processing
 inequality along a tiny classic AE; the first-order error against the exact posterior of a
-curved smooth net (Gauss-Hermite quadrature)."""
+curved smooth net (Gauss-Hermite quadrature and Monte Carlo)."""
 import math
 
 import numpy as np
@@ -46,8 +46,9 @@ def test_linear_gaussian_network_closed_form():
 
 
 def test_bijections_of_a_layer_leave_the_figure_unchanged():
-    """A tanh layer narrowing 5 -> 3, then x10, a rotation, zero-padding to 7 and a
-    leaky-ReLU dense bijection: every figure after the narrowing equals its figure."""
+    """A tanh layer narrowing 5 -> 3, then a softplus dense bijection, x10, a rotation and
+    zero-padding to 7: the linear ones leave the figure exactly as it was, the smooth
+    non-linear one to first order (within the interval)."""
     import keras
     import tensorflow as tf
     r = np.random.RandomState(1)
@@ -55,27 +56,27 @@ def test_bijections_of_a_layer_leave_the_figure_unchanged():
     q, _ = np.linalg.qr(r.randn(3, 3))
     inp = keras.Input((5,))
     h = keras.layers.Dense(3, activation="tanh", name="narrow")(inp)
+    h = keras.layers.Dense(3, activation="softplus", name="bijection")(h)
     h = keras.layers.Rescaling(10.0, name="x10")(h)
     rot = keras.layers.Dense(3, use_bias=False, name="rotation")
     h = rot(h)
     h = keras.layers.Lambda(lambda t: tf.pad(t, [[0, 0], [0, 4]]), name="zero_pad")(h)
-    h = keras.layers.Dense(7, activation=keras.layers.LeakyReLU(0.3), name="bijection")(h)
     model = keras.Model(inp, h)
     rot.kernel.assign(q.astype(np.float32))
     res, es = _probe(model, x, 0.5, queries=200)
     names = [r["name"] for r in res["layers"]]
-    assert names == ["input", "narrow", "x10", "rotation", "zero_pad", "bijection"]
+    assert names == ["input", "narrow", "bijection", "x10", "rotation", "zero_pad"]
     v = [e["value"] for e in es]
     assert v[1] < v[0] - 0.3    # the narrowing loses
-    for k in range(2, 5):       # linear bijections: exactly (affine invariance), to rounding
-        assert v[k] == pytest.approx(v[1], abs=1e-6), names[k]
+    for k in (3, 4, 5):   # linear bijections: exactly (affine invariance), up to the float32
+        assert v[k] == pytest.approx(v[k - 1], abs=1e-4), names[k]   # network's rounding
     # a non-linear bijection: to first order, within the interval
-    assert abs(v[5] - v[1]) < (es[5]["high"] - es[5]["low"]) / 2, (v[5], v[1])
+    assert abs(v[2] - v[1]) < (es[2]["high"] - es[2]["low"]) / 2, (v[2], v[1])
     # the relative-sigma noisy figure is not invariant (the reason for this estimator)
     from infozoo.probe import probe
     rel = probe(model, x, estimators=["noisy"], sigma=1.0, options={"noisy": {"relative": True}})
     nv = [r["estimates"]["noisy"]["I_XT"]["value"] for r in rel["layers"]]
-    assert abs(nv[4] - nv[1]) > 0.05
+    assert abs(nv[5] - nv[4]) > 0.05
 
 
 @pytest.mark.slow
@@ -100,20 +101,25 @@ def test_tiny_inn_equal_through_bijections_lower_at_the_code():
     assert res["layers"][-1]["dh_bits"] is None and res["layers"][1]["dh_bits"] is not None
 
 
+@pytest.mark.slow
 def test_data_processing_inequality_along_a_tiny_classic_ae():
     import keras
     from conftest import perturb
     from tiny import SHAPE, make
     keras.utils.set_random_seed(0)
-    m = make("classic")
+    m = make("classic", hidden=[32, 16])   # wide enough for a rank-4 code at every row
     perturb(m.trainable_variables, 0.05)
     x = np.random.RandomState(0).rand(256, *SHAPE).astype(np.float32)
     res, es = _probe(m, x, 1.5, queries=128)
-    v = np.array([e["value"] for e in es])
-    half = np.array([(e["high"] - e["low"]) / 2 for e in es])
-    assert v[-1] < v[0] - 0.2
-    for k in range(1, len(v)):
-        assert v[k] <= v[k - 1] + half[k], (res["layers"][k]["name"], v[k - 1], v[k])
+    names = [r["name"] for r in res["layers"]]
+    code = names.index("code")
+    assert es[code] is not None and es[code]["value"] < es[0]["value"] - 0.2
+    skipped = [k for k, e in enumerate(es) if e is None]   # ReLU layers: dead units
+    assert all(res["layers"][k]["dim"] > 4 for k in skipped)
+    done = [k for k, e in enumerate(es) if e is not None]
+    for a, b in zip(done, done[1:]):   # every estimated figure at most the one before it
+        assert es[b]["value"] <= es[a]["value"] + (es[b]["high"] - es[b]["low"]) / 2, \
+            (names[a], names[b], es[a]["value"], es[b]["value"])
 
 
 def _curved(c):
@@ -123,52 +129,61 @@ def _curved(c):
     return keras.Model(inp, out)
 
 
-@pytest.mark.parametrize("c,tol", [(0.0, 1e-6), (0.3, 0.03)])
-def test_first_order_error_against_the_exact_posterior(c, tol):
-    """T = y1 + c y2^2 of Y = X + sigma N (2 -> 1): the exact p(t | x_j) by Gauss-Hermite
-    quadrature over n2, the exact per-query term log n - log sum_j p(t_i|x_j)/p(t_i|x_i) on
-    the estimator's own queries (queries = n: z = RandomState(seed).standard_normal).
-    c = 0: exact; c = 0.3, sigma = 0.3: first order, within 0.03 bits; c = 3 misses."""
-    from infozoo.probe.estimators.input_noise import InputNoise
-    from infozoo.probe.keras_models import keras_representations
-    r = np.random.RandomState(2)
-    n, s = 200, 0.3
-    x = r.randn(n, 2).astype(np.float64)
-    model = _curved(c)
-    meta = [{"dim": 2, "bijective": False}, {"dim": 1, "bijective": False}]
-    est = InputNoise(sigma=s, queries=n)
-    x32 = x.astype(np.float32)
-    terms = est.layer_terms(keras_representations(model, x32), x32, meta)
-    z = np.random.RandomState(0).standard_normal((n, 2))
-    y = x + s * z
-    t = y[:, 0] + c * y[:, 1] ** 2
+def _exact_and_first_order(x, s, c, draws=40):
+    """I(X; T) in bits for T = y1 + c y2^2, Y = X + s N, X uniform on the rows of x: exactly
+    (p(t | x_j) by Gauss-Hermite quadrature over n2) and for the first-order model
+    N(f(x_j), s^2 |J_j|^2), both by Monte Carlo with the same normals (so their difference
+    is precise); returns (exact, model, standard error of the difference)."""
+    n = len(x)
     g, w = np.polynomial.hermite_e.hermegauss(80)
     w = w / w.sum()
-    mu = x[None, :, 0, None] + c * (x[None, :, 1, None] + s * g[None, None, :]) ** 2  # [1,n,k]
-    logp = -0.5 * ((t[:, None, None] - mu) / s) ** 2                                  # [n,n,k]
-    lp = np.log(np.sum(w * np.exp(logp - logp.max(-1, keepdims=True)), -1)) + logp.max(-1)
-    own = lp[np.arange(n), np.arange(n)]
-    exact = (np.log(n) - np.log(np.sum(np.exp(lp - own[:, None]), 1))) / math.log(2)
-    err = abs(terms[1].mean() - exact.mean())
-    assert err < tol, err
-    if c > 0:   # the same check fails a strongly curved net: it does measure the error
-        model3 = _curved(3.0)
-        t3 = est.layer_terms(keras_representations(model3, x32), x32, meta)[1]
-        mu3 = x[None, :, 0, None] + 3.0 * (x[None, :, 1, None] + s * g[None, None, :]) ** 2
-        t = y[:, 0] + 3.0 * y[:, 1] ** 2
-        logp = -0.5 * ((t[:, None, None] - mu3) / s) ** 2
-        lp = np.log(np.sum(w * np.exp(logp - logp.max(-1, keepdims=True)), -1)) + logp.max(-1)
-        own = lp[np.arange(n), np.arange(n)]
-        ex3 = (np.log(n) - np.log(np.sum(np.exp(lp - own[:, None]), 1))) / math.log(2)
-        assert abs(t3.mean() - ex3.mean()) > tol
+    rng = np.random.RandomState(5)
+    mu_m = x[:, 0] + c * x[:, 1] ** 2
+    var_m = s * s * (1 + 4 * c * c * x[:, 1] ** 2)
+    ex, mo = [], []
+    for _ in range(draws):
+        z = rng.standard_normal((n, 2))
+        t = x[:, 0] + s * z[:, 0] + c * (x[:, 1] + s * z[:, 1]) ** 2
+        mu = x[None, :, 0, None] + c * (x[None, :, 1, None] + s * g[None, None, :]) ** 2
+        logp = -0.5 * ((t[:, None, None] - mu) / s) ** 2
+        top = logp.max(-1)
+        lp = np.log(np.sum(w * np.exp(logp - top[..., None]), -1)) + top      # [query, centre]
+        tm = mu_m + s * (z[:, 0] + 2 * c * x[:, 1] * z[:, 1])                  # model draws
+        lq = -0.5 * (tm[:, None] - mu_m[None]) ** 2 / var_m[None] - 0.5 * np.log(var_m)[None]
+        for out, l in ((ex, lp), (mo, lq)):
+            own = l[np.arange(n), np.arange(n)]
+            out.append(np.log(n) - np.log(np.sum(np.exp(l - own[:, None]), 1)))
+    ex, mo = np.concatenate(ex) / math.log(2), np.concatenate(mo) / math.log(2)
+    return ex.mean(), mo.mean(), (mo - ex).std() / math.sqrt(len(ex))
+
+
+@pytest.mark.slow
+def test_first_order_error_by_monte_carlo():
+    """T = y1 + c y2^2 (2 -> 1), sigma = 0.3, n = 200: the first-order model's I(X; T) is
+    within 0.015 bit of the exact one at curvature c = 0.3 and misses by > 0.04 at c = 3 (the
+    check sees the error); the estimator (8 seeds of 200 queries) agrees with the model."""
+    from infozoo.probe.estimators.input_noise import InputNoise
+    from infozoo.probe.keras_models import keras_representations
+    x = np.random.RandomState(2).randn(200, 2)
+    s = 0.3
+    ex, mo, se = _exact_and_first_order(x, s, 0.3)
+    assert abs(mo - ex) < 0.015 and se < 0.005, (mo, ex, se)
+    ex3, mo3, se3 = _exact_and_first_order(x, s, 3.0)
+    assert abs(mo3 - ex3) > 0.04 + 2 * se3, (mo3, ex3)
+    x32 = x.astype(np.float32)
+    reps = keras_representations(_curved(0.3), x32)
+    meta = [{"dim": 2, "bijective": False}, {"dim": 1, "bijective": False}]
+    est = np.concatenate([InputNoise(sigma=s, queries=200, seed=k).layer_terms(reps, x32, meta)[1]
+                          for k in range(8)])
+    assert abs(est.mean() - mo) < 4 * est.std() / math.sqrt(len(est)), (est.mean(), mo)
 
 
 def test_options_and_errors():
     from infozoo.probe import Probe, mutual_information
-    with pytest.raises(ValueError, match="sigma"):
-        Probe(object(), estimators=["input-noise"])
     with pytest.raises(ValueError, match="needs the network"):
         mutual_information(np.zeros((4, 2)), np.zeros((4, 2)), "input-noise", sigma=1.0)
-    with pytest.raises(ValueError, match="mode"):
+    with pytest.raises(ValueError, match="queries"):
         Probe(object(), estimators=["input-noise"], sigma=1.0,
-              options={"input-noise": {"mode": "sideways"}})
+              options={"input-noise": {"queries": 1}})
+    with pytest.raises(ValueError, match="sigma"):
+        Probe(object(), estimators=["input-noise"], sigma=-1.0)

@@ -24,26 +24,32 @@ bits (the ceiling every figure reports).
   ``I(X; T) = h(T) - h(T | X)`` with ``T | X = x_j`` approximated by the Gaussian
   pushforward of the input noise, ``N(f(x_j), sigma^2 J_j J_j^T)``, ``J_j = dT/dy`` at
   ``x_j`` (autodiff; exact for a linear network, first order in ``sigma`` for a smooth
-  one), and ``h(T)`` by the entropy of the mixture of these components evaluated at the
-  true noisy outputs ``t_i = f(x_i + sigma z_i)``: per query
+  one), and ``h(T)`` by the entropy of the mixture of these components, by Monte Carlo
+  over the mixture itself (sample propagation: the query ``t_i = f(x_i) + J_i sigma z_i``
+  from component ``i``, ``z_i`` the same input noise as the input's figure): per query
 
       log n - logsumexp_j( log N(t_i; f(x_j), S_j) - log N(t_i; f(x_i), S_i) )   (nats)
 
-  with the pseudo-inverse and pseudo-determinant of ``S_j`` on its range where ``J_j``
-  is rank deficient (a zero-padded layer; dead ReLU units). Affine invariance of the
-  Gaussian makes the figure the same for a layer and its image under any linear
-  bijection (scaling, rotation, zero-padding), exactly; under a non-linear bijection it
-  agrees to first order.
-- **A non-injective entry wider than ``max_dim``**: not estimated (None; its Jacobian
-  costs ``d_l x d_in`` per example and its components are degenerate on different
-  subspaces); the data processing inequality bounds it by the entries before it.
+  (``S_j = sigma^2 J_j J_j^T``), at most ``log n`` and non-negative in expectation (it is
+  the mutual information of the mixture). Where every ``J_j`` has the same range (full
+  rank, or the same zero-padded directions) the pseudo-inverse and pseudo-determinant on
+  it are used; affine invariance of the Gaussian makes the figure the same for a layer and
+  its image under any linear bijection (scaling, rotation, zero-padding), exactly, and
+  under a non-linear bijection to first order.
+- **Not estimated** (None, with the reason in ``skipped``): a non-injective entry wider
+  than ``max_dim`` (its Jacobian costs ``d_l x d_in`` per example), and one whose
+  components lie on *different* subspaces (ranks or ranges differ between centres: ReLU
+  units dead at some centres, a decoder's curved image of a small code). Densities on
+  different subspaces have no common measure, so their mixture has no entropy; to first
+  order such a layer would also leak its activation pattern as perfect information. The
+  data processing inequality bounds these entries by the ones before them.
 
-The queries ``z_i`` (``queries`` rows, drawn once with ``RandomState(seed)``: the rows, if
-fewer than ``n``, by ``choice``, then ``standard_normal``) are the same for every layer,
-so differences between layers carry little Monte Carlo noise; the interval is the
-percentile bootstrap of the queries' terms (the same resamples for every layer).
+The rows of the queries (``queries`` of them, drawn once with ``RandomState(seed)`` by
+``choice`` when fewer than ``n``), their input noise and their per-layer draws are fixed by
+``seed``, the same for every call; the interval is the percentile bootstrap of the queries'
+terms (the same resamples for every layer).
 Error of the first-order step: ``tests/test_input_noise.py`` checks it against the exact
-posterior of a curved net (Gauss-Hermite quadrature).
+``I(X; T)`` of a curved net (Gauss-Hermite quadrature and Monte Carlo).
 
 #### Cost
 
@@ -69,16 +75,17 @@ DEFAULT_SIGMA = 2.0   # input units; images in [0, 1]: Fashion-MNIST's I(X; X + 
 
 class InputNoise:
     """``input-noise``: options ``sigma`` (> 0, the noise standard deviation in the units
-    of the input; default :data:`DEFAULT_SIGMA` = 2.0, for images in [0, 1]), ``queries`` (256: noisy queries; every
-    row is a mixture centre), ``max_dim`` (256: non-injective entries wider than this are
+    of the input; default :data:`DEFAULT_SIGMA` = 2.0, for images in [0, 1]), ``queries``
+    (256: noisy queries; every row is a mixture centre), ``max_dim`` (256: non-injective entries wider than this are
     not estimated), ``block`` (centres per Jacobian block; default from a memory budget),
     ``seed`` (0), ``rtol`` (rank tolerance of ``J J^T`` relative to its largest singular
-    value; default ``d_l * eps`` of the model's float type)."""
+    value; default ``d_l * eps`` of the model's float type))."""
     name = "input-noise"
     shannon = True
     needs_model = True
 
-    def __init__(self, sigma=DEFAULT_SIGMA, queries=256, max_dim=256, block=None, seed=0, rtol=None):
+    def __init__(self, sigma=DEFAULT_SIGMA, queries=256, max_dim=256, block=None, seed=0,
+                 rtol=None):
         try:
             self.sigma = float(sigma)
         except (TypeError, ValueError):
@@ -96,6 +103,7 @@ class InputNoise:
         self.rtol = None if rtol is None else float(rtol)
         self.options = {"sigma": self.sigma, "queries": self.queries, "max_dim": self.max_dim,
                         "seed": self.seed}
+        self.skipped = {}   # entry index -> why it was not estimated (the last call's)
 
     @staticmethod
     def ceiling(n):
@@ -132,7 +140,8 @@ class InputNoise:
         work = [i for i, p in enumerate(plan) if p == "work"]
         rng = np.random.RandomState(self.seed)
         rows = np.sort(rng.choice(n, size=m, replace=False)) if m < n else np.arange(n)
-        z = rng.standard_normal((m,) + x.shape[1:]).astype(x.dtype)
+        z_all = rng.standard_normal((n,) + x.shape[1:]).astype(x.dtype)   # one per row
+        z = z_all[rows]
         y = x[rows] + np.asarray(self.sigma, x.dtype) * z
         flat = x.reshape(n, -1).astype(np.float64)
         yf = y.reshape(m, -1).astype(np.float64)
@@ -142,17 +151,36 @@ class InputNoise:
                                                     ).sum(1)    # the own centre exactly
         terms = {0: _terms(-d2 / (2 * self.sigma ** 2), rows)}
         if work:
-            t_q = _outputs(representations, y, work)                 # [m, d_l] per entry
             d_in = flat.shape[1]
             dims = [meta[i]["dim"] for i in work]
+            eps = float(np.finfo(x.dtype).eps)
+            total = sum(r["dim"] for r in meta)
             reverse = sum(dims) < d_in
             block = self.block or (max(1, 256 // sum(dims)) if reverse else
-                                   max(1, 2 ** 22 // (d_in * sum(r["dim"] for r in meta))))
-            eps = float(np.finfo(x.dtype).eps)
+                                   max(1, 2 ** 22 // (d_in * total)))
             core = _make_core(representations, work, reverse, self.sigma, self.rtol, eps)
-            logp = base.sharded_rows(core, n, block, strategy, x, *t_q)  # [n, m, len(work)]
-            for k, i in enumerate(work):
-                terms[i] = _terms(logp[:, :, k].T, rows)
+            packed = base.sharded_rows(core, n, block, strategy, x, z_all)  # [n, sum(4d + d^2)]
+            logpdf = _logpdf_core()
+            off = 0
+            for i, d in zip(work, dims):
+                mu, w, keep = (packed[:, off:off + d], packed[:, off + d:off + 2 * d],
+                               packed[:, off + 2 * d:off + 3 * d] > 0.5)
+                U = packed[:, off + 3 * d:off + 3 * d + d * d].reshape(n, d, d)
+                jz = packed[:, off + 3 * d + d * d:off + 4 * d + d * d]      # J_j z_j
+                off += 4 * d + d * d
+                why = _degenerate(U, keep, eps)
+                if why:   # densities on different subspaces: no common measure, no mixture
+                    self.skipped[i] = why
+                    continue
+                # the query from its own component, pushed by the same input noise z_i as
+                # the input's figure (sample propagation of the model): t_i = f(x_i) + J_i s z_i
+                t = mu[rows] + self.sigma * jz[rows]
+                lp = base.sharded_rows(logpdf, n, max(1, 2 ** 22 // (m * d + d * d)), strategy,
+                                       mu, w, U, keep, t)            # [n, m]
+                terms[i] = _terms(lp.T, rows)
+        for i, p in enumerate(plan):
+            if p == "skip":
+                self.skipped[i] = f"non-injective and wider than max_dim = {self.max_dim}"
         out, prev = [], None
         for i, p in enumerate(plan):
             prev = terms.get(i) if p != "same" else (terms[0] if i == 0 else prev)
@@ -187,24 +215,52 @@ def _terms(logp, rows):
     return math.log(n) - logsumexp(logp - own[:, None], axis=1)
 
 
-def _outputs(representations, y, work, block=256):
+def _degenerate(U, keep, eps):
+    """Why the components ``N(mu_j, U_j diag(w_j) U_j^T)`` (kept directions ``keep``) have no
+    common range, or "" when they share one (full rank, or the same zero-padded directions):
+    the ranks differ, or the mean of their range projectors has a larger rank."""
+    r = keep.sum(1)
+    if r.min() != r.max():
+        return (f"components of different ranks ({int(r.min())}..{int(r.max())} of "
+                f"{U.shape[1]}: dead units or folds), densities on different subspaces")
+    if r[0] == U.shape[1]:
+        return ""
+    Uk = U * keep[:, None, :]
+    M = np.einsum("ndk,nek->de", Uk, Uk) / len(U)          # mean projector
+    ev = np.linalg.eigvalsh(M)
+    union = int((ev > U.shape[1] * eps * 100 * ev.max()).sum())
+    if union > r[0]:
+        return (f"rank-{int(r[0])} components on different subspaces (their ranges span "
+                f"{union} dimensions)")
+    return ""
+
+
+def _logpdf_core():
+    """``core(idx, mu, w, U, keep, t) -> [b, m]``: the log-densities of the queries ``t``
+    under the components ``idx`` (nats)."""
     import tensorflow as tf
-    outs = [[] for _ in work]
-    for s in range(0, len(y), block):
-        reps = representations(tf.constant(y[s:s + block]))
-        for k, i in enumerate(work):
-            v = np.asarray(reps[i]["value"], np.float64)
-            outs[k].append(v.reshape(len(v), -1))
-    return [np.concatenate(o) for o in outs]
+
+    @tf.function(reduce_retracing=True, jit_compile=False, autograph=False)
+    def core(idx, mu, w, U, keep, t):
+        g = lambda a: tf.gather(a, idx)  # noqa: E731
+        return _gaussian_logpdf(g(mu), g(w), g(U), g(keep), t)
+    return core
+
+
+def _pack(mu, w, U, keep, jz):
+    """``[b, 4d + d^2]``: a component's mean, covariance eigenvalues, kept mask,
+    eigenvectors and ``J z`` in one row (so the centre blocks concatenate)."""
+    import tensorflow as tf
+    b = tf.shape(mu)[0]
+    return tf.concat([mu, w, tf.cast(keep, mu.dtype), tf.reshape(U, [b, -1]), jz], axis=1)
 
 
 def _make_core(representations, work, reverse, sigma, rtol, eps):
-    """``core(idx, x, *t_q) -> [b, m, len(work)]``: ``log N(t_q; f(x_j), sigma^2 J_j J_j^T)``
-    (nats, pseudo-determinant and pseudo-inverse on the range) for the centres ``j`` in
-    ``idx`` and every query, for each work entry."""
+    """``core(idx, x, z) -> [b, sum(4 d + d^2)]``: the components ``N(f(x_j), sigma^2 J_j
+    J_j^T)`` of the centres ``idx`` for each work entry, packed (:func:`_pack`), with the
+    eigen-directions below the rank tolerance marked dropped."""
     import tensorflow as tf
     f64 = tf.float64
-    log2pi = math.log(2.0 * math.pi)
 
     def jacobians(xb):
         """Values ``[b, d_l]`` and Jacobians ``[b, d_l, d_in]`` (float64) of the work entries."""
@@ -229,23 +285,31 @@ def _make_core(representations, work, reverse, sigma, rtol, eps):
         return ([tf.cast(v, f64) for v in vals], [tf.cast(j, f64) for j in jac])
 
     @tf.function(reduce_retracing=True, jit_compile=False, autograph=False)
-    def core(idx, x, *t_q):
+    def core(idx, x, z):
         xb = tf.gather(x, idx)
+        zb = tf.cast(tf.reshape(tf.gather(z, idx), [tf.shape(idx)[0], -1]), f64)
         mus, jacs = jacobians(xb)
         out = []
-        for mu, J, t in zip(mus, jacs, t_q):
+        for mu, J in zip(mus, jacs):
             d_l = tf.shape(J)[1]
             tol = rtol if rtol is not None else tf.cast(d_l, f64) * eps
             w, U = tf.linalg.eigh(tf.matmul(J, J, transpose_b=True))   # J J^T = U s^2 U^T
             wmax = tf.reduce_max(w, axis=1, keepdims=True)
             keep = tf.logical_and(w > tol * tol * wmax, wmax > 0)
-            kf = tf.cast(keep, f64)
-            s2 = tf.where(keep, w, tf.ones_like(w)) * (sigma * sigma)  # sigma^2 s_k^2
-            proj = (tf.einsum("bdk,md->bmk", U, t)
-                    - tf.einsum("bdk,bd->bk", U, mu)[:, None, :])      # [b, m, d_l]
-            quad = tf.reduce_sum(kf[:, None, :] * proj * proj / s2[:, None, :], axis=2)
-            half_logdet = 0.5 * tf.reduce_sum(kf * (tf.math.log(s2) + log2pi), axis=1)
-            out.append(-0.5 * quad - half_logdet[:, None])
-        return tf.stack(out, axis=2)
+            out.append(_pack(mu, (sigma * sigma) * w, U, keep, tf.einsum("bdk,bk->bd", J, zb)))
+        return tf.concat(out, axis=1)
 
     return core
+
+
+def _gaussian_logpdf(mu, w, U, keep, t):
+    """``log N(t; mu, U diag(w) U^T)`` on the kept eigen-directions (pseudo-inverse and
+    pseudo-determinant on the range), ``[b, m]`` for centres ``mu [b, d]`` and queries
+    ``t [m, d]`` (nats)."""
+    import tensorflow as tf
+    kf = tf.cast(keep, tf.float64)
+    w = tf.where(keep, w, tf.ones_like(w))
+    proj = tf.einsum("bdk,md->bmk", U, t) - tf.einsum("bdk,bd->bk", U, mu)[:, None, :]
+    quad = tf.reduce_sum(kf[:, None, :] * proj * proj / w[:, None, :], axis=2)
+    logdet = tf.reduce_sum(kf * (tf.math.log(w) + math.log(2.0 * math.pi)), axis=1)
+    return -0.5 * quad - 0.5 * logdet[:, None]
