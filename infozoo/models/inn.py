@@ -85,7 +85,8 @@ class INNAutoencoder(ZooModel):
         ``code``: the first ``bottleneck`` latent values, not bijective, with
         ``"dropped"``: the zero-padded rest ``z``. Then ``inv_<step>`` for every inverse
         step of ``decode``; the first one starts from ``[y, 0]`` (an embedding, not a
-        bijection: no log-det), the last is named ``reconstruction``.
+        bijection: no log-det; marked ``injective``, so ``input-noise`` carries the code's
+        figure over), the last is named ``reconstruction``.
         """
         x = tf.convert_to_tensor(x, self.compute_dtype)
         dim = int(np.prod(self.image_shape))
