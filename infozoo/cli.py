@@ -301,11 +301,13 @@ def export_cmd(run_dir, out):
 @click.option("--json", "as_json", is_flag=True, help="print one JSON object")
 @click.option("--samples", type=click.IntRange(2), default=512, show_default=True,
               help="probe on the first N test images")
-@click.option("--estimator", "estimators", default="ksg,renyi", show_default=True,
-              help="comma-separated: ksg, gaussian, infonce, nwj, noisy (needs --sigma), "
-                   "renyi (the Renyi-alpha matrix functional, not Shannon)")
+@click.option("--estimator", "estimators", default="input-noise", show_default=True,
+              help="comma-separated: input-noise (I(X; T_l) with noise added once at the "
+                   "input, the per-layer figure), ksg, gaussian, infonce, nwj, noisy (needs "
+                   "--sigma), renyi (the Renyi-alpha matrix functional, not Shannon)")
 @click.option("--sigma", type=click.FloatRange(0, min_open=True), default=None,
-              help="noise scale of the noisy estimator, I(X; T + sigma Z), in units of T")
+              help="input-noise: std of the noise added to the input, in input units "
+                   "(pixels in [0, 1]; default 2.0); noisy: I(X; T + sigma Z), in units of T")
 @click.option("--sigma-relative", is_flag=True,
               help="noisy: sigma in units of each layer's RMS (the same figure for T and c T)")
 @click.option("--ci", type=click.FloatRange(0, 1, min_open=True, max_open=True), default=0.95,
@@ -329,7 +331,8 @@ def probe_cmd(run_dir, as_json, samples, estimators, sigma, sigma_relative, ci, 
               strategy, cpu_replicas, alpha, gamma, data_dir, formats):
     """Per-layer entropy and information of a run (docs/information.md).
 
-    Writes RUN_DIR/probe.json and, with renyi, RUN_DIR/images/probe_information_plane.png,
+    Writes RUN_DIR/probe.json, RUN_DIR/images/probe_information.png (Shannon figures with
+    intervals and ceilings) and, with renyi, probe_information_plane.png and
     probe_entropy_change.png (matplotlib; --format pdf/svg for more).
     """
     _tf()
@@ -362,7 +365,7 @@ def probe_cmd(run_dir, as_json, samples, estimators, sigma, sigma_relative, ci, 
         click.echo(json.dumps(out))
     else:
         click.echo(format_table(out))
-        click.echo("Figures: " + (", ".join(out["files"]) or "none (plots need renyi)"))
+        click.echo("Figures: " + (", ".join(out["files"]) or "none"))
 
 
 @main.command("sweep", context_settings={"ignore_unknown_options": True,

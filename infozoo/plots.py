@@ -14,6 +14,8 @@ with a summary writer.
 - :func:`entropy_change`: three panels over the layers: (a) ``S_alpha(T_l)`` and
   ``I_alpha(X; T_l)``; (b) ``dS = S_alpha(T_l) - S_alpha(T_{l-1})``; (c) the exact
   change ``E log|det J_l|`` in bits where it is defined (``x`` where it is not).
+- :func:`layer_information`: the Shannon ``I(X; T_l)`` per layer of every estimator
+  asked, with intervals and the ``log2 n`` ceiling, over the exact ``dh`` bars.
 - :func:`toy25_scatter`, :func:`code_scatter`: IPAE Fig. 1 and VIMAE Fig. 1 style.
 - :func:`metric_curve`: any metric against a swept variable, one line per series.
 
@@ -276,13 +278,81 @@ def entropy_change(result, title="", intervals=None):
     return fig
 
 
+def layer_information(result, title=""):
+    """The Shannon figures of a probe result per layer: (a) ``I(X; T_l)`` of every Shannon
+    estimator with its interval and its ceiling (``log2 n``, dashed); circles are layers
+    reached from the input through bijections only; (b) the exact ``dh`` in bits where it
+    is defined (``x`` where it is not)."""
+    layers = result["layers"]
+    n = len(layers)
+    idx = np.arange(n)
+    names = [e for e in result.get("estimators", []) if e != "renyi"]
+    fig = new_figure(min(18.0, max(8.0, 0.24 * n + 2.5)), 7.5)
+    axes = fig.subplots(2, 1, sharex=True, height_ratios=[2.0, 1.0])
+    chain = np.cumprod([bool(r.get("bijective")) for r in layers]).astype(bool)
+    colors = matplotlib.colormaps["tab10"].colors
+    ceilings = set()
+    for k, name in enumerate(names):
+        est = [r["estimates"][name]["I_XT"] for r in layers]
+        v = np.array([np.nan if e is None else e["value"] for e in est])
+        lo = np.array([np.nan if e is None or e.get("low") is None else e["low"] for e in est])
+        hi = np.array([np.nan if e is None or e.get("high") is None else e["high"] for e in est])
+        col = colors[k % len(colors)]
+        opts = result.get("estimator_options", {}).get(name, {})
+        lab = name + (f" (sigma = {opts['sigma']:g})" if "sigma" in opts else "")
+        axes[0].plot(idx, v, color=col, lw=1.0, label=lab)
+        if np.isfinite(lo).any():
+            axes[0].errorbar(idx, v, yerr=np.abs(np.stack([v - lo, hi - v])), fmt="none",
+                             ecolor=col, lw=0.8, capsize=2)
+        for mask, marker in ((chain, "o"), (~chain, "s")):
+            axes[0].scatter(idx[mask], v[mask], color=col, marker=marker, s=30,
+                            edgecolors="k", linewidths=0.4, zorder=3)
+        ceilings.update(e["ceiling"] for e in est if e is not None and e.get("ceiling"))
+    for c in sorted(ceilings):
+        axes[0].axhline(c, color="0.5", ls="--", lw=0.8,
+                        label=f"ceiling log2 n = {c:.2f} bits")
+    axes[0].set_ylabel("bits")
+    axes[0].set_title(r"(a) $I(X;\,T_l)$ (Shannon), intervals at level "
+                      f"{result.get('ci')}; circles: bijective from the input", fontsize=9,
+                      loc="left")
+    if names:
+        axes[0].legend(loc="best", fontsize=8)
+    dh = _values(layers, "dh_bits")
+    axes[1].bar(idx, np.nan_to_num(dh), 0.7, color="tab:orange")
+    undefined = np.isnan(dh) & (idx > 0)
+    if undefined.any():
+        axes[1].scatter(idx[undefined], np.zeros(int(undefined.sum())), marker="x",
+                        color="tab:red", s=18, zorder=3,
+                        label="not defined (a non-bijective step before)")
+        axes[1].legend(loc="best", fontsize=8)
+    axes[1].set_ylabel("bits")
+    axes[1].set_title(r"(b) exact $dh = E\,\log|\det J_l|\,/\,\ln 2$", fontsize=9,
+                      loc="left")
+    for ax in axes:
+        ax.grid(True, axis="y", color="0.92", lw=0.6)
+    axes[1].axhline(0.0, color="k", lw=0.6)
+    axes[1].set_xticks(idx)
+    axes[1].set_xticklabels([f"{i} {r['name']}" for i, r in enumerate(layers)], rotation=60,
+                            ha="right", fontsize=7 if n <= 40 else 5)
+    axes[1].set_xlim(-0.6, n - 0.4)
+    fig.suptitle(f"{title or 'information per layer'}  (n = {result.get('n')})", fontsize=10,
+                 x=0.01, ha="left")
+    return fig
+
+
 def write_plots(result, out_dir, prefix="probe", title="", formats=("png",), intervals=None,
                 writer=None, step=0):
-    """Writes ``<out_dir>/<prefix>_information_plane.<fmt>`` and ``..._entropy_change.<fmt>``
-    (and TensorBoard images with ``writer``); returns the paths."""
+    """Writes ``<out_dir>/<prefix>_information.<fmt>`` (the Shannon figures with their
+    intervals, :func:`layer_information`) when a Shannon estimator was asked, and
+    ``..._information_plane.<fmt>``, ``..._entropy_change.<fmt>`` (the Renyi functional)
+    when ``renyi`` was (and TensorBoard images with ``writer``); returns the paths."""
     out = []
-    for name, fn in (("information_plane", information_plane),
-                     ("entropy_change", entropy_change)):
+    figs = []
+    if any(e != "renyi" for e in result.get("estimators", [])):
+        figs.append(("information", lambda r, t, i: layer_information(r, t)))
+    if result.get("S_X") is not None:
+        figs += [("information_plane", information_plane), ("entropy_change", entropy_change)]
+    for name, fn in figs:
         out += write_figure(fn(result, title, intervals), out_dir, f"{prefix}_{name}", formats,
                             writer, step, tag=f"{prefix}/{name}")
     return out

@@ -165,7 +165,7 @@ def test_exact_entropy_change_linear_and_householder(rng):
     from infozoo.probe import probe
     a = np.array([[2.0, 0.3, 0, 0], [0, 0.5, 0.1, 0], [0.2, 0, 3.0, 0], [0, 0, 0.4, -1.5]])
     x = rng.randn(32, 4).astype(np.float32)
-    res = probe(_Toy(a), x)
+    res = probe(_Toy(a), x, estimators=["renyi"])
     L = {r["name"]: r for r in res["layers"]}
     logdet_a = np.linalg.slogdet(a)[1]
     assert L["linear"]["logdet"] == pytest.approx(logdet_a, abs=1e-5)
@@ -213,7 +213,7 @@ def test_representations_contract():
 def test_inn_probe_exact_logdets_and_dropped():
     from infozoo.probe import probe
     m, x = _tiny("inn")
-    res = probe(m, x)
+    res = probe(m, x, estimators=["renyi"])
     names = [r["name"] for r in res["layers"]]
     code = names.index("code")
     fwd = res["layers"][1:code]
@@ -242,7 +242,7 @@ def test_eager_equals_tf_function(name):
     try:
         m, x = _tiny(name)
         assert m.compute_dtype == "float64"
-        g, e = Probe(m)(x), Probe(m, eager=True)(x)
+        g, e = Probe(m, estimators=["renyi"])(x), Probe(m, estimators=["renyi"], eager=True)(x)
     finally:
         keras.config.set_dtype_policy(old)
     for a, b in zip(g["layers"], e["layers"]):
@@ -269,7 +269,7 @@ for name in ("inn", "classic"):
     m = make(name)
     perturb(m.trainable_variables, 0.05)
     s2 = distribute.make_strategy("mirrored", 2)
-    kw = dict(estimators=["renyi", "ksg", "noisy", "gaussian"], sigma=0.3, ci=0.9)
+    kw = dict(estimators=["renyi", "ksg", "noisy", "gaussian", "input-noise"], sigma=0.3, ci=0.9)
     out[name] = [Probe(m, **kw)(x), Probe(m, strategy=s2, **kw)(x)]
 print("RESULT" + json.dumps(out))
 """
@@ -290,9 +290,12 @@ def test_two_replicas_equal_one_replica():
             # the deterministic Shannon estimators: rows sharded over the replicas, each row
             # computed as on one replica (the forward pass on shards differs at float32
             # round-off, ~1e-7 relative, which moves no neighbour count here)
-            assert set(a["estimates"]) == {"ksg", "noisy", "gaussian"}
+            assert set(a["estimates"]) == {"ksg", "noisy", "gaussian", "input-noise"}
             for est, figs in a["estimates"].items():
                 for q, e in figs.items():
+                    if e is None:   # input-noise: no I(T; X^), no dropped-part figure
+                        assert est == "input-noise" and b["estimates"][est][q] is None
+                        continue
                     f = b["estimates"][est][q]
                     assert f["value"] == pytest.approx(e["value"], abs=1e-6), (name, est, q)
                     assert e["low"] <= e["high"] and e["level"] == 0.9
@@ -374,7 +377,8 @@ def test_cli_probe_on_a_tiny_trained_run(tmp_path):
     png = (run / "images/probe_information_plane.png").read_bytes()
     assert png[:8] == b"\x89PNG\r\n\x1a\n"
     p = run_cli("probe", run, "--json", "--samples", "64", "--strategy", "mirrored",
-                "--cpu-replicas", "2", "--format", "png", "--format", "svg", check=0)
+                "--estimator", "renyi", "--cpu-replicas", "2", "--format", "png", "--format",
+                "svg", check=0)
     assert (run / "images/probe_entropy_change.svg").read_text().lstrip().startswith("<?xml")
     two = json.loads(p.stdout.strip().splitlines()[-1])
     assert two["replicas"] == 2
@@ -390,4 +394,12 @@ def test_cli_probe_on_a_tiny_trained_run(tmp_path):
     assert "unknown estimator" in run_cli("probe", run, "--estimator", "kgs", check=2).stderr
     table = run_cli("probe", run, "--samples", "32", "--estimator", "gaussian", check=0).stdout
     assert "gaussian (shrinkage=auto" in table and "95% bootstrap intervals" in table
-    assert "plots need renyi" in table
+    assert "probe_information.png" in table
+    # the default: input-noise at sigma 2.0 (input units), the Shannon figure drawn
+    p = run_cli("probe", run, "--json", "--samples", "64", check=0)
+    res = json.loads(p.stdout.strip().splitlines()[-1])
+    assert res["estimators"] == ["input-noise"]
+    assert res["estimator_options"]["input-noise"]["sigma"] == 2.0
+    e = [r["estimates"]["input-noise"]["I_XT"] for r in res["layers"]]
+    assert e[0]["ceiling"] == pytest.approx(6.0) and e[-1]["value"] <= e[0]["value"] + 1e-9
+    assert (run / "images/probe_information.png").stat().st_size > 1000

@@ -85,7 +85,8 @@ class INNAutoencoder(ZooModel):
         ``code``: the first ``bottleneck`` latent values, not bijective, with
         ``"dropped"``: the zero-padded rest ``z``. Then ``inv_<step>`` for every inverse
         step of ``decode``; the first one starts from ``[y, 0]`` (an embedding, not a
-        bijection: no log-det), the last is named ``reconstruction``.
+        bijection: no log-det; marked ``injective``, so ``input-noise`` carries the code's
+        figure over), the last is named ``reconstruction``.
         """
         x = tf.convert_to_tensor(x, self.compute_dtype)
         dim = int(np.prod(self.image_shape))
@@ -99,7 +100,7 @@ class INNAutoencoder(ZooModel):
                      "dropped": None if full else lat[:, self.bottleneck:]})
         inv = self.flow.inverse_representations(self.pad(code))
         if not full:   # [y, 0] is an embedding of the code, not a bijection
-            inv[0].update(bijective=False, logdet=None)
+            inv[0].update(bijective=False, logdet=None, injective=True)
         reps += inv
         reps[-1]["name"] = "reconstruction"
         return reps

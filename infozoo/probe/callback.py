@@ -13,9 +13,10 @@ class ProbeCallback(keras.callbacks.Callback):
     ``I_XT``, ``I_TXhat`` and, where defined, ``dh_bits`` (step = epoch), the
     summaries ``probe/I_X_Xhat`` and ``probe/S_X``, and both figures of
     :mod:`infozoo.plots` as images, so the information plane can be watched
-    evolving. ``estimators`` (default ``("renyi",)``, the cheapest during training) adds
-    scalars ``probe/<estimator>/I_XT/<ii>_<layer>`` (and ``I_TXhat``) for each Shannon
-    estimator asked (``sigma`` for ``noisy``); the images need ``renyi``. With
+    evolving. ``estimators`` (default ``("input-noise",)``, ``sigma`` its input noise, default
+    2.0) adds scalars ``probe/<estimator>/I_XT/<ii>_<layer>`` (and ``I_TXhat`` where defined)
+    for each Shannon estimator asked and the figure of
+    :func:`infozoo.plots.layer_information`; ``renyi`` adds its figures. With
     ``run_dir``, every result is also appended to
     ``run_dir/probe_history.jsonl``. The probe runs under the strategy current when
     the callback fires (the training strategy), with ``x_probe`` trimmed to a multiple
@@ -23,7 +24,7 @@ class ProbeCallback(keras.callbacks.Callback):
     """
 
     def __init__(self, x_probe, every=1, log_dir=None, run_dir=None, alpha=1.01,
-                 gamma="median", estimators=("renyi",), sigma=None):
+                 gamma="median", estimators=("input-noise",), sigma=None):
         super().__init__()
         self.estimators, self.sigma = tuple(estimators), sigma
         self.x = np.asarray(x_probe, np.float32)
@@ -71,12 +72,12 @@ class ProbeCallback(keras.callbacks.Callback):
                         tf.summary.scalar(f"probe/{key}/{tag}", r[key], step=step)
                 for name, e in r.get("estimates", {}).items():
                     for key, v in e.items():
-                        tf.summary.scalar(f"probe/{name}/{key}/{tag}", v["value"], step=step)
-            if result["S_X"] is None:
-                self._writer.flush()
-                return
-            tf.summary.scalar("probe/I_X_Xhat", result["I_X_Xhat"], step=step)
-            tf.summary.scalar("probe/S_X", result["S_X"], step=step)
+                        if v is not None:
+                            tf.summary.scalar(f"probe/{name}/{key}/{tag}", v["value"],
+                                              step=step)
+            if result["S_X"] is not None:
+                tf.summary.scalar("probe/I_X_Xhat", result["I_X_Xhat"], step=step)
+                tf.summary.scalar("probe/S_X", result["S_X"], step=step)
         plots.write_plots(result, None, "probe", f"epoch {step}", writer=self._writer,
                           step=step)
         self._writer.flush()

@@ -50,6 +50,7 @@ With the default strategy (one replica) the same code runs without the gather an
 the conditions.
 """
 import math
+import warnings
 
 import numpy as np
 import tensorflow as tf
@@ -67,10 +68,13 @@ class Probe:
     ``model``: a zoo model, any model with ``representations(x)``, or a plain Functional /
     Sequential Keras model (every layer's output is an entry, see
     :func:`infozoo.probe.keras_models.keras_representations`).
-    ``estimators``: names from :mod:`infozoo.probe.estimators`; ``"renyi"`` gives the
-    matrix-based Renyi figures (``S``, ``I_XT``, ... at the top of each layer), every other
-    name the Shannon figures under ``estimates[name]``. ``options``: ``{name: {option:
-    value}}`` for them; ``sigma``: the noise scale of ``noisy`` (required with it);
+    ``estimators``: names from :mod:`infozoo.probe.estimators` (default ``input-noise``:
+    ``I(X; T_l)`` with the noise added once at the input, the per-layer figure that no
+    bijection changes); ``"renyi"`` gives the matrix-based Renyi figures (``S``, ``I_XT``,
+    ... at the top of each layer), every other name the Shannon figures under
+    ``estimates[name]``. ``options``: ``{name: {option: value}}`` for them; ``sigma``: the
+    noise scale of ``noisy`` (in each layer's units, required with it) and of
+    ``input-noise`` (in input units, default 2.0);
     ``ci``: confidence level of the intervals (e.g. 0.95; None: none); ``n_boot``: bootstrap
     resamples. ``strategy``: a ``tf.distribute`` strategy (default: the current one);
     ``alpha``: Renyi order (1.01); ``gamma``/``factor``: the width rule of
@@ -79,7 +83,7 @@ class Probe:
     """
 
     def __init__(self, model, strategy=None, alpha=renyi.DEFAULT_ALPHA, gamma="median",
-                 factor=1.0, eager=False, estimators=("renyi",), sigma=None, ci=None,
+                 factor=1.0, eager=False, estimators=("input-noise",), sigma=None, ci=None,
                  n_boot=None, options=None):
         from infozoo.probe import estimators as est_lib
         self.model = model
@@ -93,8 +97,10 @@ class Probe:
                              f"{'is' if len(unused) == 1 else 'are'} not among the estimators "
                              f"{self.estimators}: options take estimator names, one of "
                              f"{', '.join(est_lib.estimator_names())}")
-        if sigma is not None:
-            self.options.setdefault("noisy", {})["sigma"] = float(sigma)
+        if sigma is not None:   # the noise scale of noisy (layer units), input-noise (input units)
+            for name in ("noisy", "input-noise"):
+                if name in self.estimators:
+                    self.options.setdefault(name, {}).setdefault("sigma", float(sigma))
         self.ci = None if ci is None else est_lib.base.check_level(ci)
         self.n_boot = n_boot
         # configured once (bad options fail here, before any TensorFlow work)
@@ -135,6 +141,7 @@ class Probe:
                 raise ValueError(f"representation {r['name']!r} has no static size")
             ld = r.get("logdet")
             m = {"name": str(r["name"]), "dim": int(dim), "bijective": bool(r["bijective"]),
+                 "injective": bool(r.get("injective", False)),
                  "has_logdet": ld is not None, "dropped_dim": None}
             flat.append(v)
             logdets.append(tf.reduce_mean(tf.cast(gather(ld), renyi.DTYPE))
@@ -233,8 +240,10 @@ class Probe:
             out = self._distributed(tf.constant(x))
         else:
             out = self._fn(tf.constant(x))
-        return {k: ([np.asarray(t, np.float64) for t in v] if isinstance(v, list)
-                    else np.asarray(v, np.float64)) for k, v in out.items()}
+        out = {k: ([np.asarray(t, np.float64) for t in v] if isinstance(v, list)
+                   else np.asarray(v, np.float64)) for k, v in out.items()}
+        out["x"] = x   # the batch as the model reads it (input-noise runs the model again)
+        return out
 
     def shannon(self, raw):
         """``{estimator: {"layers": [{"I_XT": Estimate, "I_TXhat": Estimate}], "dropped":
@@ -243,6 +252,13 @@ class Probe:
         reps, out = raw["reps"], {}
         kw = dict(ci=self.ci, n_boot=self.n_boot, strategy=self.strategy)
         for name, est in self._est.items():
+            if getattr(est, "needs_model", False):   # input-noise: I(X; T_l), noise at the input
+                ests = est.layer_estimates(self._representations, raw["x"], self.meta,
+                                           ci=self.ci, n_boot=self.n_boot,
+                                           strategy=self.strategy)
+                out[name] = {"layers": [{"I_XT": e, "I_TXhat": None} for e in ests],
+                             "dropped": [{"I_X": None} for _ in raw["dropped"]]}
+                continue
             layers = []
             last = None
             for t in reps:
@@ -293,7 +309,7 @@ def assemble(meta, raw, n, alpha, gamma, factor, replicas, renyi_on=True, shanno
             "S": R(S[i]), "dS": None if (prev_s is None or not renyi_on) else float(S[i] - prev_s),
             "I_XT": R(s_x + S[i] - S_XT[i]), "I_TXhat": R(S[i] + s_xh - S_TXhat[i]),
             "sigma": R(width[i]),
-            "estimates": {name: {k: e.as_dict() for k, e in v["layers"][i].items()}
+            "estimates": {name: {k: _d(e) for k, e in v["layers"][i].items()}
                           for name, v in shannon.items()},
         })
         prev_s = S[i]
@@ -307,16 +323,41 @@ def assemble(meta, raw, n, alpha, gamma, factor, replicas, renyi_on=True, shanno
                         "energy": float(e), "share": float(e / pe) if pe > 0 else 0.0,
                         "S": R(S[L + k]), "I_X": R(s_x + S[L + k] - S_XT[L + k]),
                         "sigma": R(width[L + k]),
-                        "estimates": {name: {"I_X": v["dropped"][k]["I_X"].as_dict()}
+                        "estimates": {name: {"I_X": _d(v["dropped"][k]["I_X"])}
                                       for name, v in shannon.items()}})
         k += 1
+    warn = ceiling_warnings(layers, dropped)
+    for w in warn:
+        warnings.warn(w, stacklevel=3)
     return {"n": int(n), "alpha": alpha, "gamma": gamma, "factor": factor,
             "replicas": int(replicas), "S_X": R(s_x), "S_Xhat": R(s_xh),
             "I_X_Xhat": layers[-1]["I_XT"], "log2_n": math.log2(n),
             "estimators": (["renyi"] if renyi_on else []) + list(shannon), "ci": ci,
             "estimator_options": {name: shannon[name]["layers"][0]["I_XT"].options
                                   for name in shannon},
-            "layers": layers, "dropped": dropped}
+            "layers": layers, "dropped": dropped, "warnings": warn}
+
+
+def _d(e):
+    return None if e is None else e.as_dict()
+
+
+def ceiling_warnings(layers, dropped=()):
+    """One message per estimator whose figures reach their ceiling (``log2 n`` for the
+    sample-propagation estimators) within their interval: there the figure is the sample's
+    limit, not the layer's information (raise ``n``, or ``sigma`` for the noise estimators)."""
+    hits = {}
+    for r in list(layers) + list(dropped):
+        for name, e in r.get("estimates", {}).items():
+            for key, v in e.items():
+                if v is not None and v.get("at_ceiling"):
+                    hits.setdefault((name, v["ceiling"]), []).append(
+                        f"{r.get('name', r.get('layer'))}:{key}")
+    return [f"{name}: {len(where)} figure(s) within their interval of the ceiling "
+            f"{ceil:.3f} bits (log2 n), e.g. {', '.join(where[:4])}: they show the sample's "
+            f"limit, not the information; use more samples"
+            + (" or a larger sigma" if name in ("noisy", "input-noise") else "")
+            for (name, ceil), where in hits.items()]
 
 
 def probe(model, x, strategy=None, **kwargs):
@@ -363,8 +404,10 @@ def format_table(result):
             continue
         opts = ", ".join(f"{k}={v}" for k, v in result["estimator_options"][name].items())
         lines.append("")
+        ceil = result["layers"][0]["estimates"][name]["I_XT"].get("ceiling")
         lines.append(f"{name} ({opts}): Shannon MI in bits" +
-                     (f", {100 * ci:g}% bootstrap intervals" if ci else ""))
+                     (f", {100 * ci:g}% bootstrap intervals" if ci else "") +
+                     (f", ceiling {ceil:.3f} (log2 n)" if ceil is not None else ""))
         lines.append(f"{'#':>3} {'layer':24s} {'I(X;T)':>28} {'I(T;X^)':>28}")
         for r in result["layers"]:
             e = r["estimates"][name]
@@ -373,4 +416,6 @@ def format_table(result):
         for d in result["dropped"]:
             lines.append(f"    dropped at {d['layer']}: I(X;dropped) = "
                          f"{_interval(d['estimates'][name]['I_X'], 0).strip()}")
+    for w in result.get("warnings", []):
+        lines.append(f"warning: {w}")
     return "\n".join(lines)

@@ -4,14 +4,14 @@ import os
 
 
 def run_probe(run_dir, samples=512, strategy="default", cpu_replicas=1, alpha=1.01,
-              gamma="median", data_dir=None, estimators=("ksg", "renyi"), sigma=None, ci=0.95,
+              gamma="median", data_dir=None, estimators=("input-noise",), sigma=None, ci=0.95,
               n_boot=None, formats=("png",), options=None):
     """Probes the run's model on its first ``samples`` test images (trimmed to a multiple
     of the replicas) with ``estimators`` (intervals at level ``ci``). Writes
-    ``RUN_DIR/probe.json`` and, when ``renyi`` is among them, ``RUN_DIR/images/probe_*.png``
-    (the Renyi information plane; the Shannon estimators' intervals are in the JSON and
-    the table; ``formats``: png, pdf, svg; ``options``: ``{estimator: {option: value}}``);
-    returns the result dict (with ``"files"``)."""
+    ``RUN_DIR/probe.json`` and ``RUN_DIR/images/probe_information.png`` (the Shannon figures
+    with their intervals and ceilings), with ``renyi`` also ``probe_information_plane.png``
+    and ``probe_entropy_change.png`` (``formats``: png, pdf, svg; ``options``:
+    ``{estimator: {option: value}}``); returns the result dict (with ``"files"``)."""
     from infozoo import distribute
     distribute.configure_cpu_replicas(cpu_replicas if strategy == "mirrored" else 1)
     from infozoo import data as data_lib
@@ -39,9 +39,8 @@ def run_probe(run_dir, samples=512, strategy="default", cpu_replicas=1, alpha=1.
     title = f"{cfg.get('zoo')} on {d['dataset']}, code {model.code_size}"
     result["files"] = []
     try:  # a run directory that cannot take the files still gets its results printed
-        result["files"] = (plots.write_plots(result, os.path.join(run_dir, "images"), "probe",
-                                             title, formats=formats)
-                           if "renyi" in result["estimators"] else [])
+        result["files"] = plots.write_plots(result, os.path.join(run_dir, "images"), "probe",
+                                            title, formats=formats)
         with open(os.path.join(run_dir, "probe.json"), "w") as f:
             json.dump(result, f, indent=2)
     except OSError as e:

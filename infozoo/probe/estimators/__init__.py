@@ -9,6 +9,8 @@ samples ``x [n, ...]``, ``y [n, ...]`` and returns bits. Registered:
 - ``infonce``, ``nwj``, ``smile``: neural variational lower bounds (:mod:`.neural`);
 - ``noisy``: ``I(X; T + sigma Z)`` by sample propagation (Goldfeld et al. 2019, :mod:`.noisy`;
   reads ``T`` alone: :func:`noisy_information`);
+- ``input-noise``: ``I(X; T_l)`` of every layer of a network fed ``X + sigma N``
+  (:mod:`.input_noise`; the probe's per-layer figure, needs the model);
 - ``renyi``: the matrix-based Renyi-alpha functional (:mod:`.renyi`; *not* Shannon).
 
 :mod:`.known` generates the known-answer families the tests and ``bin/bench_mi`` use.
@@ -91,6 +93,12 @@ def _noisy(**options):
     return Noisy(**options)
 
 
+@register_estimator("input-noise")
+def _input_noise(**options):
+    from infozoo.probe.estimators.input_noise import InputNoise
+    return InputNoise(**options)
+
+
 @register_estimator("renyi")
 def _renyi(**options):
     from infozoo.probe.estimators.renyi import RenyiMatrix
@@ -111,6 +119,7 @@ def estimate(est, x, y, ci=None, n_boot=None, strategy=None, seed=0, n_sub=None)
     n = int(info.pop("n_eval", len(x)))
     out = Estimate(est.name, value, n, options=dict(est.options), terms=terms,
                    flag=info.pop("flag", None), extra=info)
+    out.ceiling = est.ceiling(n) if hasattr(est, "ceiling") else None
     bounded = getattr(est, "bounded", False)
     se = 0.0 if terms is None or len(terms) < 2 else float(np.std(terms) / np.sqrt(len(terms)))
     if ci is not None and out.flag is None and np.isfinite(value):

@@ -31,7 +31,9 @@ LN2 = math.log(2.0)
 
 @dataclass
 class Estimate:
-    """One figure: ``value`` in bits, with ``low``/``high`` at ``level`` when asked."""
+    """One figure: ``value`` in bits, with ``low``/``high`` at ``level`` when asked;
+    ``ceiling``: the most the estimator can report at this ``n`` (``log2 n`` for the
+    sample-propagation estimators; None where it has none)."""
     estimator: str
     value: float
     n: int
@@ -46,6 +48,16 @@ class Estimate:
     flag: str = None
     #: estimator-specific details (the raw value of a flagged figure, training steps, ...)
     extra: dict = field(default_factory=dict)
+    ceiling: float = None
+
+    @property
+    def at_ceiling(self):
+        """True when the ceiling lies within the interval (or the value reaches it): the
+        figure cannot tell the layer's information from the sample's limit."""
+        if self.ceiling is None:
+            return False
+        top = self.high if self.high is not None else self.value
+        return bool(top >= self.ceiling - 1e-9)
 
     def __float__(self):
         return float(self.value)
@@ -55,7 +67,8 @@ class Estimate:
         return {"estimator": self.estimator, "value": float(self.value), "low": _f(self.low),
                 "high": _f(self.high), "level": _f(self.level), "ci_method": self.ci_method,
                 "n": int(self.n), "options": dict(self.options), "flag": self.flag,
-                "extra": {k: _jsonable(v) for k, v in self.extra.items()}}
+                "extra": {k: _jsonable(v) for k, v in self.extra.items()},
+                "ceiling": _f(self.ceiling), "at_ceiling": self.at_ceiling}
 
 
 def _f(v):

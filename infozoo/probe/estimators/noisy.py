@@ -102,6 +102,10 @@ class Noisy:
         self.options = {"sigma": self.sigma, "mc": self.mc, "seed": self.seed,
                         "relative": self.relative}
 
+    @staticmethod
+    def ceiling(n):   # each term is at most log n
+        return math.log2(n)
+
     def terms(self, x, y, strategy=None):
         import tensorflow as tf
         _, t = base.check_pair(x, y, dtype=np.float64)
