@@ -105,3 +105,18 @@ def test_early_stop_resumes_exactly_after_kill_9(tmp_path):
     np.testing.assert_allclose(json.loads(es.read_text())["val_loss"],
                                json.loads((a / "early_stop.json").read_text())["val_loss"],
                                rtol=1e-6)
+
+
+def test_a_run_made_before_the_new_keys_resumes(tmp_path):
+    """config.yaml of an older run lacks data.val_size and the early-stop keys: they read as
+    their defaults, so the run resumes; asking for a split it did not have is refused."""
+    from infozoo import runs
+    new = config_lib.resolve("classic")
+    old = {**new, "data": dict(new["data"]), "train": dict(new["train"])}
+    for section, k in (("data", "val_size"), ("train", "early_stop_patience"),
+                       ("train", "early_stop_min_delta")):
+        del old[section][k]
+    assert runs.check_resume(old, new, str(tmp_path)) == {}
+    split = config_lib.resolve("classic", {"data.val_size": 100})
+    with pytest.raises(config_lib.ConfigError, match="data.val_size"):
+        runs.check_resume(old, split, str(tmp_path))
