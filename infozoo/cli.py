@@ -421,6 +421,9 @@ def probe_cmd(run_dir, as_json, samples, estimators, sigma, sigma_relative, ci, 
     else:
         click.echo(format_table(out))
         click.echo("Figures: " + (", ".join(out["files"]) or "none (plots need renyi)"))
+    if preset:
+        click.echo(f"Preset {preset} was read as a run in {run_dir} (probe.json and figures "
+                   f"stay there)", err=True)
 
 
 @main.command("sweep", context_settings={"ignore_unknown_options": True,
