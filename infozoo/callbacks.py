@@ -1,5 +1,6 @@
 """Training callbacks: atomic resumable checkpoints, NaN stop, image grids, throughput,
-a CSV log without diverged rows, a progress bar that counts the run's epochs."""
+a CSV log without diverged rows, a progress bar that counts the run's epochs, resumable
+early stopping on a validation split."""
 import json
 import math
 import os
@@ -177,11 +178,14 @@ class EarlyStop(keras.callbacks.Callback):
 
     FILE = "early_stop.json"
 
-    def __init__(self, run_dir, patience, min_delta=0.0, epoch0=0):
+    def __init__(self, run_dir, patience, min_delta=0.0, epoch0=0, source_dir=None):
+        """``source_dir``: where the state is read on resume (a multi-worker run's other
+        workers write to a scratch ``run_dir`` but resume from the chief's)."""
         super().__init__()
         self.path = os.path.join(run_dir, self.FILE)
         self.patience, self.min_delta = int(patience), float(min_delta)
-        self.history = [h for h in self.read(run_dir).get("val_loss", [])][:int(epoch0)]
+        old = self.read(source_dir or run_dir).get("val_loss", [])
+        self.history = list(old)[:int(epoch0)]
 
     @classmethod
     def read(cls, run_dir):

@@ -207,7 +207,7 @@ def fit(run, verbose=1):
     speed = cb.Throughput(batch)
     # before RunCheckpoint: an epoch's val_loss is on disk before its checkpoint
     stop = [cb.EarlyStop(run.out_dir, t["early_stop_patience"], t["early_stop_min_delta"],
-                         run.epoch0)] if t["early_stop_patience"] else []
+                         run.epoch0, run.run_dir)] if t["early_stop_patience"] else []
     callbacks = [
         nan, *stop, cb.RunCheckpoint(run_dir, t["checkpoint_every"], run.steps, run.epoch0, run.step0),
         speed,
