@@ -6,6 +6,7 @@ Importing ``infozoo`` does not import TensorFlow; ``infozoo.models`` and
 - ``infozoo.build(name, **model_args)``: a model with its zoo config's defaults;
 - ``infozoo.fit(model_or_name, run_dir=..., ...)``: training with the CLI's
   checkpoints, resume, images, TensorBoard and export;
+- ``infozoo.from_preset(name)``: a trained model by name (``infozoo.presets.available()``);
 - ``from infozoo.models import INN, PIE, IPAE, VIMAE, VAE, Classic``;
 - ``keras.saving.load_model("x.keras")`` works after ``import infozoo`` alone
   (see :mod:`infozoo.serialization`).
@@ -17,12 +18,12 @@ from infozoo import serialization as _serialization
 _serialization.install()
 
 _API = {"build": "infozoo.api", "fit": "infozoo.api", "config_for": "infozoo.api",
-        "load_run": "infozoo.api",
+        "load_run": "infozoo.api", "from_preset": "infozoo.presets",
         "register_keras_objects": "infozoo.serialization"}
 
 
 _SUBMODULES = ("config", "data", "evaluate", "export", "images", "layers", "losses", "models",
-               "nets", "plots", "probe", "registry", "tb", "train")
+               "nets", "plots", "presets", "probe", "registry", "tb", "train")
 
 
 def __getattr__(name):  # the API on first use, so `import infozoo` stays free of TensorFlow

@@ -1,5 +1,7 @@
 """Training callbacks: atomic resumable checkpoints, NaN stop, image grids, throughput,
-a CSV log without diverged rows, a progress bar that counts the run's epochs."""
+a CSV log without diverged rows, a progress bar that counts the run's epochs, resumable
+early stopping on a validation split."""
+import json
 import math
 import os
 import time
@@ -197,3 +199,61 @@ class RunProgbar(keras.callbacks.ProgbarLogger):
     def set_params(self, params):
         super().set_params(params)
         self.epochs = self.total_epochs
+
+
+class EarlyStop(keras.callbacks.Callback):
+    """Stops when ``val_loss`` (on the validation split held out of the training set, never
+    the test set) has not improved by more than ``min_delta`` for ``patience`` epochs.
+
+    Resumable exactly: each epoch's ``val_loss`` goes to ``early_stop.json`` in the run
+    directory before that epoch's checkpoint is written (this callback runs before
+    :class:`RunCheckpoint`), and a resumed run drops the entries of epochs it trains again,
+    so its state after a kill at any moment equals that of an uninterrupted run.
+    ``stopped_epoch`` (1-based, the last epoch trained) and ``best_epoch`` go to metrics.json.
+    """
+
+    FILE = "early_stop.json"
+
+    def __init__(self, run_dir, patience, min_delta=0.0, epoch0=0, source_dir=None):
+        """``source_dir``: where the state is read on resume (a multi-worker run's other
+        workers write to a scratch ``run_dir`` but resume from the chief's)."""
+        super().__init__()
+        self.path = os.path.join(run_dir, self.FILE)
+        self.patience, self.min_delta = int(patience), float(min_delta)
+        old = self.read(source_dir or run_dir).get("val_loss", [])
+        self.history = list(old)[:int(epoch0)]
+
+    @classmethod
+    def read(cls, run_dir):
+        path = os.path.join(run_dir, cls.FILE)
+        if not os.path.isfile(path):
+            return {}
+        with open(path) as f:
+            return json.load(f)
+
+    def state(self):
+        """``best_epoch``, ``stopped_epoch`` (None while training should go on), 1-based."""
+        best, best_i, stopped = math.inf, None, None
+        for i, v in enumerate(self.history):
+            if v < best - self.min_delta:
+                best, best_i = v, i
+            elif best_i is not None and i - best_i >= self.patience:
+                stopped = i + 1
+                break
+        return {"best_epoch": None if best_i is None else best_i + 1,
+                "best_val_loss": None if best_i is None else best,
+                "stopped_epoch": stopped, "patience": self.patience,
+                "min_delta": self.min_delta, "val_loss": self.history}
+
+    @property
+    def stopped(self):
+        return self.state()["stopped_epoch"] is not None
+
+    def on_epoch_end(self, epoch, logs=None):
+        v = (logs or {}).get("val_loss")
+        if v is None or not runs.finite(v):
+            return  # a diverged epoch: NaNStop ends the run, no checkpoint follows
+        self.history = self.history[:epoch] + [float(v)]
+        runs._write_atomic(self.path, json.dumps(self.state(), indent=1))
+        if self.stopped:
+            self.model.stop_training = True

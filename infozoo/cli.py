@@ -173,6 +173,30 @@ def _tf():
     import_tensorflow()
 
 
+PRESET_OPTION = click.option("--preset", default=None,
+                             help="a trained model by name instead of RUN_DIR (infozoo presets)")
+
+
+def _source(run_dir, preset, keep=False):
+    """The run directory to read: RUN_DIR, or preset PRESET written as a run into a new
+    temporary directory (removed at exit unless ``keep``)."""
+    if (run_dir is None) == (preset is None):
+        _fail("give a RUN_DIR or --preset NAME (infozoo presets lists the names), not both")
+    if preset is None:
+        return run_dir
+    import atexit
+    import shutil
+    import tempfile
+    from infozoo import presets
+    tmp = tempfile.mkdtemp(prefix=f"infozoo-preset-{preset}-")
+    if not keep:
+        atexit.register(shutil.rmtree, tmp, True)
+    try:
+        return presets.run_view(preset, tmp)
+    except presets.PresetError as e:
+        _fail(str(e))
+
+
 def _train(name, overrides, run_dir, verbose):
     _tf()
     from infozoo import data as data_lib
@@ -242,16 +266,59 @@ def list_cmd():
         sys.exit(2)
 
 
-@main.command("eval")
+@main.group("presets", invoke_without_command=True)
+@click.pass_context
+def presets_cmd(ctx):
+    """Trained models by name, with their recorded test figures and budgets
+    (infozoo.from_preset(NAME); eval, probe and export take --preset NAME)."""
+    if ctx.invoked_subcommand is not None:
+        return
+    from infozoo import presets
+    names = presets.available()
+    if not names:
+        click.echo("no presets installed")
+    for n in names:
+        try:
+            click.echo(presets.summary_line(n))
+        except presets.PresetError as e:
+            click.echo(f"{n:28s} BROKEN: {e}")
+
+
+@presets_cmd.command("make")
 @click.argument("run_dir", type=click.Path(exists=True, file_okay=False))
+@click.argument("name")
+@click.option("--budget", required=True,
+              help="what the model was trained on and for how long, against the paper's budget")
+@click.option("--out", "out_root", type=click.Path(file_okay=False), default=None,
+              help="folder to write NAME/ into [the package's presets folder, which ships]")
+@click.option("--commit", default=None, help="commit of the code that trained the run "
+              "[this checkout's HEAD]")
+def presets_make_cmd(run_dir, name, budget, out_root, commit):
+    """Turn the finished run RUN_DIR into preset NAME (config.yaml, model.weights.h5,
+    metrics.json, metadata.json with the command, commit, budget and checksums)."""
+    _tf()
+    from infozoo import presets
+    out_root = out_root or os.path.dirname(presets.__file__)
+    try:
+        path = presets.make(run_dir, name, out_root, budget, commit)
+    except (presets.PresetError, FileNotFoundError, RuntimeError) as e:
+        _fail(str(e))
+    click.echo(f"preset {name} written to {path}")
+
+
+@main.command("eval")
+@click.argument("run_dir", type=click.Path(exists=True, file_okay=False), required=False)
+@PRESET_OPTION
 @click.option("--json", "as_json", is_flag=True, help="print one JSON object")
 @click.option("--data-dir", type=click.Path(file_okay=False), default=None,
               help="read the test set from here instead of the run's data source")
 @click.option("--test-size", type=click.IntRange(2), default=None,
               help="evaluate on the first N test examples")
-def eval_cmd(run_dir, as_json, data_dir, test_size):
-    """Test metrics of a run (reconstruction L1/MSE, every loss term, model extras)."""
+def eval_cmd(run_dir, as_json, data_dir, test_size, preset):
+    """Test metrics of a run or a preset (reconstruction L1/MSE, every loss term, model
+    extras); with --preset also the preset's recorded figures beside them."""
     _tf()
+    run_dir = _source(run_dir, preset)
     from infozoo import data as data_lib
     from infozoo import evaluate
     try:
@@ -259,8 +326,14 @@ def eval_cmd(run_dir, as_json, data_dir, test_size):
     except (FileNotFoundError, data_lib.DatasetUnavailable, RuntimeError, ValueError) as e:
         _fail(str(e))
     w = out["weights"]
-    click.echo(f"Weights: {w['source']} (epoch {w['epoch']}, step {w['step']}) {w['path']}",
+    click.echo(f"Weights: preset {preset}" if preset else
+               f"Weights: {w['source']} (epoch {w['epoch']}, step {w['step']}) {w['path']}",
                err=True)
+    if preset:
+        from infozoo import presets
+        out.update(run_dir=None, preset=preset,
+                   recorded={k: v for k, v in presets.info(preset)["metrics"].items()
+                             if k.startswith("test_")})
     try:
         with open(os.path.join(run_dir, "eval.json"), "w") as f:
             json.dump(out, f, indent=2)
@@ -275,16 +348,18 @@ def eval_cmd(run_dir, as_json, data_dir, test_size):
 
 
 @main.command("export")
-@click.argument("run_dir", type=click.Path(exists=True, file_okay=False))
+@click.argument("run_dir", type=click.Path(exists=True, file_okay=False), required=False)
+@PRESET_OPTION
 @click.option("--out", required=True, type=click.Path(file_okay=False),
               help="SavedModel directory to write (model.keras goes inside it too)")
-def export_cmd(run_dir, out):
+def export_cmd(run_dir, out, preset):
     """Export a run as a SavedModel with endpoints encode, decode, reconstruct (, sample).
 
     OUT must not exist, be empty, or hold an earlier infozoo export (replaced atomically);
     nothing else is ever overwritten."""
     _tf()
     from infozoo import export
+    run_dir = _source(run_dir, preset)
     try:
         export.check_target(out, run_dir)
         w = export.export_run(run_dir, out)
@@ -297,7 +372,8 @@ def export_cmd(run_dir, out):
 
 
 @main.command("probe")
-@click.argument("run_dir", type=click.Path(exists=True, file_okay=False))
+@click.argument("run_dir", type=click.Path(exists=True, file_okay=False), required=False)
+@PRESET_OPTION
 @click.option("--json", "as_json", is_flag=True, help="print one JSON object")
 @click.option("--samples", type=click.IntRange(2), default=512, show_default=True,
               help="probe on the first N test images")
@@ -328,7 +404,7 @@ def export_cmd(run_dir, out):
 @click.option("--format", "formats", type=click.Choice(["png", "pdf", "svg"]), multiple=True,
               help="figure formats (repeat for several; default png)")
 def probe_cmd(run_dir, as_json, samples, estimators, sigma, sigma_relative, ci, n_boot,
-              strategy, cpu_replicas, alpha, gamma, data_dir, formats):
+              strategy, cpu_replicas, alpha, gamma, data_dir, formats, preset):
     """Per-layer entropy and information of a run (docs/information.md).
 
     Writes RUN_DIR/probe.json, RUN_DIR/images/probe_information.png (Shannon figures with
@@ -341,6 +417,7 @@ def probe_cmd(run_dir, as_json, samples, estimators, sigma, sigma_relative, ci, 
     from infozoo.probe.probe import format_table
     from infozoo.probe.renyi import check_gamma
     from infozoo.probe.run import run_probe
+    run_dir = _source(run_dir, preset, keep=True)  # a preset's probe.json and figures stay
     try:
         gamma = check_gamma(gamma)
         names = parse_names(estimators)
@@ -366,6 +443,9 @@ def probe_cmd(run_dir, as_json, samples, estimators, sigma, sigma_relative, ci, 
     else:
         click.echo(format_table(out))
         click.echo("Figures: " + (", ".join(out["files"]) or "none"))
+    if preset:
+        click.echo(f"Preset {preset} was read as a run in {run_dir} (probe.json and figures "
+                   f"stay there)", err=True)
 
 
 @main.command("sweep", context_settings={"ignore_unknown_options": True,

@@ -21,6 +21,7 @@ DATA_DEFAULTS = {
     "data_dir": None,         # IDX .gz files, a Keras-style .npz, or a TFDS data dir
     "train_size": None,       # first N training examples (None: all)
     "test_size": None,        # first N test examples (None: all)
+    "val_size": 0,            # last N of the training examples held out for validation (0: none)
     "shuffle_buffer": 10000,
 }
 
@@ -46,6 +47,8 @@ TRAIN_DEFAULTS = {
     "cpu_replicas": 1,        # logical CPU devices for 'mirrored' on a machine without GPUs
     "eval_batch_size": 500,
     "probe_every": 0,         # epochs between information-probe logs to TensorBoard (0: off)
+    "early_stop_patience": 0, # stop after N epochs without a better val_loss (needs data.val_size)
+    "early_stop_min_delta": 0.0,  # an improvement is a val_loss lower by more than this
 }
 
 TRAIN_SCHEMA = {
@@ -66,8 +69,11 @@ TRAIN_SCHEMA = {
     "cpu_replicas": {"min": 1},
     "eval_batch_size": {"min": 1},
     "probe_every": {"min": 0},
+    "early_stop_patience": {"min": 0},
+    "early_stop_min_delta": {"min": 0},
 }
-DATA_SCHEMA = {"train_size": {"min": 2}, "test_size": {"min": 2}, "shuffle_buffer": {"min": 1}}
+DATA_SCHEMA = {"train_size": {"min": 2}, "test_size": {"min": 2}, "shuffle_buffer": {"min": 1},
+               "val_size": {"min": 0}}
 
 
 class ConfigError(ValueError):
@@ -370,6 +376,10 @@ def resolve(name, overrides=None):
             nullable = section == "data" and DATA_DEFAULTS.get(key, 0) is None
             cfg[section][key] = _check_value(section, key, value, types[section].get(key),
                                              schemas[section].get(key, {}), nullable)
+    if cfg["train"]["early_stop_patience"] and not d["val_size"]:
+        raise ConfigError("train.early_stop_patience needs a validation split held out of the "
+                          "training set: set data.val_size N (e.g. --set data.val_size=5000); "
+                          "early stopping never looks at the test set")
     return cfg
 
 

@@ -266,6 +266,18 @@ def load_arrays(name, data_dir=None, train_size=None, test_size=None):
     return xtr[:train_size], ytr[:train_size], xte[:test_size], yte[:test_size]
 
 
+def hold_out(x, y, n):
+    """``(x_train, y_train, x_val)``: the last ``n`` training examples held out for validation
+    (early stopping; never the test set). ``n = 0``: no split, ``x_val`` is None."""
+    n = int(n or 0)
+    if not n:
+        return x, y, None
+    if n >= len(x):
+        raise ValueError(f"data.val_size {n} leaves no training examples of the {len(x)}: "
+                         f"lower data.val_size (or raise --train-size)")
+    return x[:-n], y[:-n], x[-n:]
+
+
 def as_array(x):
     """A numpy array of images from an array or a ``tf.data`` dataset (of images or tuples)."""
     import tensorflow as tf

@@ -77,6 +77,8 @@ class Run:
     #: multiworker: only the chief writes ``run_dir``; the others write to ``out_dir``
     chief: bool = True
     out_dir: str = None
+    #: the validation split held out of the training set (``data.val_size``), or None
+    x_val: object = None
 
     def __post_init__(self):
         self.out_dir = self.out_dir or self.run_dir
@@ -129,6 +131,10 @@ def _prepare_locked(cfg, overrides, run_dir, lock, keras, tf, strategy=None, out
     chief = out_dir is None
     from infozoo import precision
     cfg, (xtr, ytr, xte, yte) = load_data(cfg, overrides)
+    try:  # the validation split (early stopping) is held out of the training set
+        xtr, ytr, xval = data_lib.hold_out(xtr, ytr, cfg["data"]["val_size"])
+    except ValueError as e:
+        raise config_lib.ConfigError(str(e)) from None
     t = cfg["train"]
     t["precision"] = precision.resolve(t["precision"])  # auto -> what config.yaml records
     data_lib.check_images(xtr)
@@ -153,7 +159,7 @@ def _prepare_locked(cfg, overrides, run_dir, lock, keras, tf, strategy=None, out
         model = compile_model(build_model(cfg, xtr.shape[1:]), cfg)
     state = runs.checkpoint_state(run_dir)
     run = Run(cfg, run_dir, (xtr, ytr, xte, yte), strategy, model, steps, lock=lock,
-              chief=chief, out_dir=out_dir)
+              chief=chief, out_dir=out_dir, x_val=xval)
     if state:
         if not 0 <= state["step"] < steps:
             raise RuntimeError(f"checkpoint of {run_dir} is at step {state['step']} of an epoch "
@@ -209,8 +215,11 @@ def fit(run, verbose=1):
     writer = tf.summary.create_file_writer(os.path.join(logs_dir, "images"))
     nan = cb.NaNStop()
     speed = cb.Throughput(batch)
+    # before RunCheckpoint: an epoch's val_loss is on disk before its checkpoint
+    stop = [cb.EarlyStop(run.out_dir, t["early_stop_patience"], t["early_stop_min_delta"],
+                         run.epoch0, run.run_dir)] if t["early_stop_patience"] else []
     callbacks = [
-        nan, cb.RunCheckpoint(run_dir, t["checkpoint_every"], run.steps, run.epoch0, run.step0),
+        nan, *stop, cb.RunCheckpoint(run_dir, t["checkpoint_every"], run.steps, run.epoch0, run.step0),
         speed,
         keras.callbacks.LearningRateScheduler(lambda e, lr: lr_at(cfg, e)),
         keras.callbacks.TensorBoard(log_dir=logs_dir, update_freq="epoch"),
@@ -222,11 +231,14 @@ def fit(run, verbose=1):
         from infozoo.probe.callback import ProbeCallback
         callbacks.append(ProbeCallback(xte[:512], t["probe_every"],
                                        os.path.join(logs_dir, "probe"), run_dir))
+    x_val = xte if run.x_val is None else run.x_val  # val_*: the held-out split if there is one
     test_ds = distribute.distribute_batches(
-        run.strategy, lambda: data_lib.eval_pipeline(xte, t["eval_batch_size"]))
+        run.strategy, lambda: data_lib.eval_pipeline(x_val, t["eval_batch_size"]))
     start = time.time()
     segments = []
     epoch0 = run.epoch0
+    if stop and stop[0].stopped:  # stopped early before the kill: nothing left to train
+        epoch0 = t["epochs"]
     if epoch0 < t["epochs"] and run.step0:
         segments.append((epoch0, epoch0 + 1, run.steps - run.step0,
                          epoch0 * run.steps + run.step0))
@@ -325,7 +337,12 @@ def finalise(run, train_seconds, images_per_s, trained, verbose=1):
                    replicas=run.strategy.num_replicas_in_sync, dataset=cfg["data"]["dataset"],
                    train_size=int(len(xtr)), epochs=int(t["epochs"]),
                    weights_epoch=weights["epoch"] if weights else None,
-                   weights_step=weights["step"] if weights else None)
+                   weights_step=weights["step"] if weights else None,
+                   val_size=int(cfg["data"]["val_size"]))
+    if t["early_stop_patience"]:
+        es = cb.EarlyStop.read(run_dir)
+        metrics.update(early_stop_epoch=es.get("stopped_epoch"), best_epoch=es.get("best_epoch"),
+                       best_val_loss=es.get("best_val_loss"))
     prev = os.path.join(run_dir, "metrics.json")
     if os.path.isfile(prev) and not trained:
         with open(prev) as f:  # nothing trained this time: keep the recorded speed figures
