@@ -175,6 +175,13 @@ def test_haar_is_orthonormal_and_orders_low_pass_first():
     np.testing.assert_allclose(np.sum(y.numpy() ** 2), np.sum(x ** 2), rtol=1e-6)
     # the first channel is the 2x2 block mean times 2
     np.testing.assert_allclose(y[0, 0, 0, 0], (0 + 1 + 4 + 5) / 2.0)
+    # every channel against the definition, with C = 2 input channels (the blocks' order)
+    x = np.random.RandomState(0).rand(2, 4, 6, 2).astype("float32")
+    a, b, c, d = x[:, 0::2, 0::2], x[:, 0::2, 1::2], x[:, 1::2, 0::2], x[:, 1::2, 1::2]
+    ref = np.concatenate([a + b + c + d, a - b + c - d, a + b - c - d, a - b - c + d], -1) / 2
+    y, _ = HaarDownsampling().forward(x)
+    np.testing.assert_allclose(y, ref, rtol=1e-6, atol=1e-6)
+    np.testing.assert_allclose(HaarDownsampling().inverse(y)[0], x, rtol=1e-6, atol=1e-6)
 
 
 def test_soft_clamp_bounds_the_scale():

@@ -123,14 +123,19 @@ class Coupling(Invertible):
         return tf.cast(net(u), self.compute_dtype)
 
     # -- the two half-updates, written once --------------------------------------------
+    def _halves(self, x):
+        """``(x1, x2)``: ``tf.split``, whose gradient is one concat (a strided slice's is a
+        zero-filled ``StridedSliceGrad`` per half)."""
+        return tf.split(x, [self.len1, self.len2], -1)
+
     def _forward(self, x, c=None):
-        x1, x2 = x[..., :self.len1], x[..., self.len1:]
+        x1, x2 = self._halves(x)
         y1, j2 = self._half(2, x1, self._with_condition(x2, c), False)
         y2, j1 = self._half(1, x2, self._with_condition(y1, c), False)
         return tf.concat([y1, y2], -1), j1 + j2
 
     def _inverse(self, y, c=None):
-        y1, y2 = y[..., :self.len1], y[..., self.len1:]
+        y1, y2 = self._halves(y)
         x2, j1 = self._half(1, y2, self._with_condition(y1, c), True)
         x1, j2 = self._half(2, y1, self._with_condition(x2, c), True)
         return tf.concat([x1, x2], -1), j1 + j2
@@ -180,7 +185,7 @@ def _joint_nets(layer, in2, in1):
 def _joint_scale_shift(layer, which, u):
     n = layer.len1 if which == 2 else layer.len2
     st = layer._run(getattr(layer, f"net{which}"), u)
-    return st[..., :n], st[..., n:]
+    return tf.split(st, [n, st.shape[-1] - n], -1)
 
 
 def _separate_nets(layer, in2, in1):
