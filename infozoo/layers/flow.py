@@ -49,8 +49,8 @@ def normal(shape, dtype, seed=None):
     return tf.random.stateless_normal(shape, seed, dtype=dtype)
 
 
-def _sub_seed(seed, i):
-    """The ``[2]`` stateless seed of draw ``i`` from a user's int seed."""
+def sub_seed(seed, i):
+    """The ``[2]`` stateless seed of draw ``i`` from a user's int seed (int or int tensor)."""
     return tf.stack([tf.cast(seed, tf.int64), tf.constant(i, tf.int64)])
 
 
@@ -186,7 +186,7 @@ class Flow(Invertible):
                 if r is None:
                     r = (s.mean_r(h) if temperature is None else
                          s.sample_r(h, temperature, seed=None if seed is None else
-                                    _sub_seed(seed, i + 1)))
+                                    sub_seed(seed, i + 1)))
                 h = s.merge(h, tf.convert_to_tensor(r, h.dtype))
             else:
                 h, ld = s.inverse(h, self._c(s, c))
@@ -248,7 +248,7 @@ class Flow(Invertible):
         t = tf.cast(temperature, self.compute_dtype)
         shape = tf.concat([tf.reshape(tf.cast(n, tf.int32), [1]),
                            tf.constant(self.z_shape, tf.int32)], 0)
-        z = normal(shape, self.compute_dtype, None if seed is None else _sub_seed(seed, 0)) * t
+        z = normal(shape, self.compute_dtype, None if seed is None else sub_seed(seed, 0)) * t
         return self.inverse_factored(z, None, c, temperature=t, seed=seed)[0]
 
     # -- every step, for the information probe ---------------------------------------------

@@ -169,7 +169,7 @@ class ZooModel(keras.Model):
     def code_size(self):
         raise NotImplementedError(f"{type(self).__name__} must implement code_size")
 
-    def sample(self, n, temperature=1.0):
+    def sample(self, n, temperature=1.0, seed=None):
         raise TypeError(f"{type(self).__name__} has no prior to sample from")
 
     def evaluator(self, **kwargs):
@@ -189,10 +189,16 @@ class ZooModel(keras.Model):
             "reconstruct": (lambda x: self.reconstruct(x), [x_spec]),
         }
         if self.can_sample:
-            eps["sample"] = (lambda n, t: self.sample(n, t),
+            eps["sample"] = (self._sample_endpoint,
                              [tf.TensorSpec([], tf.int32, name="n"),
-                              tf.TensorSpec([], tf.float32, name="temperature")])
+                              tf.TensorSpec([], tf.float32, name="temperature"),
+                              tf.TensorSpec([], tf.int64, name="seed")])
         return eps
+
+    def _sample_endpoint(self, n, temperature, seed):
+        """``sample(n, temperature, seed)``; a negative seed draws from TF's global generator."""
+        return tf.cond(seed >= 0, lambda: self.sample(n, temperature, seed=seed),
+                       lambda: self.sample(n, temperature))
 
     def representations(self, x):
         """Ordered intermediate representations for the information probe.
