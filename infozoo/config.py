@@ -46,6 +46,8 @@ TRAIN_DEFAULTS = {
     "cpu_replicas": 1,        # logical CPU devices for 'mirrored' on a machine without GPUs
     "eval_batch_size": 500,
     "probe_every": 0,         # epochs between information-probe logs to TensorBoard (0: off)
+    "evaluate": "full",       # final test evaluation: full | quick (loss terms, L1/MSE) | none
+    "export": True,           # write the SavedModel to RUN_DIR/export at the end
 }
 
 TRAIN_SCHEMA = {
@@ -65,6 +67,7 @@ TRAIN_SCHEMA = {
     "cpu_replicas": {"min": 1},
     "eval_batch_size": {"min": 1},
     "probe_every": {"min": 0},
+    "evaluate": {"choices": ["full", "quick", "none"]},
 }
 DATA_SCHEMA = {"train_size": {"min": 2}, "test_size": {"min": 2}, "shuffle_buffer": {"min": 1}}
 
