@@ -58,7 +58,7 @@ def test_extend_summaries_and_paper_figures(tmp_path):
     formats."""
     out = tmp_path / "sweep"
     base = ["sweep", "classic", "--dataset", "digits", "--train-size", "64", "--batch-size",
-            "32", "--epochs", "1", "--hidden", "[8]", "--set", "train.image_every=0",
+            "32", "--epochs", "1", "--set", "model_args.hidden=[8]", "--set", "train.image_every=0",
             "--no-export", "--evaluate", "quick", "--out", out]
     run_cli(*base, "--grid", "bottleneck=2,4", "--seeds", "2", "--jobs", "2", timeout=900,
             check=0)
