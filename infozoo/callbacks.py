@@ -141,7 +141,8 @@ class ImageGrids(keras.callbacks.Callback):
         if logs and not runs.finite(logs.get("loss", 0.0)):
             return  # a diverged model's pictures must not replace the good ones
         if self.every and (epoch + 1) % self.every == 0:
-            write_images(self.model, self.x_vis, self.run_dir, self.writer, epoch + 1)
+            # TensorBoard step = the 0-based epoch index, as Keras' epoch_* scalars
+            write_images(self.model, self.x_vis, self.run_dir, self.writer, epoch)
 
 
 def write_images(model, x_vis, run_dir, writer=None, step=0):

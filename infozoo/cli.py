@@ -42,7 +42,8 @@ COMMON_FLAGS = [
      "GPUs >= sm80, fp16 on GPUs >= sm70, else float32 (the run records what was used)"),
 ]
 RESERVED = {f[0] for f in COMMON_FLAGS} | {"--run-dir", "--set", "--dry-run", "--quiet",
-                                          "--jit-compile", "--help", "--local-workers"}
+                                          "--jit-compile", "--help", "--local-workers",
+                                          "--evaluate", "--export"}
 
 
 def _fail(msg):
@@ -114,6 +115,14 @@ class TrainGroup(click.Group):
         params += [
             click.Option(["--jit-compile/--no-jit-compile", "_train__jit_compile"], default=None,
                          help="XLA-compile the train step"),
+            click.Option(["--evaluate", "_train__evaluate"], default=None,
+                         type=click.Choice(["full", "quick", "none"]),
+                         help="final test evaluation: full (the model's metrics, sharpness, "
+                              "figures), quick (loss terms, L1/MSE only) or none [config: "
+                              "full]"),
+            click.Option(["--export/--no-export", "_train__export"], default=None,
+                         help="write the SavedModel to RUN_DIR/export at the end [config: "
+                              "on]"),
             click.Option(["--run-dir"], type=click.Path(file_okay=False), default=None,
                          help="run directory (default runs/<model>-<time>); an existing one "
                               "resumes where it stopped"),

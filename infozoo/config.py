@@ -49,6 +49,8 @@ TRAIN_DEFAULTS = {
     "probe_every": 0,         # epochs between information-probe logs to TensorBoard (0: off)
     "early_stop_patience": 0, # stop after N epochs without a better val_loss (needs data.val_size)
     "early_stop_min_delta": 0.0,  # an improvement is a val_loss lower by more than this
+    "evaluate": "full",       # final test evaluation: full | quick (loss terms, L1/MSE) | none
+    "export": True,           # write the SavedModel to RUN_DIR/export at the end
 }
 
 TRAIN_SCHEMA = {
@@ -71,6 +73,7 @@ TRAIN_SCHEMA = {
     "probe_every": {"min": 0},
     "early_stop_patience": {"min": 0},
     "early_stop_min_delta": {"min": 0},
+    "evaluate": {"choices": ["full", "quick", "none"]},
 }
 DATA_SCHEMA = {"train_size": {"min": 2}, "test_size": {"min": 2}, "shuffle_buffer": {"min": 1},
                "val_size": {"min": 0}}

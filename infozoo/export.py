@@ -14,6 +14,19 @@ Endpoints check their input: image endpoints take float images scaled to [0, 1]
 (``uint8`` pixels must be divided by 255 first; models trained on other data,
 e.g. toy25, take any finite values), a non-empty batch, and ``sample`` takes n >= 1 and a
 finite temperature >= 0: the rules of ``infozoo.inputs``, which the Python methods apply too.
+
+Every endpoint returns a dict, so its SavedModel signature has named outputs
+(``ENDPOINTS``: ``encode -> code``, ``decode``/``reconstruct -> reconstruction``,
+``sample -> samples``, ``log_prob -> log_prob``). Images that ``decode``,
+``reconstruct`` and ``sample`` return are clipped to the data range (the inverse of
+an INN or PIE leaves it by float32 round-off or, for codes off the data, by more),
+so ``encode(reconstruct(x)["reconstruction"])`` is always accepted. ``sample(n,
+temperature, seed)``: ``seed >= 0`` gives stateless, reproducible draws, a negative
+seed TensorFlow's global generator. What a serving user needs to know (input shape and
+range, ``num_bins``, the units of ``log_prob``, code size, model, infozoo version, each
+endpoint's inputs, output and description) is in ``assets/infozoo-metadata.json`` and
+in the ``metadata`` endpoint (no inputs; ``json`` holds the whole record). A
+SavedModel keeps no Python docstrings, so the descriptions live there.
 """
 import json
 import os
@@ -98,6 +111,72 @@ def _umask():
     return mask
 
 
+#: endpoint -> (its output's name, what it does); the descriptions go into the metadata
+ENDPOINTS = {
+    "encode": ("code", "encode(x): the code [batch, code_size] of images x [batch, H, W, C] "
+                       "(float32 in value_range)"),
+    "decode": ("reconstruction", "decode(z): images [batch, H, W, C] from codes z "
+                                 "[batch, code_size], clipped to value_range"),
+    "reconstruct": ("reconstruction", "reconstruct(x) = decode(encode(x)), clipped to "
+                                      "value_range"),
+    "sample": ("samples", "sample(n, temperature, seed): n images from the model's prior at "
+                          "temperature (1.0: the prior itself), clipped to value_range; seed "
+                          ">= 0 gives reproducible stateless draws, seed < 0 TensorFlow's "
+                          "global generator"),
+    "log_prob": ("log_prob", "log_prob(x): log p(x) per image in nats, the model's density "
+                             "on value_range^D at x itself (no dequantisation noise); bits per "
+                             "dimension = (-log_prob / D + log(num_bins)) / log(2)"),
+    "metadata": ("json", "metadata(): this record; json holds all of it as one JSON string"),
+}
+#: endpoints whose output is an image (clipped to the data range)
+IMAGE_OUTPUTS = ("decode", "reconstruct", "sample")
+METADATA_ASSET = "infozoo-metadata.json"
+
+
+def serving_metadata(model, input_range, endpoints, weights=None):
+    """The record of ``assets/infozoo-metadata.json`` and the ``metadata`` endpoint."""
+    import infozoo
+    hp = getattr(model, "hp", {}) or {}
+    try:
+        code_size = int(model.code_size)
+    except (NotImplementedError, AttributeError, TypeError):
+        code_size = None
+    return {
+        "format": "infozoo-serving-metadata", "format_version": 1,
+        "model": getattr(model, "registry_name", None), "class": type(model).__name__,
+        "infozoo_version": infozoo.__version__,
+        "input_shape": [None, *map(int, model.image_shape)], "input_dtype": "float32",
+        "value_range": None if input_range is None else [float(v) for v in input_range],
+        "num_bins": hp.get("num_bins"), "code_size": code_size,
+        "log_prob_units": ("nats per example: log of the density over value_range^D at x, "
+                           "without dequantisation noise" if "log_prob" in endpoints else None),
+        "outputs_clipped_to_value_range": input_range is not None,
+        "weights": {k: (weights or {}).get(k) for k in ("epoch", "step")},
+        "endpoints": {name: {"inputs": [s.name for s in spec], "output": ENDPOINTS[name][0],
+                             "doc": ENDPOINTS[name][1]}
+                      for name, spec in endpoints.items()},
+    }
+
+
+def _metadata_fn(meta):
+    """The ``metadata`` endpoint: no inputs, the record as named constant outputs."""
+    import tensorflow as tf
+    text = json.dumps(meta, sort_keys=True)
+
+    def metadata():
+        vr = meta["value_range"] or []
+        return {"json": tf.constant(text), "model": tf.constant(str(meta["model"])),
+                "infozoo_version": tf.constant(meta["infozoo_version"]),
+                "input_shape": tf.constant([-1, *meta["input_shape"][1:]], tf.int32),
+                "value_range": tf.constant(vr, tf.float32, shape=[len(vr)]),
+                "num_bins": tf.constant(meta["num_bins"] or -1, tf.int32),
+                "code_size": tf.constant(-1 if meta["code_size"] is None else meta["code_size"],
+                                         tf.int32),
+                "log_prob_units": tf.constant(meta["log_prob_units"] or "")}
+    metadata.__doc__ = ENDPOINTS["metadata"][1]
+    return metadata
+
+
 def export_model(model, out_dir, weights=None, run_dir=None, input_range=(0.0, 1.0)):
     """Writes the SavedModel to ``out_dir`` (see the module docstring); returns ``out_dir``.
 
@@ -121,9 +200,17 @@ def export_model(model, out_dir, weights=None, run_dir=None, input_range=(0.0, 1
         os.chmod(tmp, 0o777 & ~_umask())
         archive = keras.export.ExportArchive()
         archive.track(model)
-        for name, (fn, signature) in model.export_endpoints().items():
-            archive.add_endpoint(name, _checked(fn, signature, input_range), input_signature=signature)
+        endpoints = model.export_endpoints()
+        for name, (fn, signature) in endpoints.items():
+            archive.add_endpoint(name, _checked(fn, signature, input_range, name),
+                                 input_signature=signature)
+        meta = serving_metadata(model, input_range,
+                                {k: s for k, (_, s) in endpoints.items()}, weights)
+        archive.add_endpoint("metadata", _metadata_fn(meta), input_signature=[])
         archive.write_out(tmp, verbose=False)
+        os.makedirs(os.path.join(tmp, "assets"), exist_ok=True)
+        with open(os.path.join(tmp, "assets", METADATA_ASSET), "w") as f:
+            json.dump(meta, f, indent=2, sort_keys=True)
         model.save(os.path.join(tmp, "model.keras"))
         marker = {"format": "infozoo-export", "model": getattr(model, "registry_name", None),
                   "run_dir": os.path.realpath(run_dir) if run_dir else None,
@@ -157,11 +244,14 @@ def _first_line(e):
     return text[0][:300] if text else ""
 
 
-def _checked(fn, signature, input_range):
+def _checked(fn, signature, input_range, endpoint=None):
     """``fn`` with clear in-graph errors for empty batches, NaN, out-of-range images and
-    sample arguments (``infozoo.inputs``: the rules the Python methods apply too)."""
+    sample arguments (``infozoo.inputs``: the rules the Python methods apply too), its
+    output named (``ENDPOINTS``) and, for images, clipped to ``input_range``."""
     import tensorflow as tf
     names = [s.name for s in signature]
+    out_name = ENDPOINTS.get(endpoint, (endpoint or "output",))[0]
+    clip = input_range is not None and endpoint in IMAGE_OUTPUTS
 
     def wrapped(*args):
         checks = []
@@ -170,9 +260,13 @@ def _checked(fn, signature, input_range):
         with tf.control_dependencies(checks):
             args = [tf.identity(a) for a in args]
         # float32 out whatever the dtype policy the model was trained under
-        return tf.nest.map_structure(
+        out = tf.nest.map_structure(
             lambda t: tf.cast(t, tf.float32) if t.dtype.is_floating else t, fn(*args))
+        if clip:
+            out = tf.clip_by_value(out, *[tf.constant(v, out.dtype) for v in input_range])
+        return out if isinstance(out, dict) else {out_name: out}
 
+    wrapped.__doc__ = ENDPOINTS.get(endpoint, (None, fn.__doc__))[1]
     return wrapped
 
 

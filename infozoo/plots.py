@@ -423,3 +423,62 @@ def metric_curve(x, series, xlabel="", ylabel="", title="", intervals=None, logx
     if len(series) > 1:
         ax.legend(fontsize=8)
     return fig
+
+
+def sweep_axis(values):
+    """``("categorical" | "log" | "linear", positions)`` for a swept variable's values: numbers
+    spanning a factor of 16 or more (all positive) on a log axis, other numbers on a linear
+    one, anything else one category per value."""
+    try:
+        xs = [float(v) for v in values]
+    except (TypeError, ValueError):
+        return "categorical", list(range(len(values)))
+    if len(xs) > 1 and min(xs) > 0 and max(xs) / min(xs) >= 16:
+        return "log", xs
+    return "linear", xs
+
+
+def sweep_figure(values, series, xlabel="", ylabel="", title=""):
+    """A metric against a swept variable's ``values``, ready for a paper: ``series[label]``
+    is one entry per value, ``None`` or ``{"mean", "low", "high", "seeds": [...]}``; every
+    seed is a point, the mean a marker with its interval as an error bar (none where the
+    interval is None), ticks at the swept values only, a log or categorical axis as
+    :func:`sweep_axis` decides."""
+    kind, xs = sweep_axis(values)
+    fig = new_figure(6.0, 4.2)
+    ax = fig.add_subplot()
+    k = max(1, len(series))
+    step = (np.diff(np.log(xs)).min() if kind == "log" else
+            np.diff(xs).min() if len(xs) > 1 else 1.0) if len(xs) > 1 else 1.0
+    for j, (label, entries) in enumerate(series.items()):
+        off = (j - (k - 1) / 2) * 0.06 * step          # series side by side, not on top
+        pos = [np.exp(np.log(x) + off) if kind == "log" else x + off for x in xs]
+        color = f"C{j % 10}"
+        mx, my, lo, hi = [], [], [], []
+        for p, e in zip(pos, entries):
+            if e is None:
+                continue
+            seeds = np.asarray(e["seeds"], float)
+            jitter = np.linspace(-0.015, 0.015, len(seeds)) * step if len(seeds) > 1 else [0.0]
+            sx = [np.exp(np.log(p) + d) if kind == "log" else p + d for d in jitter]
+            ax.plot(sx, seeds, "o", ms=3, mfc="none", mec=color, alpha=0.7, lw=0)
+            mx.append(p)
+            my.append(e["mean"])
+            ok = e.get("low") is not None and e.get("high") is not None
+            lo.append(e["mean"] - e["low"] if ok else 0.0)
+            hi.append(e["high"] - e["mean"] if ok else 0.0)
+        ax.errorbar(mx, my, yerr=[lo, hi], fmt="s", ms=5, color=color, capsize=3, lw=1.2,
+                    ls=":" if kind != "categorical" else "none", label=label)
+    if kind == "log":
+        ax.set_xscale("log")
+    ax.set_xticks(xs, [str(v) for v in values])
+    ax.minorticks_off()
+    if kind == "categorical":
+        ax.set_xlim(-0.5, len(xs) - 0.5)
+    ax.set_xlabel(xlabel)
+    ax.set_ylabel(ylabel)
+    ax.set_title(title, fontsize=9, loc="left")
+    ax.grid(True, axis="y", color="0.92", lw=0.6)
+    if len(series) > 1:
+        ax.legend(fontsize=8)
+    return fig

@@ -4,9 +4,21 @@ Every run is one plain ``infozoo train MODEL ... --run-dir OUT/<setting>/seed=<s
 command, written to ``OUT/commands.txt`` so a cluster scheduler (a SLURM array, ...) can
 run them instead of ``--jobs``. Finished runs (``metrics.json`` present) are skipped,
 interrupted ones resume (the usual run-directory resume), a failed run does not stop the
-others. ``OUT/summary.csv`` holds mean, standard deviation, n and a 95 % Student-t
-interval per setting and metric; ``OUT/plots/<metric>.png`` each metric against the first
-swept variable; every run logs its HParams to TensorBoard (``tensorboard --logdir OUT``).
+others. A sweep can be extended: the same model and flags with more seeds or more values
+of a swept key (a superset of the old grid) keep and skip the finished runs.
+
+``OUT/summary.csv`` holds, per setting and metric (the test and training figures of
+``metrics.json``; run facts such as ``epochs``, ``params`` or ``weights_step`` are left out),
+mean, standard deviation, n and a 95 % interval; ``OUT/runs.csv`` one row per run (seed)
+with every value of its ``metrics.json``. Intervals (``INTERVALS``): with n < 3 seeds there
+is none (``ci_note`` says so: two seeds give a Student-t factor of 12.7, and intervals such
+as ``wall_time_s [-2.25, 6.65]``); from n = 3 a Student-t interval on the mean, except for
+a quantity positive in every run whose t interval would reach 0 or below: its interval is
+the t interval of the log values, mapped back (the geometric mean's, ``ci_note`` says so),
+so it stays positive. ``OUT/plots/<metric>.{png,pdf,svg}`` draw each metric against the
+first swept variable (every seed a point, the mean with its interval, categorical or log
+axes as the values ask, model and n in the title); every run logs its HParams to
+TensorBoard (``tensorboard --logdir OUT``).
 """
 import csv
 import itertools
@@ -22,6 +34,13 @@ import time
 from infozoo import config as config_lib
 
 DEFAULT_METRICS = ("test_loss", "test_l1", "test_mse")
+#: values of metrics.json that describe a run rather than measure it (runs.csv only)
+RUN_FACTS = ("epochs", "params", "replicas", "test_examples", "train_size", "weights_epoch",
+             "weights_step", "weights_global_step")
+#: the fewest seeds for an interval
+MIN_SEEDS_FOR_INTERVAL = 3
+INTERVALS = (f"none below n = {MIN_SEEDS_FOR_INTERVAL}; Student-t 95 % on the mean; for a "
+             f"positive quantity whose t interval reaches 0, the t interval of its logs")
 
 
 class SweepError(config_lib.ConfigError):
@@ -156,42 +175,86 @@ def t_quantile(n):
     return float(t.ppf(0.975, n - 1))
 
 
-def aggregate(runs):
-    """``[{"setting": {...}, "metric", "mean", "std", "n", "ci_low", "ci_high"}]`` over the
-    seeds of each setting, for every numeric metric of ``metrics.json``."""
-    by_setting = {}
+def interval(vals):
+    """``(low, high, note)``: the 95 % interval of the mean of ``vals`` (see ``INTERVALS``)."""
+    n = len(vals)
+    if n < MIN_SEEDS_FOR_INTERVAL:
+        return None, None, f"n = {n} < {MIN_SEEDS_FOR_INTERVAL}: no interval"
+    mean = sum(vals) / n
+    std = math.sqrt(sum((v - mean) ** 2 for v in vals) / (n - 1))
+    half = t_quantile(n) * std / math.sqrt(n)
+    if mean - half > 0 or min(vals) <= 0:
+        return mean - half, mean + half, "t"
+    logs = [math.log(v) for v in vals]
+    lm = sum(logs) / n
+    ls = math.sqrt(sum((v - lm) ** 2 for v in logs) / (n - 1))
+    h = t_quantile(n) * ls / math.sqrt(n)
+    return math.exp(lm - h), math.exp(lm + h), "t of logs (geometric mean)"
+
+
+def run_metrics(runs):
+    """``[(run, metrics.json)]`` of the finished runs."""
+    out = []
     for r in runs:
         path = os.path.join(r["run_dir"], "metrics.json")
-        if not os.path.isfile(path):
-            continue
-        with open(path) as f:
-            m = json.load(f)
+        if os.path.isfile(path):
+            with open(path) as f:
+                out.append((r, json.load(f)))
+    return out
+
+
+def _is_number(v):
+    return isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v)
+
+
+def aggregate(runs):
+    """``[{"setting": {...}, "metric", "mean", "std", "n", "ci_low", "ci_high", "ci_note",
+    "values"}]`` over the seeds of each setting, for every numeric metric of
+    ``metrics.json`` but the run facts (``RUN_FACTS``)."""
+    by_setting = {}
+    for r, m in run_metrics(runs):
         bucket = by_setting.setdefault(r["name"], {"setting": r["setting"], "values": {}})
         for k, v in m.items():
-            if isinstance(v, (int, float)) and not isinstance(v, bool) and v is not None \
-                    and math.isfinite(v):
+            if k not in RUN_FACTS and _is_number(v):
                 bucket["values"].setdefault(k, []).append(float(v))
     rows = []
     for name, b in by_setting.items():
         for metric, vals in sorted(b["values"].items()):
             n = len(vals)
             mean = sum(vals) / n
-            std = math.sqrt(sum((v - mean) ** 2 for v in vals) / (n - 1)) if n > 1 else float("nan")
-            half = t_quantile(n) * std / math.sqrt(n) if n > 1 else float("nan")
+            std = math.sqrt(sum((v - mean) ** 2 for v in vals) / (n - 1)) if n > 1 else None
+            lo, hi, note = interval(vals)
             rows.append({"setting": name, **b["setting"], "metric": metric, "mean": mean,
-                         "std": std, "n": n, "ci_low": mean - half, "ci_high": mean + half})
+                         "std": std, "n": n, "ci_low": lo, "ci_high": hi, "ci_note": note,
+                         "values": vals})
     return rows
+
+
+def write_runs(runs, grid, path):
+    """``OUT/runs.csv``: one row per finished run (seed) with every value of its metrics."""
+    done = run_metrics(runs)
+    keys = [k for k, _ in grid]
+    names = sorted({k for _, m in done for k, v in m.items() if not isinstance(v, (dict, list))})
+    cols = ["setting", *keys, "seed", "run_dir", *names]
+    tmp = path + ".tmp"
+    with open(tmp, "w", newline="") as f:
+        w = csv.DictWriter(f, fieldnames=cols)
+        w.writeheader()
+        for r, m in done:
+            w.writerow({"setting": r["name"], **r["setting"], "seed": r["seed"],
+                        "run_dir": r["run_dir"], **{k: m.get(k, "") for k in names}})
+    os.replace(tmp, path)
 
 
 def write_summary(rows, grid, path):
     keys = [k for k, _ in grid]
-    cols = ["setting", *keys, "metric", "mean", "std", "n", "ci_low", "ci_high"]
+    cols = ["setting", *keys, "metric", "mean", "std", "n", "ci_low", "ci_high", "ci_note"]
     tmp = path + ".tmp"
     with open(tmp, "w", newline="") as f:
         w = csv.DictWriter(f, fieldnames=cols)
         w.writeheader()
         for r in rows:
-            w.writerow({c: r.get(c, "") for c in cols})
+            w.writerow({c: "" if r.get(c) is None else r[c] for c in cols})
     os.replace(tmp, path)
 
 
@@ -202,36 +265,35 @@ def _number(v):
         return None
 
 
-def write_plots(rows, grid, metrics, out_dir):
-    """One PNG per metric: mean and 95 % interval against the first swept variable, one line
-    per combination of the others. Returns the paths."""
+def write_plots(rows, grid, metrics, out_dir, model=None, dataset=None,
+                formats=("png", "pdf", "svg")):
+    """One figure per metric (``plots.sweep_figure``) against the first swept variable, one
+    series per combination of the others, as PNG, PDF and SVG. Returns the paths."""
     from infozoo import plots
     if not grid:
         return []
     xkey, xvals = grid[0]
-    numeric = all(_number(v) is not None for v in xvals)
-    xs = [_number(v) for v in xvals] if numeric else list(range(len(xvals)))
     others = [k for k, _ in grid[1:]]
     paths = []
     for metric in metrics:
         sel = [r for r in rows if r["metric"] == metric]
         if not sel:
             continue
-        series, intervals = {}, {}
+        series = {}
         for r in sel:
             label = ", ".join(f"{k}={r[k]}" for k in others) or metric
-            i = xvals.index(r[xkey])
-            series.setdefault(label, [float("nan")] * len(xvals))[i] = r["mean"]
-            intervals.setdefault(label, [[float("nan")] * 2 for _ in xvals])[i] = \
-                [r["ci_low"], r["ci_high"]]
-        positive = numeric and all(x > 0 for x in xs)
-        spread = positive and max(xs) / min(xs) >= 16
-        fig = plots.metric_curve(xs, series, xlabel=xkey, ylabel=metric,
-                                 title=f"{metric}: mean and 95 % interval over seeds",
-                                 intervals=intervals, logx=spread)
-        if not numeric:
-            fig.axes[0].set_xticks(xs, xvals)
-        paths += plots.write_figure(fig, os.path.join(out_dir, "plots"), metric)
+            entries = series.setdefault(label, [None] * len(xvals))
+            entries[xvals.index(r[xkey])] = {"mean": r["mean"], "low": r["ci_low"],
+                                             "high": r["ci_high"], "seeds": r["values"]}
+        ns = sorted({r["n"] for r in sel})
+        n = f"n = {ns[0]}" if len(ns) == 1 else f"n = {ns[0]}-{ns[-1]}"
+        what = " on ".join(str(v) for v in (model, dataset) if v) or "sweep"
+        note = ("95 % interval" if all(r["ci_low"] is not None for r in sel) else
+                f"no interval below n = {MIN_SEEDS_FOR_INTERVAL}")
+        fig = plots.sweep_figure(xvals, series, xlabel=xkey, ylabel=metric,
+                                 title=f"{what}: {metric}, {n} seeds per setting\n"
+                                       f"points: seeds; squares: mean ({note})")
+        paths += plots.write_figure(fig, os.path.join(out_dir, "plots"), metric, formats)
     return paths
 
 
@@ -253,6 +315,25 @@ def check_out_dir(out_dir, manifest):
         raise SweepError(f"--out {out_dir} is not empty and is not a sweep (no sweep.json); "
                          f"in the way: {shown}. infozoo never writes over what it did not "
                          f"write: give a new or empty directory")
+
+
+def extension_problem(old, new):
+    """None if sweep ``new`` resumes or extends ``old`` (same model, flags and swept keys in
+    the same order, every old value and seed still in it), else what differs."""
+    if old.get("model") != new["model"]:
+        return f"model {old.get('model')}, not {new['model']}"
+    if old.get("train_args") != new["train_args"]:
+        return f"flags {' '.join(old.get('train_args') or []) or '(none)'}"
+    old_grid = [tuple(g) for g in old.get("grid") or []]
+    if [k for k, _ in old_grid] != [k for k, _ in new["grid"]]:
+        return f"swept keys {', '.join(k for k, _ in old_grid) or '(none)'}"
+    for (k, old_vals), (_, vals) in zip(old_grid, new["grid"]):
+        dropped = [v for v in old_vals if v not in vals]
+        if dropped:
+            return f"{k} also takes {','.join(dropped)}"
+    if int(old.get("seeds", 0)) > new["seeds"]:
+        return f"{old.get('seeds')} seeds"
+    return None
 
 
 def sweep(model, grid_items, seeds=1, jobs=1, out_dir=None, train_args=(), metrics=(),
@@ -278,9 +359,11 @@ def sweep(model, grid_items, seeds=1, jobs=1, out_dir=None, train_args=(), metri
     if os.path.isfile(manifest):
         with open(manifest) as f:
             old = json.load(f)
-        if {k: old.get(k) for k in spec} != json.loads(json.dumps(spec)):
-            raise SweepError(f"{out_dir} holds another sweep ({old}); use another --out, or "
-                             f"the same grid, seeds and flags to resume it")
+        problem = extension_problem(old, json.loads(json.dumps(spec)))
+        if problem:
+            raise SweepError(f"{out_dir} holds another sweep ({problem}); use another --out, "
+                             f"or the same model, flags and swept keys with the same or more "
+                             f"seeds and values to resume or extend it")
     with open(manifest + ".tmp", "w") as f:
         json.dump(spec, f, indent=2)
     os.replace(manifest + ".tmp", manifest)
@@ -289,7 +372,10 @@ def sweep(model, grid_items, seeds=1, jobs=1, out_dir=None, train_args=(), metri
     failed = execute(runs, jobs, os.path.join(out_dir, "logs"), echo)
     rows = aggregate(runs)
     write_summary(rows, grid, os.path.join(out_dir, "summary.csv"))
+    write_runs(runs, grid, os.path.join(out_dir, "runs.csv"))
     present = {r["metric"] for r in rows}
     wanted = list(metrics) or [m for m in DEFAULT_METRICS if m in present]
-    write_plots(rows, grid, wanted, out_dir)
+    datasets = {m.get("dataset") for _, m in run_metrics(runs)} - {None}
+    write_plots(rows, grid, wanted, out_dir, model,
+                datasets.pop() if len(datasets) == 1 else None)
     return runs, failed, rows

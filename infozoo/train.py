@@ -328,10 +328,14 @@ def finalise(run, train_seconds, images_per_s, trained, verbose=1):
     final = build_model(cfg, xtr.shape[1:])
     final.set_weights(run.model.get_weights())
     writer = tf.summary.create_file_writer(os.path.join(run_dir, "logs", "images"))
-    cb.write_images(final, xte[:8], run_dir, writer, t["epochs"])
-    metrics = evaluate.evaluate_model(final, xte, t["eval_batch_size"], run_dir, writer,
-                                      t["epochs"], y_test=yte, x_train=xtr, y_train=ytr,
-                                      dataset=cfg["data"]["dataset"])
+    # one TensorBoard step convention: Keras logs epoch scalars at the 0-based epoch index,
+    # so everything after the last epoch (images, test metrics, HParams end) is at epochs - 1
+    last = int(t["epochs"]) - 1
+    cb.write_images(final, xte[:8], run_dir, writer, last)
+    mode = t.get("evaluate", "full")   # --evaluate: the test budget of tiny runs
+    metrics = {} if mode == "none" else evaluate.evaluate_model(
+        final, xte, t["eval_batch_size"], run_dir if mode == "full" else None, writer,
+        last, y_test=yte, x_train=xtr, y_train=ytr, dataset=cfg["data"]["dataset"])
     metrics.update(params=run.model.count_params_trainable(), wall_time_s=round(train_seconds, 2),
                    images_per_s=round(images_per_s, 2) if runs.finite(images_per_s) else None,
                    replicas=run.strategy.num_replicas_in_sync, dataset=cfg["data"]["dataset"],
@@ -350,13 +354,15 @@ def finalise(run, train_seconds, images_per_s, trained, verbose=1):
         for k in ("wall_time_s", "images_per_s"):
             metrics[k] = old.get(k, metrics[k])
     runs._write_atomic(prev, json.dumps(metrics, indent=2))
-    tb.log_run(run_dir, cfg, metrics, step=int(t["epochs"]))  # test metrics, HParams end
-    export.export_model(final, os.path.join(run_dir, runs.EXPORT_DIR), weights, run_dir,
-                        export.input_range_of(cfg))
+    tb.log_run(run_dir, cfg, metrics, step=last)  # test metrics, HParams end
+    if t.get("export", True):   # --no-export: tiny runs and sweeps skip the SavedModel
+        export.export_model(final, os.path.join(run_dir, runs.EXPORT_DIR), weights, run_dir,
+                            export.input_range_of(cfg))
     writer.close()
     if verbose:
         print(json.dumps(metrics, indent=2))
-        print(f"Run directory: {run_dir} (SavedModel in {os.path.join(run_dir, 'export')})")
+        print(f"Run directory: {run_dir}" + (f" (SavedModel in {os.path.join(run_dir, 'export')})"
+                                             if t.get("export", True) else " (not exported)"))
     return metrics
 
 

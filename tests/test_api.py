@@ -171,7 +171,15 @@ def test_training_run_writes_hparams_config_text_and_test_scalars(tmp_path):
     text = tf.make_ndarray(events["config"][0][1].tensor).item().decode()
     assert "bottleneck: 4" in text and "dataset: digits" in text
     step, v = events["test/test_l1"][0]
-    assert step == 1 and tf.make_ndarray(v.tensor) == pytest.approx(metrics["test_l1"], rel=1e-6)
+    # one step convention: Keras' epoch scalars (0-based epochs), the images and the test
+    # metrics after the last epoch all sit at step epochs - 1 = 0
+    train_steps = {e.step for f in glob.glob(str(run / "logs" / "train" / "events.*"))
+                   for e in tf.compat.v1.train.summary_iterator(f)
+                   if any(v.tag.startswith("epoch_") for v in e.summary.value)}
+    image_steps = {e.step for f in glob.glob(str(run / "logs" / "images" / "events.*"))
+                   for e in tf.compat.v1.train.summary_iterator(f) if e.summary.value}
+    assert train_steps == {0} and image_steps == {0}, (train_steps, image_steps)
+    assert step == 0 and tf.make_ndarray(v.tensor) == pytest.approx(metrics["test_l1"], rel=1e-6)
     assert json.loads((run / "metrics.json").read_text())["test_l1"] == metrics["test_l1"]
     assert "run/params" in events
 

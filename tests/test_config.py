@@ -84,3 +84,10 @@ def test_config_path_adds_a_plugin_directory(tmp_path, monkeypatch):
     monkeypatch.setenv("INFOZOO_CONFIG_PATH", str(tmp_path / "missing"))
     with pytest.raises(config.ConfigError, match="not a directory"):
         config.zoo_names()
+
+
+def test_every_zoo_entry_has_a_digits_section():
+    """The README's offline runs use digits: no entry may fall back to its MNIST sizes."""
+    from infozoo.config import load_zoo, zoo_names
+    for name in zoo_names():
+        assert "digits" in (load_zoo(name).get("datasets") or {}), name

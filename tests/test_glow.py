@@ -86,8 +86,9 @@ def test_cli_train_export_and_probe(tmp_path):
         assert (run / "images" / f"{png}.png").exists(), png
     saved = tf.saved_model.load(str(run / "export"))
     x = np.random.RandomState(1).rand(3, 8, 8, 1).astype("float32")
-    assert saved.log_prob(tf.constant(x)).shape == (3,)
-    assert saved.sample(tf.constant(4), tf.constant(0.7)).shape == (4, 8, 8, 1)
+    assert saved.log_prob(tf.constant(x))["log_prob"].shape == (3,)
+    assert saved.sample(tf.constant(4), tf.constant(0.7),
+                        tf.constant(0, tf.int64))["samples"].shape == (4, 8, 8, 1)
     p = run_cli("probe", run, "--json", "--samples", "64", check=0)
     res = json.loads(p.stdout.strip().splitlines()[-1])
     assert res["zoo"] == "glow" and res["n"] == 64

@@ -7,6 +7,7 @@ from conftest import perturb
 from infozoo.layers import LAYER_REGISTRY, AffineCoupling, Flow, HaarDownsampling, Reshape
 from infozoo.layers import FixedPermutation, Householder, Inverted, Split, Squeeze
 from infozoo.layers import ActNorm, AdditiveCoupling, GLOWCoupling, InvertibleConv1x1, RNVPCoupling
+from infozoo.layers import MaskedAutoregressive, RQSplineCoupling
 from infozoo.nets.subnets import ConvSubnet, DenseSubnet
 
 # name -> (factory(dtype), per-example input shape[, per-example condition shape]).
@@ -31,6 +32,14 @@ FACTORIES = {
                                                  dtype=dt), (4, 4, 3)),
     "AffineCoupling_dense": (lambda dt: AffineCoupling("dense", hidden=7, separate_st=True,
                                                        clamp=2.0, dtype=dt), (5,)),
+    "RQSplineCoupling": (lambda dt: RQSplineCoupling(DenseSubnet(7), bins=4, bound=2.5,
+                                                     dtype=dt), (5,)),
+    "RQSplineCoupling_conv_cond": (lambda dt: RQSplineCoupling(ConvSubnet(5, 1), bins=3,
+                                                               cond_shape=(2,), dtype=dt),
+                                   (3, 3, 3), (2,)),
+    "MaskedAutoregressive": (lambda dt: MaskedAutoregressive((9, 8), clamp=1.5, dtype=dt), (4,)),
+    "MaskedAutoregressive_reverse_cond": (lambda dt: MaskedAutoregressive(
+        7, activation="tanh", order="reverse", cond_shape=(3,), dtype=dt), (2, 2, 3), (3,)),
     "HaarDownsampling": (lambda dt: HaarDownsampling(dtype=dt), (4, 4, 2)),
     "Squeeze": (lambda dt: Squeeze(dtype=dt), (4, 4, 2)),
     "Reshape": (lambda dt: Reshape((2, 2, 3), (-1,), dtype=dt), (2, 2, 3)),
@@ -333,3 +342,37 @@ def test_round_trip_and_logdet_under_mixed_policy(name, policy):
     # slogdet agrees to ~eps * (1 + |log-det|) (bf16: 2^-7, fp16: 2^-10).
     eps = EPS[MIXED[policy]]
     np.testing.assert_allclose(ld.numpy(), np.linalg.slogdet(jac)[1], rtol=eps, atol=eps)
+
+
+@pytest.mark.parametrize("order", ["forward", "reverse"])
+def test_masked_autoregressive_is_autoregressive_and_starts_as_identity(order):
+    layer = MaskedAutoregressive((10, 6), order=order, dtype="float64")
+    x = tf.constant(np.random.RandomState(0).normal(size=(3, 5)))
+    y, ld = layer.forward(x)            # fresh: the last MADE layer is zero, the identity
+    np.testing.assert_array_equal(y, x)
+    np.testing.assert_array_equal(ld, np.zeros(3))
+    perturb(layer.trainable_variables, 0.5)
+    with tf.GradientTape() as tape:
+        tape.watch(x)
+        y, _ = layer.forward(x)
+    jac = tape.batch_jacobian(y, x).numpy()   # dy_i / dx_j
+    upper = np.triu(np.ones((5, 5)), 1).astype(bool)
+    zero = upper if order == "forward" else upper.T   # y_i depends on x_j, j <= i, only
+    assert np.abs(jac[:, zero]).max() == 0.0
+    assert np.abs(jac[:, ~zero & ~np.eye(5, dtype=bool)]).max() > 1e-3   # and does depend
+
+
+def test_spline_coupling_starts_as_identity_and_bounds_its_interval():
+    layer = RQSplineCoupling(DenseSubnet(6), bins=5, bound=2.0)
+    x = np.random.RandomState(0).normal(0, 2, (6, 4)).astype("float32")
+    y, ld = layer.forward(x)
+    np.testing.assert_allclose(y, x, atol=1e-6)
+    np.testing.assert_allclose(ld, np.zeros(6), atol=1e-5)
+    perturb(layer.trainable_variables, 0.5)
+    y, _ = layer.forward(x)
+    outside = np.abs(x) > 2.0          # identity outside [-bound, bound]
+    np.testing.assert_array_equal(y.numpy()[outside], x[outside])
+    assert np.abs(y.numpy()[~outside] - x[~outside]).max() > 1e-3
+    assert np.all(np.abs(y.numpy()[~outside]) <= 2.0 + 1e-6)
+    with pytest.raises(ValueError, match="bins"):
+        RQSplineCoupling("dense", bins=1)

@@ -9,3 +9,5 @@ from infozoo.layers.householder import Householder  # noqa: F401
 from infozoo.layers.split import Split  # noqa: F401
 from infozoo.layers.actnorm import ActNorm  # noqa: F401
 from infozoo.layers.conv1x1 import InvertibleConv1x1  # noqa: F401
+from infozoo.layers.spline import RQSplineCoupling  # noqa: F401
+from infozoo.layers.autoregressive import MaskedAutoregressive  # noqa: F401

@@ -58,12 +58,27 @@ class Invertible(keras.layers.Layer):
         """The policy's variable dtype: float32 under a mixed policy (see the module doc)."""
         return self.dtype_policy.variable_dtype
 
+    def conditional_steps(self):
+        """``[(layer, per-example cond_shape)]`` of the layers here that read ``c``."""
+        return [(self, getattr(self, "cond_shape", None))] if self.conditional else []
+
+    def missing_condition(self):
+        """The message for a conditional layer called without ``c``: which layer needs it,
+        with what shape."""
+        needs = self.conditional_steps()
+        shapes = {tuple(s) for _, s in needs if s is not None}
+        names = ", ".join(f"{l.name} ({type(l).__name__}, cond_shape {tuple(s) if s else '?'})"
+                          for l, s in needs[:4]) + (" ..." if len(needs) > 4 else "")
+        shape = (f"[batch, {', '.join(map(str, next(iter(shapes))))}]" if len(shapes) == 1
+                 else "the shape each step names")
+        return (f"{self.name} is conditional: it needs a condition c of shape {shape}, read "
+                f"by {len(needs)} step(s): {names}. Pass it, e.g. forward(x, c=...), "
+                f"log_prob(x, c=...)")
+
     def _condition(self, c):
         if self.conditional:
             if c is None:
-                raise ValueError(f"{self.name} is conditional (cond_shape="
-                                 f"{getattr(self, 'cond_shape', None)}): "
-                                 f"pass the condition, forward(x, c=...) / inverse(y, c=...)")
+                raise ValueError(self.missing_condition())
             return tf.convert_to_tensor(c, dtype=self.compute_dtype)
         if c is not None:
             raise ValueError(f"{self.name} takes no condition: build it with cond_shape=... "

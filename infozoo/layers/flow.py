@@ -41,6 +41,19 @@ def standard_normal_log_prob(z):
     return sum_except_batch(tfd.Normal(tf.zeros((), z.dtype), tf.ones((), z.dtype)).log_prob(z))
 
 
+def normal(shape, dtype, seed=None):
+    """Standard normal draws; stateless (``tf.random.stateless_normal``) for a ``seed`` of shape
+    ``[2]``, else from TensorFlow's global generator."""
+    if seed is None:
+        return tf.random.normal(shape, dtype=dtype)
+    return tf.random.stateless_normal(shape, seed, dtype=dtype)
+
+
+def sub_seed(seed, i):
+    """The ``[2]`` stateless seed of draw ``i`` from a user's int seed (int or int tensor)."""
+    return tf.stack([tf.cast(seed, tf.int64), tf.constant(i, tf.int64)])
+
+
 def _flat(t):
     return tf.reshape(t, [tf.shape(t)[0], -1])
 
@@ -76,6 +89,12 @@ class Flow(Invertible):
     @property
     def conditional(self):
         return any(s.conditional for s in self.steps)
+
+    def conditional_steps(self):
+        """``[(step, cond_shape)]`` of every step (nested flows included) that reads ``c``."""
+        return [cs for s in self.steps if s.conditional
+                for cs in (s.conditional_steps() if hasattr(s, "conditional_steps")
+                           else [(s, getattr(s, "cond_shape", None))])]
 
     def _walk_shapes(self, shape):
         """Per-step output shapes; records the factored-out parts' per-example shapes."""
@@ -122,6 +141,8 @@ class Flow(Invertible):
     # -- the factored bijection ------------------------------------------------------
     def _walk(self, x, c=None, log_pr=False):
         """``(z, [r_l], logdet, log_pr)``; ``log_pr`` only computed when asked (else None)."""
+        if c is None and self.conditional:
+            raise ValueError(self.missing_condition())
         logdet = zero_logdet(x)
         lp = tf.zeros_like(logdet) if log_pr else None
         rs = []
@@ -144,10 +165,13 @@ class Flow(Invertible):
         z, rs, logdet, _ = self._walk(x, c)
         return z, rs, logdet
 
-    def inverse_factored(self, z, rs=None, c=None, temperature=None):
+    def inverse_factored(self, z, rs=None, c=None, temperature=None, seed=None):
         """``(z, [r_l]) -> (x, log|det dF^-1|)``. A missing ``r_l`` (``rs`` None, or an entry
         None) is its prior's mean given ``z_l`` (PIE's extension ``[z, g(z)]``), or a draw at
-        ``temperature`` if one is given; the log-det then covers the bijective steps only."""
+        ``temperature`` if one is given (from the stateless ``seed`` when one is given);
+        the log-det then covers the bijective steps only."""
+        if c is None and self.conditional:
+            raise ValueError(self.missing_condition())
         h = tf.convert_to_tensor(z, self.compute_dtype)
         splits = self.factor_out_steps
         rs = list(rs) if rs is not None else [None] * len(splits)
@@ -160,7 +184,9 @@ class Flow(Invertible):
                 i -= 1
                 r = rs[i]
                 if r is None:
-                    r = s.mean_r(h) if temperature is None else s.sample_r(h, temperature)
+                    r = (s.mean_r(h) if temperature is None else
+                         s.sample_r(h, temperature, seed=None if seed is None else
+                                    sub_seed(seed, i + 1)))
                 h = s.merge(h, tf.convert_to_tensor(r, h.dtype))
             else:
                 h, ld = s.inverse(h, self._c(s, c))
@@ -214,14 +240,16 @@ class Flow(Invertible):
         """``log p(x)`` in nats per example."""
         return self.log_prob_terms(x, c, prior)["log_prob"]
 
-    def sample(self, n, temperature=1.0, c=None):
+    def sample(self, n, temperature=1.0, c=None, seed=None):
         """``n`` draws: ``z ~ N(0, T^2 I)``, every ``r_l`` from its prior at temperature ``T``
-        (``n`` may be a scalar tensor, as in an exported ``sample`` endpoint)."""
+        (``n`` may be a scalar tensor, as in an exported ``sample`` endpoint). ``seed`` (an
+        int or int tensor): stateless draws, the same for the same seed; None: TensorFlow's
+        global generator."""
         t = tf.cast(temperature, self.compute_dtype)
         shape = tf.concat([tf.reshape(tf.cast(n, tf.int32), [1]),
                            tf.constant(self.z_shape, tf.int32)], 0)
-        z = tf.random.normal(shape, dtype=self.compute_dtype) * t
-        return self.inverse_factored(z, None, c, temperature=t)[0]
+        z = normal(shape, self.compute_dtype, None if seed is None else sub_seed(seed, 0)) * t
+        return self.inverse_factored(z, None, c, temperature=t, seed=seed)[0]
 
     # -- every step, for the information probe ---------------------------------------------
     def representations(self, x, c=None):

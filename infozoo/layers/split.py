@@ -157,11 +157,13 @@ class Split(Invertible):
         """The prior's mean ``g(z)`` (eq. 20's extension)."""
         return self.g_of(z)
 
-    def sample_r(self, z, temperature=1.0):
-        """``r ~ N(g(z), (temperature * eps)^2 I)``."""
+    def sample_r(self, z, temperature=1.0, seed=None):
+        """``r ~ N(g(z), (temperature * eps)^2 I)`` (``seed``: a ``[2]`` stateless seed)."""
         g = self.g_of(z)
         t = tf.cast(temperature, g.dtype) * tf.constant(self.eps, g.dtype)
-        return g + t * tf.random.normal(tf.shape(g), dtype=g.dtype)
+        noise = (tf.random.normal(tf.shape(g), dtype=g.dtype) if seed is None else
+                 tf.random.stateless_normal(tf.shape(g), seed, dtype=g.dtype))
+        return g + t * noise
 
     def split_forward(self, x):
         """``x -> (z, r, log N(r | g(z), eps^2 I))``, the last per example."""

@@ -1,4 +1,5 @@
-"""The model zoo: ``from infozoo.models import INN, PIE, IPAE, VIMAE, VAE, Classic``.
+"""The model zoo: ``from infozoo.models import INN, PIE, IPAE, VIMAE, VAE, Classic``, and
+``FlowModel`` (a Keras model around your own ``Flow``).
 
 Names are imported on first use (each model module imports TensorFlow). Every
 model is also in the registry by its zoo name (``infozoo.registry``).
@@ -12,6 +13,7 @@ _NAMES = {
     "VIMAE": ("vimae", "VIMAE"),
     "ZooModel": ("base", "ZooModel"), "register_model": ("base", "register_model"),
     "StochasticAutoencoder": ("stochastic", "StochasticAutoencoder"),
+    "FlowModel": ("flow_model", "FlowModel"),
 }
 __all__ = sorted(_NAMES)
 

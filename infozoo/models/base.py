@@ -179,7 +179,7 @@ class ZooModel(keras.Model):
     def code_size(self):
         raise NotImplementedError(f"{type(self).__name__} must implement code_size")
 
-    def sample(self, n, temperature=1.0):
+    def sample(self, n, temperature=1.0, seed=None):
         raise TypeError(f"{type(self).__name__} has no prior to sample from")
 
     def evaluator(self, **kwargs):
@@ -199,10 +199,16 @@ class ZooModel(keras.Model):
             "reconstruct": (lambda x: self.reconstruct(x), [x_spec]),
         }
         if self.can_sample:
-            eps["sample"] = (lambda n, t: self.sample(n, t),
+            eps["sample"] = (self._sample_endpoint,
                              [tf.TensorSpec([], tf.int32, name="n"),
-                              tf.TensorSpec([], tf.float32, name="temperature")])
+                              tf.TensorSpec([], tf.float32, name="temperature"),
+                              tf.TensorSpec([], tf.int64, name="seed")])
         return eps
+
+    def _sample_endpoint(self, n, temperature, seed):
+        """``sample(n, temperature, seed)``; a negative seed draws from TF's global generator."""
+        return tf.cond(seed >= 0, lambda: self.sample(n, temperature, seed=seed),
+                       lambda: self.sample(n, temperature))
 
     def representations(self, x):
         """Ordered intermediate representations for the information probe.
@@ -331,22 +337,12 @@ class ZooModel(keras.Model):
         if not expand_nested:
             return super().summary(line_length=line_length, positions=positions,
                                    print_fn=print_fn, **kwargs)
-        rows = [("Layer (type)", "Output shape", "Param #")]
+        rows = []
         for layer in self._flatten_layers(include_self=False, recursive=False):
             rows += _summary_rows(layer, None, 0)
-        total = self.count_params() if self.built else 0
-        trainable = self.count_params_trainable()
-        w = [max(len(r[i]) for r in rows) for i in range(3)]
-        line = "-" * (w[0] + w[1] + w[2] + 6)
-        out = [f'Model: "{self.name}" ({type(self).__name__}, input {list(self.image_shape)}, '
-               f'code {self.code_size})', line]
-        for i, r in enumerate(rows):
-            out.append(f"{r[0]:<{w[0]}}   {r[1]:<{w[1]}}   {r[2]:>{w[2]}}")
-            if i == 0:
-                out.append(line)
-        out += [line, f"Total params: {total:,}", f"Trainable params: {trainable:,}",
-                f"Non-trainable params: {total - trainable:,}"]
-        (print_fn or print)("\n".join(out))
+        title = (f'Model: "{self.name}" ({type(self).__name__}, input {list(self.image_shape)}, '
+                 f'code {self.code_size})')
+        print_summary(self, title, rows, print_fn)
 
     @property
     def metrics(self):
@@ -409,6 +405,27 @@ class ZooModel(keras.Model):
 
 
 _wrap_public_methods(ZooModel)
+
+
+def print_summary(model, title, rows, print_fn=None):
+    """Prints ``title`` and a table of ``rows`` ``(name (Class), output shape, params)`` with
+    the model's parameter counts, one ``print_fn`` call per line (as tf.keras 2 did, so
+    ``print_fn=logger.info`` logs one record per row; Keras 3.15's own summary passes the
+    whole table in one call)."""
+    rows = [("Layer (type)", "Output shape", "Param #")] + list(rows)
+    total = model.count_params() if model.built else 0
+    trainable = int(sum(np.prod(v.shape) for v in model.trainable_variables))
+    w = [max(len(r[i]) for r in rows) for i in range(3)]
+    line = "-" * (w[0] + w[1] + w[2] + 6)
+    out = [title, line]
+    for i, r in enumerate(rows):
+        out.append(f"{r[0]:<{w[0]}}   {r[1]:<{w[1]}}   {r[2]:>{w[2]}}")
+        if i == 0:
+            out.append(line)
+    out += [line, f"Total params: {total:,}", f"Trainable params: {trainable:,}",
+            f"Non-trainable params: {total - trainable:,}"]
+    for text in out:
+        (print_fn or print)(text)
 
 
 def _summary_rows(layer, shape, level):

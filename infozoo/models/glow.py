@@ -98,9 +98,10 @@ class Glow(DequantizedDensity, ZooModel):
         """``F^-1``: exact inverse of ``encode``."""
         return self.flow.inverse(tf.convert_to_tensor(z, self.compute_dtype))[0]
 
-    def sample(self, n, temperature=1.0):
-        """``n`` images, every latent part drawn from its prior at ``temperature``."""
-        return self.flow.sample(n, temperature)
+    def sample(self, n, temperature=1.0, seed=None):
+        """``n`` images, every latent part drawn from its prior at ``temperature`` (``seed``:
+        stateless, reproducible draws)."""
+        return self.flow.sample(n, temperature, seed=seed)
 
     def representations(self, x):
         """Every step of the flow (each split not bijective, its part as ``"dropped"``;

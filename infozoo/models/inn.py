@@ -145,6 +145,10 @@ class INNVAE(INNAutoencoder):
         return {"loss": self.hp["w_rec"] * l1 + self.hp["w_pad"] * zero_pad + self.hp["w_mmd"] * d,
                 "l1": l1, "zero_pad": zero_pad, "mmd": d}
 
-    def sample(self, n, temperature=1.0):
-        code = temperature * tf.random.normal([n, self.bottleneck], dtype=self.compute_dtype)
+    def sample(self, n, temperature=1.0, seed=None):
+        """``decode(temperature * z)``, ``z ~ N(0, I)`` (``seed``: stateless, reproducible)."""
+        from infozoo.layers.flow import normal, sub_seed
+        z = normal(tf.stack([tf.cast(n, tf.int32), self.bottleneck]), self.compute_dtype,
+                   None if seed is None else sub_seed(seed, 0))
+        code = tf.cast(temperature, self.compute_dtype) * z
         return self.decode(code)

@@ -87,12 +87,19 @@ class IPAE(StochasticAutoencoder):
             tf.convert_to_tensor(self.bank_sigma), idx[:, None], sigma))
         self.bank_count.assign(tf.minimum(count + n, 2 ** 30))
 
-    def sample(self, n, temperature=1.0):
-        """``decode(mu_j + temperature * sigma_j * eps)``, ``j`` uniform over the bank (eq. 6)."""
+    def sample(self, n, temperature=1.0, seed=None):
+        """``decode(mu_j + temperature * sigma_j * eps)``, ``j`` uniform over the bank (eq. 6);
+        ``seed``: stateless, reproducible draws."""
+        from infozoo.layers.flow import normal, sub_seed
         filled = tf.minimum(tf.convert_to_tensor(self.bank_count), self.hp["bank_size"])
         m = tf.where(filled > 0, filled, self.hp["bank_size"])
-        j = tf.random.uniform([n], 0, m, dtype=tf.int32)
-        eps = tf.random.normal([n, self.code_size], dtype=self.compute_dtype)
+        n = tf.cast(n, tf.int32)
+        if seed is None:
+            j = tf.random.uniform([n], 0, m, dtype=tf.int32)
+        else:
+            j = tf.random.stateless_uniform([n], sub_seed(seed, 1), 0, m, dtype=tf.int32)
+        eps = normal(tf.stack([n, self.code_size]), self.compute_dtype,
+                     None if seed is None else sub_seed(seed, 0))
         t = tf.cast(temperature, self.compute_dtype)
         z = tf.gather(self.bank_mu, j) + t * tf.gather(self.bank_sigma, j) * eps
         return self.decode(z)

@@ -166,8 +166,11 @@ class PIE(DequantizedDensity, ZooModel):
         """``G^-1(z)``: the inverse flow, every split extending ``z`` to ``[z, g(z)]``."""
         return self.flow.inverse_factored(tf.convert_to_tensor(z, self.compute_dtype))[0]
 
-    def sample(self, n, temperature=1.0):
-        """``decode(z)``, ``z ~ N(0, temperature^2 I)`` (the paper's N(0, 0.5) is T = sqrt(0.5))."""
+    def sample(self, n, temperature=1.0, seed=None):
+        """``decode(z)``, ``z ~ N(0, temperature^2 I)`` (the paper's N(0, 0.5) is T = sqrt(0.5));
+        ``seed``: stateless, reproducible draws."""
+        from infozoo.layers.flow import normal, sub_seed
         t = tf.cast(temperature, self.compute_dtype)
-        z = tf.random.normal([n, self.latent_dim], dtype=self.compute_dtype) * t
+        z = normal(tf.stack([tf.cast(n, tf.int32), self.latent_dim]), self.compute_dtype,
+                   None if seed is None else sub_seed(seed, 0)) * t
         return self.decode(z)

@@ -32,7 +32,7 @@ import tensorflow as tf
 
 from infozoo.batching import batched
 from infozoo.hparams import stochastic as hp_specs
-from infozoo.losses.priors import gaussian_kl_to_standard_normal, sample_prior
+from infozoo.losses.priors import gaussian_kl_to_standard_normal, make_prior, sample_prior
 from infozoo.models.base import ZooModel
 from infozoo.nets.encoders import make_encoder_decoder
 
@@ -161,9 +161,15 @@ class StochasticAutoencoder(ZooModel):
         return {name: terms[name] for name in self.term_names}
 
     # -- sampling ------------------------------------------------------------------
-    def sample(self, n, temperature=1.0):
-        """``decode(temperature * z)``, ``z ~ p(z)`` (the prior of ``prior_name``)."""
-        z = sample_prior(self.prior_name, n, self.code_size, None, self.compute_dtype)
+    def sample(self, n, temperature=1.0, seed=None):
+        """``decode(temperature * z)``, ``z ~ p(z)`` (the prior of ``prior_name``; ``seed``:
+        stateless, reproducible draws)."""
+        if seed is None:
+            z = sample_prior(self.prior_name, n, self.code_size, None, self.compute_dtype)
+        else:
+            from infozoo.layers.flow import sub_seed
+            z = make_prior(self.prior_name, self.code_size, self.compute_dtype).sample(
+                n, seed=tf.cast(sub_seed(seed, 0), tf.int32))
         return self.decode(tf.cast(temperature, self.compute_dtype) * z)
 
     # -- evaluation ----------------------------------------------------------------

@@ -51,7 +51,7 @@ class ProbeCallback(keras.callbacks.Callback):
         result = probe(self.x[:n])
         result["epoch"] = epoch + 1
         self.history.append(result)
-        self.write(result, epoch + 1)
+        self.write(result, epoch)   # TensorBoard step: the 0-based epoch, as Keras' scalars
 
     def write(self, result, step):
         import tensorflow as tf
