@@ -212,17 +212,22 @@ def test_fit_with_bad_arrays_is_a_value_error_and_leaves_nothing(tmp_path, make,
 
 def test_a_failed_fit_removes_only_what_it_created(tmp_path):
     """#148-#151 leftovers: a start that fails after the arrays were stored (here: a batch
-    larger than the training set) removes data/arrays.npz and the lock, keeps the user's file."""
+    larger than the training set) removes data/arrays.npz, the marker and the lock; a
+    directory holding the user's own file is refused before anything is written (#91)."""
     import infozoo
     run = tmp_path / "mine"
     run.mkdir()
     (run / "notes.txt").write_text("mine")
-    for run_dir in (run, tmp_path / "new"):
-        with pytest.raises(ValueError, match="larger than the training set"):
+    for run_dir, needle in ((run, "not made by infozoo"),
+                            (tmp_path / "new", "larger than the training set"),
+                            (tmp_path / "empty", "larger than the training set")):
+        if run_dir.name == "empty":
+            run_dir.mkdir()
+        with pytest.raises(ValueError, match=needle):
             infozoo.fit("classic", run_dir=str(run_dir), data=_digits(), bottleneck=8,
                         epochs=1, batch_size=128, verbose=0)
     assert sorted(os.listdir(run)) == ["notes.txt"] and (run / "notes.txt").read_text() == "mine"
-    assert not (tmp_path / "new").exists()
+    assert not (tmp_path / "new").exists() and os.listdir(tmp_path / "empty") == []
 
 
 # -- the Python API: a model's methods, and the SavedModel endpoints ---------------------------
