@@ -3,15 +3,13 @@ themselves under 2 replicas. Each tolerance is checked to reject a deliberately 
 variant of the estimator, so the tests can fail."""
 import json
 import math
-import subprocess
-import sys
 
 import numpy as np
 import pytest
 from scipy.spatial import cKDTree
 from scipy.special import digamma
 
-from conftest import REPO
+from conftest import run_script
 
 LN2 = math.log(2.0)
 
@@ -39,6 +37,7 @@ def task(name):
 
 
 # -- ksg ------------------------------------------------------------------------------------
+@pytest.mark.slow  # ~8 s
 def test_ksg_equals_independent_cKDTree_implementation():
     from infozoo.probe.estimators.base import standardize
     for name in ("gauss-dense-2", "student-5", "gauss-sparse-1-bij"):
@@ -153,6 +152,7 @@ def test_noisy_needs_sigma_and_is_capped():
 
 
 # -- neural bounds ---------------------------------------------------------------------------
+@pytest.mark.slow  # trains critics
 @pytest.mark.parametrize("bound,critic", [("infonce", "separable"), ("nwj", "concat")])
 def test_neural_bounds(bound, critic):
     t = task("gauss-sparse-1")  # 1.2 bits
@@ -165,6 +165,7 @@ def test_neural_bounds(bound, critic):
     assert abs(indep) < 0.1
 
 
+@pytest.mark.slow  # trains a critic
 def test_infonce_is_capped_at_log_eval_size():
     x = np.random.RandomState(0).randn(400, 2)
     est = MI(x, x + 1e-3 * np.random.RandomState(1).randn(400, 2), "infonce", steps=300,
@@ -226,11 +227,9 @@ print("RESULT" + json.dumps({"replicas": s2.num_replicas_in_sync, "out": out}))
 """
 
 
+@pytest.mark.slow  # a subprocess that trains
 def test_two_replicas_equal_one_replica():
-    p = subprocess.run([sys.executable, "-c", REPLICA_SCRIPT], capture_output=True, text=True,
-                       timeout=600, cwd=REPO)
-    assert p.returncode == 0, p.stderr[-3000:]
-    res = json.loads([ln for ln in p.stdout.splitlines() if ln.startswith("RESULT")][0][6:])
+    res = run_script(REPLICA_SCRIPT)
     assert res["replicas"] == 2
     for est, (one, two) in res["out"].items():
         if est == "infonce":  # data-parallel training: a different run, inside the interval
