@@ -111,7 +111,7 @@ def write_images(model, x_vis, run_dir, writer=None, step=0):
     paths = [write_grid(run_dir, "reconstructions", reconstruction_rows(x_vis, x_hat),
                         step, writer)]
     if model.can_sample:
-        s = np.asarray(model.sample(2 * len(x_vis), 1.0))
+        s = np.asarray(model.sample(2 * len(x_vis), 1.0, seed=next(model.sample_seeds())))
         paths.append(write_grid(run_dir, "samples", [s[:len(x_vis)], s[len(x_vis):]],
                                 step, writer))
     return paths

@@ -235,9 +235,11 @@ def check_model(model, x, tmp_dir=None):
     assert tuple(model.decode(z).shape) == x.shape, "decode does not give images back"
     assert tuple(model.reconstruct(x).shape) == x.shape, "reconstruct changes the shape"
     if model.can_sample:
-        s = model.sample(3, 1.0)
+        s = model.sample(3, 1.0, seed=0)
         assert tuple(s.shape) == (3, *x.shape[1:]) and np.all(np.isfinite(s)), \
             "sample(3) must give 3 finite images"
+        np.testing.assert_array_equal(model.sample(3, 1.0, seed=0), s,
+                                      err_msg="sample(n, seed=s) must fix the samples")
     flow = getattr(model, "flow", None)
     if flow is not None:
         check_flow_round_trip(flow, x)

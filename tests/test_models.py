@@ -50,6 +50,19 @@ def test_flow_round_trip(name):
     check_flow_round_trip(flow, X)
 
 
+def test_a_seed_fixes_the_samples(model):
+    """sample(n, seed=s): the same s gives the same draws, another s others; a model without
+    a prior refuses to sample."""
+    if model.can_sample:
+        a = np.asarray(model.sample(4, 1.0, seed=5))
+        np.testing.assert_array_equal(model.sample(4, 1.0, seed=5), a)
+        # another seed, other draws (a tiny decoder with small weights may move them little)
+        assert not np.array_equal(np.asarray(model.sample(4, 1.0, seed=6)), a)
+    else:
+        with pytest.raises(TypeError, match="no prior to sample from"):
+            model.sample(4, 1.0, seed=5)
+
+
 def test_inn_decode_pads_with_zeros():
     m = make("inn")
     perturb(m.trainable_variables, 0.05)

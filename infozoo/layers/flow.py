@@ -32,6 +32,7 @@ import tensorflow as tf
 import tensorflow_probability as tfp
 
 from infozoo.layers.base import Invertible, register_layer, sum_except_batch, zero_logdet
+from infozoo.util import draws
 
 tfd = tfp.distributions
 
@@ -144,10 +145,11 @@ class Flow(Invertible):
         z, rs, logdet, _ = self._walk(x, c)
         return z, rs, logdet
 
-    def inverse_factored(self, z, rs=None, c=None, temperature=None):
+    def inverse_factored(self, z, rs=None, c=None, temperature=None, seed=None):
         """``(z, [r_l]) -> (x, log|det dF^-1|)``. A missing ``r_l`` (``rs`` None, or an entry
         None) is its prior's mean given ``z_l`` (PIE's extension ``[z, g(z)]``), or a draw at
-        ``temperature`` if one is given; the log-det then covers the bijective steps only."""
+        ``temperature`` if one is given (``seed``: :mod:`infozoo.util.draws`); the log-det
+        then covers the bijective steps only."""
         h = tf.convert_to_tensor(z, self.compute_dtype)
         splits = self.factor_out_steps
         rs = list(rs) if rs is not None else [None] * len(splits)
@@ -160,7 +162,8 @@ class Flow(Invertible):
                 i -= 1
                 r = rs[i]
                 if r is None:
-                    r = s.mean_r(h) if temperature is None else s.sample_r(h, temperature)
+                    r = (s.mean_r(h) if temperature is None else
+                         s.sample_r(h, temperature, draws.sub_seed(seed, i)))
                 h = s.merge(h, tf.convert_to_tensor(r, h.dtype))
             else:
                 h, ld = s.inverse(h, self._c(s, c))
@@ -214,14 +217,15 @@ class Flow(Invertible):
         """``log p(x)`` in nats per example."""
         return self.log_prob_terms(x, c, prior)["log_prob"]
 
-    def sample(self, n, temperature=1.0, c=None):
+    def sample(self, n, temperature=1.0, c=None, seed=None):
         """``n`` draws: ``z ~ N(0, T^2 I)``, every ``r_l`` from its prior at temperature ``T``
-        (``n`` may be a scalar tensor, as in an exported ``sample`` endpoint)."""
+        (``n`` may be a scalar tensor, as in an exported ``sample`` endpoint; ``seed``: an int
+        or a ``SeedGenerator`` fixes the draws, see :mod:`infozoo.util.draws`)."""
         t = tf.cast(temperature, self.compute_dtype)
         shape = tf.concat([tf.reshape(tf.cast(n, tf.int32), [1]),
                            tf.constant(self.z_shape, tf.int32)], 0)
-        z = tf.random.normal(shape, dtype=self.compute_dtype) * t
-        return self.inverse_factored(z, None, c, temperature=t)[0]
+        z = draws.normal(shape, self.compute_dtype, draws.sub_seed(seed, -1)) * t
+        return self.inverse_factored(z, None, c, temperature=t, seed=seed)[0]
 
     # -- every step, for the information probe ---------------------------------------------
     def representations(self, x, c=None):

@@ -7,6 +7,7 @@ from infozoo.hparams import inn as hp_specs
 from infozoo.layers import AffineCoupling, Flow, HaarDownsampling, Inverted, Reshape, Squeeze
 from infozoo.models.base import ZooModel, register_model
 from infozoo.nets.subnets import init_normal
+from infozoo.util import draws
 
 
 @register_model("inn")
@@ -65,7 +66,7 @@ class INNAutoencoder(ZooModel):
         z, _ = self.flow.forward(x)
         return tf.reshape(z, [-1, int(np.prod(self.image_shape))])
 
-    def encode(self, x, training=False):
+    def _encode(self, x, training=False):
         return self.latent(x)[:, :self.bottleneck]
 
     def pad(self, code):
@@ -74,7 +75,7 @@ class INNAutoencoder(ZooModel):
         zeros = tf.zeros([tf.shape(code)[0], dim - self.bottleneck], code.dtype)
         return tf.reshape(tf.concat([code, zeros], 1), [-1, *self.image_shape])
 
-    def decode(self, code, training=False):
+    def _decode(self, code, training=False):
         return self.flow.inverse(self.pad(tf.convert_to_tensor(code, self.compute_dtype)))[0]
 
     def representations(self, x):
@@ -107,7 +108,7 @@ class INNAutoencoder(ZooModel):
     def _ae_terms(self, x):
         lat = self.latent(x)
         code, rest = lat[:, :self.bottleneck], lat[:, self.bottleneck:]
-        x_hat = self.decode(code)
+        x_hat = self._decode(code)
         l1 = tf.reduce_mean(tf.reshape(tf.abs(x_hat - x), [tf.shape(x)[0], -1]), 1)
         dim = int(np.prod(self.image_shape))
         zero_pad = (tf.reduce_mean(rest * rest, 1) if dim > self.bottleneck
@@ -144,6 +145,7 @@ class INNVAE(INNAutoencoder):
         return {"loss": self.hp["w_rec"] * l1 + self.hp["w_pad"] * zero_pad + self.hp["w_mmd"] * d,
                 "l1": l1, "zero_pad": zero_pad, "mmd": d}
 
-    def sample(self, n, temperature=1.0):
-        code = temperature * tf.random.normal([n, self.bottleneck], dtype=self.compute_dtype)
-        return self.decode(code)
+    def _sample(self, n, temperature, seed):
+        """``decode(T * y)``, ``y ~ N(0, I)``, the prior the MMD term pulls the code to."""
+        code = temperature * draws.normal([n, self.bottleneck], self.compute_dtype, seed)
+        return self._decode(code)

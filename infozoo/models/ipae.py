@@ -26,6 +26,7 @@ from infozoo.hparams import stochastic as hp_specs
 from infozoo.losses.information import pairwise_information_bound
 from infozoo.models.base import register_model
 from infozoo.models.stochastic import StochasticAutoencoder
+from infozoo.util import draws
 
 
 @register_model("ipae")
@@ -87,13 +88,13 @@ class IPAE(StochasticAutoencoder):
             tf.convert_to_tensor(self.bank_sigma), idx[:, None], sigma))
         self.bank_count.assign(tf.minimum(count + n, 2 ** 30))
 
-    def sample(self, n, temperature=1.0):
+    def _sample(self, n, temperature, seed):
         """``decode(mu_j + temperature * sigma_j * eps)``, ``j`` uniform over the bank (eq. 6)."""
         filled = tf.minimum(tf.convert_to_tensor(self.bank_count), self.hp["bank_size"])
         m = tf.where(filled > 0, filled, self.hp["bank_size"])
-        j = tf.random.uniform([n], 0, m, dtype=tf.int32)
-        eps = tf.random.normal([n, self.code_size], dtype=self.compute_dtype)
+        j = draws.randint([n], m, draws.sub_seed(seed, 0))
+        eps = draws.normal([n, self.code_size], self.compute_dtype, draws.sub_seed(seed, 1))
         t = tf.cast(temperature, self.compute_dtype)
         z = tf.gather(self.bank_mu, j) + t * tf.gather(self.bank_sigma, j) * eps
-        return self.decode(z)
+        return self._decode(z)
 

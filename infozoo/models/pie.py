@@ -14,6 +14,7 @@ from infozoo.layers.split import Split
 from infozoo.hparams import pie as hp_specs
 from infozoo.models.base import ZooModel, register_model
 from infozoo.models.density import DequantizedDensity
+from infozoo.util import draws
 
 tfd = tfp.distributions
 
@@ -158,16 +159,16 @@ class PIE(DequantizedDensity, ZooModel):
         return reps
 
     # -- encoder, decoder, sampling ------------------------------------------------
-    def encode(self, x, training=False):
+    def _encode(self, x, training=False):
         """``G(x) = z``: the flow with every split's ``r`` dropped, ``[B, code_size]``."""
         return self.flow.forward_factored(tf.convert_to_tensor(x, self.compute_dtype))[0]
 
-    def decode(self, z, training=False):
+    def _decode(self, z, training=False):
         """``G^-1(z)``: the inverse flow, every split extending ``z`` to ``[z, g(z)]``."""
         return self.flow.inverse_factored(tf.convert_to_tensor(z, self.compute_dtype))[0]
 
-    def sample(self, n, temperature=1.0):
+    def _sample(self, n, temperature, seed):
         """``decode(z)``, ``z ~ N(0, temperature^2 I)`` (the paper's N(0, 0.5) is T = sqrt(0.5))."""
         t = tf.cast(temperature, self.compute_dtype)
-        z = tf.random.normal([n, self.latent_dim], dtype=self.compute_dtype) * t
-        return self.decode(z)
+        z = draws.normal([n, self.latent_dim], self.compute_dtype, seed) * t
+        return self._decode(z)
