@@ -15,6 +15,17 @@ def test_every_registered_model_has_a_tiny_config():
     assert set(model_names()) == set(TINY), "add the new model to tests/tiny.py"
 
 
+def test_every_registered_model_imports_from_infozoo_models():
+    import infozoo.models
+    from infozoo.models import INN, Classic, Glow, ZooModel  # noqa: F401  (documented names)
+    from infozoo.registry import get_model_class
+    for name in model_names():
+        cls = get_model_class(name)
+        assert getattr(infozoo.models, cls.__name__) is cls, name
+        assert cls.__name__ in infozoo.models.__all__
+    assert Glow is get_model_class("glow") and INN is get_model_class("inn")
+
+
 @pytest.fixture(params=sorted(TINY))
 def model(request):
     keras.utils.set_random_seed(0)

@@ -81,7 +81,7 @@ class INNAutoencoder(ZooModel):
     def representations(self, x):
         """Every flow step, the code, then the inverse steps back to the reconstruction.
 
-        Forward: ``input``, each step of ``self.flow.forward_steps`` (bijective, with its
+        Forward: ``input``, each step of ``self.flow.representations`` (bijective, with its
         log-det); ``Reshape`` steps are left out (flattened, a reshape is the identity).
         ``code``: the first ``bottleneck`` latent values, not bijective, with
         ``"dropped"``: the zero-padded rest ``z``. Then ``inv_<step>`` for every inverse
