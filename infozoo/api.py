@@ -11,6 +11,7 @@ import os
 import numpy as np
 
 from infozoo import config as config_lib
+from infozoo.util.io import atomic_path
 
 #: image shape of each built-in dataset (``toy25:<spacing>`` is ``toy25``)
 DATASET_SHAPES = {"mnist": (28, 28, 1), "fashion_mnist": (28, 28, 1), "cifar10": (32, 32, 3),
@@ -126,8 +127,8 @@ def _write_arrays(data, run_dir):
     d = os.path.join(run_dir, "data")
     os.makedirs(d, exist_ok=True)
     path = os.path.join(d, "arrays.npz")
-    np.savez(path + ".tmp.npz", x_train=xtr, y_train=ytr, x_test=xte, y_test=yte)
-    os.replace(path + ".tmp.npz", path)
+    with atomic_path(path, suffix=".npz") as tmp:
+        np.savez(tmp, x_train=xtr, y_train=ytr, x_test=xte, y_test=yte)
     return d
 
 

@@ -20,6 +20,7 @@ import socket
 import sys
 
 from infozoo import config as config_lib
+from infozoo.util.io import atomic_write
 
 CONFIG = "config.yaml"
 SEGMENTS = "segments.jsonl"
@@ -47,15 +48,6 @@ def is_run_dir(path):
 
 def _now():
     return datetime.datetime.now().isoformat(timespec="seconds")
-
-
-def _write_atomic(path, text):
-    tmp = f"{path}.tmp-{os.getpid()}"
-    with open(tmp, "w") as f:
-        f.write(text)
-        f.flush()
-        os.fsync(f.fileno())
-    os.replace(tmp, path)
 
 
 # -- creating and locking ----------------------------------------------------------------
@@ -211,7 +203,7 @@ def checkpoint_state(run_dir):
 
 def write_checkpoint_state(run_dir, state):
     state = {k: v for k, v in state.items() if k != "weights_path"}
-    _write_atomic(os.path.join(run_dir, CKPT_DIR, "state.json"), json.dumps(state))
+    atomic_write(os.path.join(run_dir, CKPT_DIR, "state.json"), json.dumps(state))
 
 
 def all_finite(variables):
@@ -355,8 +347,3 @@ def _load_candidate(cfg, c):
         return keras.saving.load_model(c["path"], compile=False)
     except Exception as e:  # noqa: BLE001  (zip/h5/Keras errors on a truncated file)
         raise RuntimeError(f"{type(e).__name__}: {str(e).splitlines()[0][:200]}") from None
-
-
-def describe_weights(w):
-    return (f"{w['source']} {w['path']} (epoch {w['epoch']}, step {w['step']}, "
-            f"global step {w['global_step']})")

@@ -20,6 +20,7 @@ import sys
 import time
 
 from infozoo import config as config_lib
+from infozoo.util.io import atomic_open, atomic_write
 
 DEFAULT_METRICS = ("test_loss", "test_l1", "test_mse")
 
@@ -181,13 +182,11 @@ def aggregate(runs):
 def write_summary(rows, grid, path):
     keys = [k for k, _ in grid]
     cols = ["setting", *keys, "metric", "mean", "std", "n", "ci_low", "ci_high"]
-    tmp = path + ".tmp"
-    with open(tmp, "w", newline="") as f:
+    with atomic_open(path, newline="") as f:
         w = csv.DictWriter(f, fieldnames=cols)
         w.writeheader()
         for r in rows:
             w.writerow({c: r.get(c, "") for c in cols})
-    os.replace(tmp, path)
 
 
 def _number(v):
@@ -255,11 +254,9 @@ def sweep(model, grid_items, seeds=1, jobs=1, out_dir=None, train_args=(), metri
         if {k: old.get(k) for k in spec} != json.loads(json.dumps(spec)):
             raise SweepError(f"{out_dir} holds another sweep ({old}); use another --out, or "
                              f"the same grid, seeds and flags to resume it")
-    with open(manifest + ".tmp", "w") as f:
-        json.dump(spec, f, indent=2)
-    os.replace(manifest + ".tmp", manifest)
-    with open(os.path.join(out_dir, "commands.txt"), "w") as f:
-        f.write("".join(command_line(r["argv"]) + "\n" for r in runs))
+    atomic_write(manifest, json.dumps(spec, indent=2))
+    atomic_write(os.path.join(out_dir, "commands.txt"),
+                 "".join(command_line(r["argv"]) + "\n" for r in runs))
     failed = execute(runs, jobs, os.path.join(out_dir, "logs"), echo)
     rows = aggregate(runs)
     write_summary(rows, grid, os.path.join(out_dir, "summary.csv"))

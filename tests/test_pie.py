@@ -139,14 +139,14 @@ def model64():
 def test_full_flow_round_trip_and_logdet(model64):
     m = model64
     x = tf.constant(images(2, dtype="float64", seed=5))
-    v, logdet = m.full_flow_forward(x)
+    v, logdet = m.flow.forward(x)
     assert v.dtype == tf.float64 and tuple(v.shape) == (2, 64)
-    x_back, logdet_inv = m.full_flow_inverse(v)
+    x_back, logdet_inv = m.flow.inverse(v)
     np.testing.assert_allclose(x_back.numpy(), x.numpy(), atol=1e-10)
     np.testing.assert_allclose(logdet_inv.numpy(), -logdet.numpy(), atol=1e-10)
     with tf.GradientTape() as tape:
         tape.watch(x)
-        v = m.full_flow_forward(x)[0]
+        v = m.flow.forward(x)[0]
     jac = tape.batch_jacobian(v, x).numpy().reshape(2, 64, 64)
     sign, slogdet = np.linalg.slogdet(jac)
     assert np.all(sign != 0)
@@ -173,8 +173,8 @@ def test_log_prob_is_multiscale_flow_when_g_zero_eps_one():
     assert v.shape == (3, 64)
     expected = (-0.5 * v ** 2 - 0.5 * math.log(2 * math.pi)).sum(1) + logdet
     np.testing.assert_allclose(m.log_prob(x).numpy(), expected, rtol=1e-5, atol=1e-3)
-    v2, ld2 = m.full_flow_forward(x)
-    # full_flow_forward orders the parts [z, r_1, ..., r_L]
+    v2, ld2 = m.flow.forward(x)
+    # flow.forward orders the parts [z, r_1, ..., r_L]
     np.testing.assert_allclose(v2.numpy(), np.concatenate([parts[-1]] + parts[:-1], 1),
                                atol=1e-5)
     np.testing.assert_allclose(ld2.numpy(), logdet, rtol=1e-5, atol=1e-4)

@@ -132,19 +132,6 @@ class PIE(DequantizedDensity, ZooModel):
         noise: the multi-scale flow's density, every split's ``r`` under its prior."""
         return self.flow.log_prob_terms(x, prior=lambda z: self.prior(z.dtype).log_prob(z))
 
-    # -- the full bijection F (before the splits drop anything) -------------------
-    def full_flow_forward(self, x):
-        """The bijection ``F``: ``x -> ([z, r_1, ..., r_L] flattened, log|det dF/dx|)``.
-
-        ``self.flow.forward``: every split keeps its dropped part ``r_l``; ``z``
-        comes first, then ``r_1`` (the first split) .. ``r_L``, each flattened.
-        """
-        return self.flow.forward(x)
-
-    def full_flow_inverse(self, v):
-        """``F^-1``: ``[z, r_1, ..., r_L] -> (x, log|det dF^-1/dv|)``."""
-        return self.flow.inverse(v)
-
     def representations(self, x):
         """Every flow step (splits not bijective, with the split-off ``r`` as ``"dropped"``),
         the last forward entry renamed ``code``, then every step of ``decode`` (``inv_<step>``;

@@ -2,6 +2,8 @@
 import json
 import os
 
+from infozoo.util.io import atomic_write
+
 
 def run_probe(run_dir, samples=512, strategy="default", cpu_replicas=1, alpha=1.01,
               gamma="median", data_dir=None, estimators=("ksg", "renyi"), sigma=None, ci=0.95,
@@ -41,6 +43,5 @@ def run_probe(run_dir, samples=512, strategy="default", cpu_replicas=1, alpha=1.
                                formats=formats)
              if "renyi" in result["estimators"] else [])
     result["files"] = files
-    with open(os.path.join(run_dir, "probe.json"), "w") as f:
-        json.dump(result, f, indent=2)
+    atomic_write(os.path.join(run_dir, "probe.json"), json.dumps(result, indent=2))
     return result
