@@ -11,6 +11,7 @@ import os
 import numpy as np
 
 from infozoo import config as config_lib
+from infozoo.util.io import atomic_path
 
 #: image shape of each built-in dataset (``toy25:<spacing>`` is ``toy25``)
 DATASET_SHAPES = {"mnist": (28, 28, 1), "fashion_mnist": (28, 28, 1), "cifar10": (32, 32, 3),
@@ -136,8 +137,8 @@ def _write_arrays(arrays, run_dir):
     created = [p for p in (run_dir, d, path, os.path.join(run_dir, runs.LOCK),
                            os.path.join(run_dir, runs.RUN_MARKER)) if not os.path.exists(p)]
     os.makedirs(d, exist_ok=True)
-    np.savez(path + ".tmp.npz", **dict(zip(names, arrays)))
-    os.replace(path + ".tmp.npz", path)
+    with atomic_path(path, suffix=".npz") as tmp:
+        np.savez(tmp, **dict(zip(names, arrays)))
     runs.mark(run_dir)
     return d, created
 

@@ -12,6 +12,7 @@ import numpy as np
 from infozoo.images import reconstruction_rows, write_grid
 
 from infozoo import runs
+from infozoo.util.io import atomic_write
 
 #: checkpoints kept (the newest is the one resumed from; older ones are a safety margin)
 KEEP = 3
@@ -150,7 +151,7 @@ def write_images(model, x_vis, run_dir, writer=None, step=0):
     paths = [write_grid(run_dir, "reconstructions", reconstruction_rows(x_vis, x_hat),
                         step, writer)]
     if model.can_sample:
-        s = np.asarray(model.sample(2 * len(x_vis), 1.0))
+        s = np.asarray(model.sample(2 * len(x_vis), 1.0, seed=next(model.sample_seeds())))
         paths.append(write_grid(run_dir, "samples", [s[:len(x_vis)], s[len(x_vis):]],
                                 step, writer))
     return paths
@@ -255,6 +256,6 @@ class EarlyStop(keras.callbacks.Callback):
         if v is None or not runs.finite(v):
             return  # a diverged epoch: NaNStop ends the run, no checkpoint follows
         self.history = self.history[:epoch] + [float(v)]
-        runs._write_atomic(self.path, json.dumps(self.state(), indent=1))
+        atomic_write(self.path, json.dumps(self.state(), indent=1))
         if self.stopped:
             self.model.stop_training = True

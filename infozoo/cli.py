@@ -7,6 +7,7 @@ import time
 import click
 
 from infozoo import config as config_lib
+from infozoo.util.io import atomic_write
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
@@ -344,8 +345,7 @@ def eval_cmd(run_dir, as_json, data_dir, test_size, preset):
                    recorded={k: v for k, v in presets.info(preset)["metrics"].items()
                              if k.startswith("test_")})
     try:
-        with open(os.path.join(run_dir, "eval.json"), "w") as f:
-            json.dump(out, f, indent=2)
+        atomic_write(os.path.join(run_dir, "eval.json"), json.dumps(out, indent=2))
     except OSError as e:
         click.echo(f"Note: could not write {os.path.join(run_dir, 'eval.json')} "
                    f"({e.strerror or e}); the results are printed only.", err=True)

@@ -13,6 +13,7 @@ from pathlib import Path
 import yaml
 
 from infozoo.hparams import check_value
+from infozoo.util.io import atomic_write
 
 SECTIONS = ("data", "model_args", "train")
 
@@ -391,10 +392,7 @@ def dump(cfg):
 
 
 def save(cfg, path):
-    tmp = f"{path}.tmp"
-    with open(tmp, "w") as f:
-        f.write(dump(cfg))
-    os.replace(tmp, path)
+    atomic_write(path, dump(cfg))
 
 
 def load(path):

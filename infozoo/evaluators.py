@@ -84,8 +84,9 @@ class DensityEvaluator(Evaluator):
             "recon_l1": float(np.mean(np.abs(x_hat - x))),
             "sharpness_true": sharpness(x[:n_sharp]),
         })
+        seeds = m.sample_seeds()
         for label, t in m.sample_temperatures:
-            s = np.clip(batched(lambda k: m.sample(k, t), n_sharp, bs), 0.0, 1.0)
+            s = np.clip(batched(lambda k: m.sample(k, t, seed=next(seeds)), n_sharp, bs), 0.0, 1.0)
             r.metrics[f"sharpness_{label}"] = sharpness(s)
             r.grids[f"{pre}_samples_{label}"] = [s[i:i + 10] for i in range(0, min(50, len(s)), 10)]
         k = min(10, len(x))
@@ -173,13 +174,16 @@ class StochasticEvaluator(Evaluator):
             k = min(len(x), self.scatter_points)
             r.scatters["toy25_reconstructions"] = ("toy25_scatter", {"x": x[:k],
                                                                      "x_hat": x_hat[:k]})
-            s = batched(lambda c: m.sample(c, 1.0), k, bs)
+            seeds = m.sample_seeds()
+            s = batched(lambda c: m.sample(c, 1.0, seed=next(seeds)), k, bs)
             r.scatters["toy25_samples"] = ("toy25_scatter", {
                 "x": x[:k], "x_hat": s, "labels": ("input", "sample")})
         else:
             from infozoo.sharpness import sharpness
             n_sharp = min(self.sharpness_samples, len(x))
-            s = np.clip(batched(lambda c: m.sample(c, 1.0), max(n_sharp, 50), bs), 0.0, 1.0)
+            seeds = m.sample_seeds()
+            s = np.clip(batched(lambda c: m.sample(c, 1.0, seed=next(seeds)), max(n_sharp, 50),
+                                bs), 0.0, 1.0)
             r.grids["prior_samples"] = [s[i:i + 10] for i in range(0, 50, 10)]
             if n_sharp:
                 r.metrics["sharpness_true"] = sharpness(x[:n_sharp])

@@ -30,6 +30,8 @@ import numpy as np
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 
+from infozoo.util.io import atomic_path
+
 FORMATS = ("png", "pdf", "svg")
 DPI = 110
 
@@ -58,9 +60,8 @@ def save(fig, path, formats=("png",)):
     out = []
     for fmt in formats:
         final = f"{path}.{fmt}"
-        tmp = f"{path}.tmp.{fmt}"
-        fig.savefig(tmp, format=fmt, dpi=DPI)
-        os.replace(tmp, final)
+        with atomic_path(final) as tmp:
+            fig.savefig(tmp, format=fmt, dpi=DPI)
         out.append(final)
     return out
 

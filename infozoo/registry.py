@@ -8,6 +8,7 @@ named by an entry point of the group ``infozoo.models`` (a user's package declar
 ``setup.cfg``), so installed plug-in models are known to the CLI as well.
 """
 import importlib
+import importlib.util
 import pkgutil
 
 ENTRY_POINT_GROUP = "infozoo.models"
@@ -31,9 +32,10 @@ def register_model(name):
 
 
 def builtin_modules():
-    """Names of every module of the ``infozoo.models`` package."""
-    import infozoo.models as pkg
-    return sorted(f"infozoo.models.{m.name}" for m in pkgutil.iter_modules(pkg.__path__))
+    """Names of every module of the ``infozoo.models`` package (found on disk: the package
+    itself, which derives its names from this registry, is not imported here)."""
+    path = importlib.util.find_spec("infozoo.models").submodule_search_locations
+    return sorted(f"infozoo.models.{m.name}" for m in pkgutil.iter_modules(path))
 
 
 def plugin_entry_points():

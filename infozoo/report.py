@@ -7,6 +7,8 @@ images with a summary writer; tables go to ``run_dir/<name>`` (``.json`` or text
 import json
 import os
 
+from infozoo.util.io import atomic_open
+
 
 def write_report(report, run_dir, writer=None, step=0, formats=("png",)):
     """Writes every grid, scatter and table of ``report``; returns the paths written."""
@@ -21,11 +23,10 @@ def write_report(report, run_dir, writer=None, step=0, formats=("png",)):
                                     writer, step)
     for name, obj in report.tables.items():
         path = os.path.join(run_dir, name)
-        with open(path + ".tmp", "w") as f:
+        with atomic_open(path) as f:
             if name.endswith(".json"):
                 json.dump(obj, f, indent=2)
             else:
                 f.write(str(obj).rstrip("\n") + "\n")
-        os.replace(path + ".tmp", path)
         paths.append(path)
     return paths

@@ -22,6 +22,7 @@ import socket
 import sys
 
 from infozoo import config as config_lib
+from infozoo.util.io import atomic_write
 
 CONFIG = "config.yaml"
 SEGMENTS = "segments.jsonl"
@@ -50,15 +51,6 @@ def is_run_dir(path):
 
 def _now():
     return datetime.datetime.now().isoformat(timespec="seconds")
-
-
-def _write_atomic(path, text):
-    tmp = f"{path}.tmp-{os.getpid()}"
-    with open(tmp, "w") as f:
-        f.write(text)
-        f.flush()
-        os.fsync(f.fileno())
-    os.replace(tmp, path)
 
 
 # -- creating and locking ----------------------------------------------------------------
@@ -96,7 +88,7 @@ def mark(run_dir):
     """Writes the marker that says infozoo made ``run_dir`` (once; kept thereafter)."""
     path = os.path.join(run_dir, RUN_MARKER)
     if not os.path.isfile(path):
-        _write_atomic(path, json.dumps({"format": "infozoo-run", "created": _now()}) + "\n")
+        atomic_write(path, json.dumps({"format": "infozoo-run", "created": _now()}) + "\n")
 
 
 def prepare_dir(run_dir):
@@ -322,7 +314,7 @@ def write_checkpoint_state(run_dir, state):
     if "older" in state:
         state["older"] = [{k: v for k, v in o.items() if k != "weights_path"}
                           for o in state["older"]]
-    _write_atomic(os.path.join(run_dir, CKPT_DIR, "state.json"), json.dumps(state))
+    atomic_write(os.path.join(run_dir, CKPT_DIR, "state.json"), json.dumps(state))
 
 
 def all_finite(variables):
@@ -530,8 +522,3 @@ def _load_candidate(cfg, c):
         return keras.saving.load_model(c["path"], compile=False)
     except Exception as e:  # noqa: BLE001  (zip/h5/Keras errors on a truncated file)
         raise RuntimeError(f"{type(e).__name__}: {str(e).splitlines()[0][:200]}") from None
-
-
-def describe_weights(w):
-    return (f"{w['source']} {w['path']} (epoch {w['epoch']}, step {w['step']}, "
-            f"global step {w['global_step']})")

@@ -32,6 +32,7 @@ import sys
 import time
 
 from infozoo import config as config_lib
+from infozoo.util.io import atomic_open, atomic_write
 
 DEFAULT_METRICS = ("test_loss", "test_l1", "test_mse")
 #: values of metrics.json that describe a run rather than measure it (runs.csv only)
@@ -236,26 +237,22 @@ def write_runs(runs, grid, path):
     keys = [k for k, _ in grid]
     names = sorted({k for _, m in done for k, v in m.items() if not isinstance(v, (dict, list))})
     cols = ["setting", *keys, "seed", "run_dir", *names]
-    tmp = path + ".tmp"
-    with open(tmp, "w", newline="") as f:
+    with atomic_open(path, newline="") as f:
         w = csv.DictWriter(f, fieldnames=cols)
         w.writeheader()
         for r, m in done:
             w.writerow({"setting": r["name"], **r["setting"], "seed": r["seed"],
                         "run_dir": r["run_dir"], **{k: m.get(k, "") for k in names}})
-    os.replace(tmp, path)
 
 
 def write_summary(rows, grid, path):
     keys = [k for k, _ in grid]
     cols = ["setting", *keys, "metric", "mean", "std", "n", "ci_low", "ci_high", "ci_note"]
-    tmp = path + ".tmp"
-    with open(tmp, "w", newline="") as f:
+    with atomic_open(path, newline="") as f:
         w = csv.DictWriter(f, fieldnames=cols)
         w.writeheader()
         for r in rows:
             w.writerow({c: "" if r.get(c) is None else r[c] for c in cols})
-    os.replace(tmp, path)
 
 
 def _number(v):
@@ -364,11 +361,9 @@ def sweep(model, grid_items, seeds=1, jobs=1, out_dir=None, train_args=(), metri
             raise SweepError(f"{out_dir} holds another sweep ({problem}); use another --out, "
                              f"or the same model, flags and swept keys with the same or more "
                              f"seeds and values to resume or extend it")
-    with open(manifest + ".tmp", "w") as f:
-        json.dump(spec, f, indent=2)
-    os.replace(manifest + ".tmp", manifest)
-    with open(os.path.join(out_dir, "commands.txt"), "w") as f:
-        f.write("".join(command_line(r["argv"]) + "\n" for r in runs))
+    atomic_write(manifest, json.dumps(spec, indent=2))
+    atomic_write(os.path.join(out_dir, "commands.txt"),
+                 "".join(command_line(r["argv"]) + "\n" for r in runs))
     failed = execute(runs, jobs, os.path.join(out_dir, "logs"), echo)
     rows = aggregate(runs)
     write_summary(rows, grid, os.path.join(out_dir, "summary.csv"))

@@ -15,6 +15,7 @@ from infozoo import config as config_lib
 from infozoo import data as data_lib
 from infozoo import runs, tb
 from infozoo.runs import build_model, compile_model, make_optimizer  # noqa: F401 (public)
+from infozoo.util.io import atomic_write
 
 
 class TrainingDiverged(RuntimeError):
@@ -353,7 +354,7 @@ def finalise(run, train_seconds, images_per_s, trained, verbose=1):
             old = json.load(f)
         for k in ("wall_time_s", "images_per_s"):
             metrics[k] = old.get(k, metrics[k])
-    runs._write_atomic(prev, json.dumps(metrics, indent=2))
+    atomic_write(prev, json.dumps(metrics, indent=2))
     tb.log_run(run_dir, cfg, metrics, step=last)  # test metrics, HParams end
     if t.get("export", True):   # --no-export: tiny runs and sweeps skip the SavedModel
         export.export_model(final, os.path.join(run_dir, runs.EXPORT_DIR), weights, run_dir,

@@ -1,3 +1,7 @@
+"""Helpers every test file shares: the CLI and scripts in fresh processes, random weights.
+
+Tiny model configs and the tiny INN's CLI flags are in ``tests/tiny.py``."""
+import json
 import os
 import subprocess
 import sys
@@ -17,6 +21,18 @@ def run_cli(*args, timeout=300, env=None, check=None):
     if check is not None:
         assert p.returncode == check, f"exit {p.returncode}\n{p.stdout[-3000:]}\n{p.stderr[-3000:]}"
     return p
+
+
+def run_script(script, *args, timeout=600, env=None):
+    """Runs ``python -c SCRIPT ARGS`` in a fresh process (from the repository root) and returns
+    the JSON the script printed after ``RESULT`` (its last such line)."""
+    e = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3", **(env or {})}
+    p = subprocess.run([sys.executable, "-c", script, *map(str, args)], capture_output=True,
+                       text=True, timeout=timeout, cwd=REPO, env=e)
+    assert p.returncode == 0, p.stderr[-3000:]
+    lines = [ln for ln in p.stdout.splitlines() if ln.startswith("RESULT")]
+    assert lines, f"the script printed no RESULT line\n{p.stdout[-3000:]}\n{p.stderr[-3000:]}"
+    return json.loads(lines[-1][len("RESULT"):])
 
 
 def perturb(variables, scale=0.05, seed=0):

@@ -25,6 +25,7 @@ def doc_snippets(path):
     return re.findall(r"^```python\n(.*?)^```", text, flags=re.S | re.M)
 
 
+@pytest.mark.slow  # a subprocess that trains
 def test_api_doc_snippets_run(tmp_path):
     blocks = doc_snippets("docs/api.md")
     assert len(blocks) >= 8
@@ -37,6 +38,7 @@ def test_api_doc_snippets_run(tmp_path):
         assert (tmp_path / f).exists(), f
 
 
+@pytest.mark.slow  # a fresh process
 @pytest.mark.parametrize("order", ["infozoo first", "keras first"])
 def test_load_model_after_import_infozoo_alone(tmp_path, order):
     """In a fresh process: with Keras imported first, loading fails until `import infozoo`
@@ -73,6 +75,7 @@ def test_load_model_after_import_infozoo_alone(tmp_path, order):
     assert p.returncode == 0 and "PIE OK" in p.stdout, p.stderr[-3000:]
 
 
+@pytest.mark.slow  # a fresh process
 def test_plugin_model_joins_the_registry_by_entry_point(tmp_path):
     (tmp_path / "myplug.py").write_text(textwrap.dedent("""
         from infozoo.models.classic import ClassicAutoencoder
@@ -112,6 +115,7 @@ def test_a_broken_plugin_names_itself(monkeypatch):
         registry.model_names()
 
 
+@pytest.mark.slow  # ~4 s
 def test_build_uses_the_config_and_its_dataset_sections():
     import infozoo
     from infozoo import config as config_lib
@@ -142,6 +146,7 @@ def test_fit_refuses_a_model_its_config_cannot_carry(tmp_path):
     assert not (tmp_path / "r").exists()
 
 
+@pytest.mark.slow  # trains
 def test_training_run_writes_hparams_config_text_and_test_scalars(tmp_path):
     """A real (tiny) training run: its event files hold the HParams session start and end,
     the resolved config as text, and the final test metrics as scalars."""

@@ -98,6 +98,7 @@ def test_under_tf_function_with_a_dynamic_batch_and_sample_shapes():
     assert s.shape == (2, 3, *SHAPE) and np.all(np.isfinite(s))
 
 
+@pytest.mark.slow  # trains
 def test_trainable_variables_are_the_flows_and_train_it():
     flow = _flow()
     dist = _dist(flow)

@@ -7,11 +7,14 @@ import sys
 import time
 
 import numpy as np
+import pytest
 
 from conftest import REPO, run_cli
+from tiny import INN_FLAGS
 
-TINY_INN = ["--dataset", "digits", "--conv-blocks", "1", "--conv-hidden", "8",
-            "--fc-hidden", "16", "--bottleneck", "8", "--batch-size", "32", "--quiet"]
+pytestmark = pytest.mark.slow  # every test runs the CLI in a subprocess
+
+TINY_INN = [*INN_FLAGS, "--batch-size", "32"]
 
 
 def test_help_does_not_import_tensorflow():

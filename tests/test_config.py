@@ -56,6 +56,7 @@ def test_flags_come_from_scalar_model_args():
     assert "bottleneck" in keys and "conv_hidden" in keys
 
 
+@pytest.mark.slow  # builds every zoo config (~10 s)
 def test_every_zoo_config_resolves_and_builds():
     import numpy as np
     from infozoo.train import build_model

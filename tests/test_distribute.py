@@ -8,12 +8,13 @@ draws themselves are checked: each replica's rows are distinct and together they
 draws of one device with the same seed state. Logical CPU devices must be configured at
 process start, so all of it runs in one subprocess.
 """
-import json
-import subprocess
-import sys
 
 import numpy as np
 import pytest
+
+from conftest import run_script
+
+pytestmark = pytest.mark.slow  # every model trained at 1 and 2 replicas in a subprocess
 
 SCRIPT = r"""
 import os, json
@@ -70,10 +71,7 @@ print("RESULT" + json.dumps(out))
 
 @pytest.fixture(scope="module")
 def result():
-    p = subprocess.run([sys.executable, "-c", SCRIPT], capture_output=True, text=True,
-                       timeout=600)
-    assert p.returncode == 0, p.stderr[-3000:]
-    return json.loads([ln for ln in p.stdout.splitlines() if ln.startswith("RESULT")][0][6:])
+    return run_script(SCRIPT)
 
 
 #: glow: ActNorm's data-dependent init takes the global batch's moments as a sum of two

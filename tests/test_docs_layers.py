@@ -8,6 +8,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+pytestmark = pytest.mark.slow  # 300 training steps of a flow
+
 DOC = Path(__file__).resolve().parent.parent / "docs" / "layers.md"
 
 
@@ -22,7 +24,10 @@ def test_conditional_flow_example_runs():
     assert samples.shape == (40, 8, 8, 1) and np.all(np.isfinite(samples))
     means = np.stack([np.asarray(samples)[labels == k].mean(0) for k in range(10)])
     assert np.abs(means[:, None] - means[None]).max() > 0.1   # the classes differ
-    assert accuracy > 0.5                                        # chance is 0.1
+    # chance is 0.1, the documented run 0.947; on 360 test digits an accuracy's SE is at most
+    # 0.026, so 0.5 is 17 SE below the run and 15 above chance: it catches a flow that did
+    # not learn, not another CPU's rounding
+    assert accuracy > 0.5
 
 
 def _block(text, name):

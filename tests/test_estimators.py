@@ -3,15 +3,13 @@ themselves under 2 replicas. Each tolerance is checked to reject a deliberately 
 variant of the estimator, so the tests can fail."""
 import json
 import math
-import subprocess
-import sys
 
 import numpy as np
 import pytest
 from scipy.spatial import cKDTree
 from scipy.special import digamma
 
-from conftest import REPO
+from conftest import run_script
 
 LN2 = math.log(2.0)
 
@@ -44,6 +42,7 @@ def task(name):
 
 
 # -- ksg ------------------------------------------------------------------------------------
+@pytest.mark.slow  # ~8 s
 def test_ksg_equals_independent_cKDTree_implementation():
     from infozoo.probe.estimators.base import standardize
     for name in ("gauss-dense-2", "student-5", "gauss-sparse-1-bij"):
@@ -248,7 +247,7 @@ def test_mutual_information_refuses_noisy_which_ignores_x():
 
 
 # -- neural bounds ---------------------------------------------------------------------------
-@pytest.mark.slow
+@pytest.mark.slow  # trains critics
 @pytest.mark.parametrize("bound,critic", [("infonce", "separable"), ("nwj", "concat"),
                                           ("smile", "separable")])
 def test_neural_bounds(bound, critic):
@@ -304,6 +303,7 @@ def test_lower_bounds_out_of_range_or_nan_are_flagged_not_numbers():
     assert estimate(Fake(3.0), x, x).flag is None  # inside [0, log2 64]: a number
 
 
+@pytest.mark.slow  # trains critics
 def test_neural_bound_at_64_samples_is_a_number_in_range_or_flagged():
     """The fault battery's case (64 samples): never a figure outside [0, log2 n_eval]."""
     import warnings
@@ -318,6 +318,7 @@ def test_neural_bound_at_64_samples_is_a_number_in_range_or_flagged():
         assert (e.flag is not None and np.isnan(e.value)) or -0.2 <= e.value <= lim + 0.2, e
 
 
+@pytest.mark.slow  # trains a critic
 def test_infonce_is_capped_at_log_eval_size():
     x = np.random.RandomState(0).randn(400, 2)
     est = MI(x, x + 1e-3 * np.random.RandomState(1).randn(400, 2), "infonce", steps=300,
@@ -425,12 +426,9 @@ print("RESULT" + json.dumps({"replicas": s2.num_replicas_in_sync, "out": out}))
 """
 
 
-@pytest.mark.slow
+@pytest.mark.slow  # a subprocess that trains
 def test_two_replicas_equal_one_replica():
-    p = subprocess.run([sys.executable, "-c", REPLICA_SCRIPT], capture_output=True, text=True,
-                       timeout=600, cwd=REPO)
-    assert p.returncode == 0, p.stderr[-3000:]
-    res = json.loads([ln for ln in p.stdout.splitlines() if ln.startswith("RESULT")][0][6:])
+    res = run_script(REPLICA_SCRIPT)
     assert res["replicas"] == 2
     for est, (one, two) in res["out"].items():
         if est in ("infonce", "flow"):  # data-parallel training: inside the interval

@@ -64,6 +64,7 @@ def test_samples_at_temperatures():
     assert np.abs(s1 - s0[:1]).mean() > np.abs(s7 - s0[:1]).mean() > 0
 
 
+@pytest.mark.slow  # ~4 s
 def test_lu_steps_are_seeded_differently():
     m = _glow(steps_per_level=2)
     ws = [s.matrix().numpy() for s in m.flow.steps if isinstance(s, InvertibleConv1x1)
@@ -71,6 +72,7 @@ def test_lu_steps_are_seeded_differently():
     assert len(ws) == 2 and np.abs(ws[0] - ws[1]).max() > 0.1
 
 
+@pytest.mark.slow  # CLI subprocesses, trains
 def test_cli_train_export_and_probe(tmp_path):
     run = tmp_path / "glow"
     p = run_cli("train", "glow", "--dataset", "digits", "--epochs", "1", "--train-size", "64",

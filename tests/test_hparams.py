@@ -67,6 +67,7 @@ def test_models_check_store_and_return_their_hyperparameters():
     assert sig.parameters["beta"].default == 1.0 and "input_shape" in sig.parameters
 
 
+@pytest.mark.slow  # CLI subprocesses
 def test_cli_flags_take_type_and_help_from_the_declaration(tmp_path):
     env_run = [sys.executable, "-m", "infozoo.cli", "train", "vae"]
     help_text = subprocess.run([*env_run, "--help"], capture_output=True, text=True).stdout

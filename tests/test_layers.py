@@ -9,6 +9,8 @@ from infozoo.layers import FixedPermutation, Householder, Inverted, Split, Squee
 from infozoo.layers import ActNorm, AdditiveCoupling, GLOWCoupling, InvertibleConv1x1, RNVPCoupling
 from infozoo.layers import MaskedAutoregressive, RQSplineCoupling
 from infozoo.nets.subnets import ConvSubnet, DenseSubnet
+from infozoo.testing import (check_config_round_trip, check_gradients, check_invertible,
+                             check_logdet, check_mixed_policy, check_round_trip)
 
 # name -> (factory(dtype), per-example input shape[, per-example condition shape]).
 # Every registered layer must be here; names ending in "_cond" run with a condition c.
@@ -78,7 +80,8 @@ VOLUME_PRESERVING = {"Householder", "AdditiveCoupling"}
 def test_every_registered_layer_is_in_the_suite():
     missing = set(LAYER_REGISTRY) - {k.split("_")[0] for k in FACTORIES} - NOT_BIJECTIVE
     assert not missing, f"add these layers to FACTORIES: {sorted(missing)}"
-    assert Split.bijective is False
+    # the layers left out are exactly the registered ones that say they drop information
+    assert NOT_BIJECTIVE == {n for n, cls in LAYER_REGISTRY.items() if not cls.bijective}
 
 
 def _make(name, dtype="float32", batch=5, seed=0, scale=1.0):
@@ -99,83 +102,25 @@ def _make(name, dtype="float32", batch=5, seed=0, scale=1.0):
 @pytest.mark.parametrize("scale", [1.0, 30.0])
 def test_round_trip(name, scale):
     layer, x, c = _make(name, scale=scale)
-    y, ld_f = layer.forward(x, c)
-    x_back, ld_i = layer.inverse(tf.identity(y), c)
-    np.testing.assert_allclose(x_back, x, rtol=1e-5, atol=1e-5 * scale)
-    np.testing.assert_allclose(ld_f, -layer.inverse(y, c)[1], rtol=1e-5, atol=1e-5)
-    # and the other way: forward(inverse(y)) = y
-    y2 = np.random.RandomState(7).normal(0, scale, y.shape).astype("float32")
-    x2, _ = layer.inverse(y2, c)
-    np.testing.assert_allclose(layer.forward(tf.identity(x2), c)[0], y2, rtol=1e-5,
-                               atol=1e-5 * scale)
-    assert ld_f.shape == (x.shape[0],)
-    if c is not None:  # the condition changes the map, and is required
-        assert np.abs(layer.forward(x, c[::-1])[0] - y).max() > 1e-4
-        with pytest.raises(ValueError, match="conditional"):
-            layer.forward(x)
+    check_round_trip(layer, x, c, scale=scale)
 
 
 @pytest.mark.parametrize("name", sorted(FACTORIES))
 def test_logdet_matches_autodiff_jacobian(name):
     layer, x, c = _make(name, dtype="float64", batch=3)
-    x = tf.constant(x)
-    with tf.GradientTape() as tape:
-        tape.watch(x)
-        y, ld = layer.forward(x, c)
-        y_flat = tf.reshape(y, [x.shape[0], -1])
-    jac = tape.batch_jacobian(y_flat, x)
-    jac = tf.reshape(jac, [x.shape[0], y_flat.shape[1], -1]).numpy()
-    sign, logabs = np.linalg.slogdet(jac)
-    assert np.all(sign != 0)
-    np.testing.assert_allclose(ld.numpy(), logabs, rtol=1e-8, atol=1e-8)
-    if layer.trainable_variables and not VOLUME_PRESERVING.intersection(name.split("_")):
-        assert np.abs(logabs).max() > 1e-3  # a non-trivial Jacobian was tested
-    # the inverse's log-det against autodiff too (y held fixed)
-    y = tf.constant(y.numpy())
-    with tf.GradientTape() as tape:
-        tape.watch(y)
-        xb, ld_i = layer.inverse(y, c)
-        xb_flat = tf.reshape(xb, [x.shape[0], -1])
-    jac = tf.reshape(tape.batch_jacobian(xb_flat, y), [x.shape[0], xb_flat.shape[1], -1])
-    np.testing.assert_allclose(ld_i.numpy(), np.linalg.slogdet(jac.numpy())[1],
-                               rtol=1e-8, atol=1e-8)
+    # a non-trivial Jacobian is tested wherever the layer has weights that change the volume
+    check_logdet(layer, x, c, nontrivial=bool(layer.trainable_variables) and not
+                 VOLUME_PRESERVING.intersection(name.split("_")))
 
 
 @pytest.mark.parametrize("name", sorted(FACTORIES))
 def test_gradients_finite(name):
-    layer, x, c = _make(name)
-    x = tf.constant(x)
-    with tf.GradientTape() as tape:
-        tape.watch(x)
-        y, ld = layer.forward(x, c)
-        x_back, _ = layer.inverse(y, c)
-        loss = tf.reduce_mean(y ** 2) - tf.reduce_mean(ld) + tf.reduce_mean(x_back)
-        if getattr(layer, "multiscale", False):  # the split priors' g enter the density only
-            loss += tf.reduce_mean(layer.log_prob(x, c))
-    targets = [x] + list(layer.trainable_variables)  # the input too, for layers without weights
-    grads = tape.gradient(loss, targets)
-    for v, g in zip(targets, grads):
-        assert g is not None, f"no gradient for {getattr(v, 'path', 'the input')}"
-        assert np.all(np.isfinite(g)), f"non-finite gradient for {getattr(v, 'path', 'input')}"
+    check_gradients(*_make(name))
 
 
 @pytest.mark.parametrize("name", sorted(FACTORIES))
 def test_config_round_trip(name):
-    import json
-
-    import keras
-    layer, x, c = _make(name)
-    # through JSON, as a .keras file stores it
-    cfg = json.loads(json.dumps(keras.saving.serialize_keras_object(layer)))
-    clone = keras.saving.deserialize_keras_object(cfg)
-    if not clone.built:
-        clone.build((None, *x.shape[1:]))
-    assert len(clone.weights) == len(layer.weights)
-    clone.set_weights(layer.get_weights())
-    np.testing.assert_allclose(clone.forward(x, c)[0], layer.forward(x, c)[0], rtol=1e-6,
-                               atol=1e-6)
-    np.testing.assert_allclose(clone.inverse(layer.forward(x, c)[0], c)[0], x, rtol=1e-5,
-                               atol=1e-5)
+    check_config_round_trip(*_make(name))   # through JSON, as a .keras file stores it
 
 
 def test_haar_is_orthonormal_and_orders_low_pass_first():
@@ -304,7 +249,6 @@ def test_float64_split_prior_uses_exact_eps():
 
 # -- mixed precision: the same invariants under Keras' mixed policies ----------------------
 MIXED = {"mixed_bfloat16": "bfloat16", "mixed_float16": "float16"}
-EPS = {"bfloat16": 2.0 ** -7, "float16": 2.0 ** -10}   # machine epsilons (8 and 11 bits)
 
 
 @pytest.mark.parametrize("name", sorted(FACTORIES))
@@ -315,33 +259,18 @@ def test_round_trip_and_logdet_under_mixed_policy(name, policy):
     same input half) and the log-det matches the float32 autodiff Jacobian."""
     layer, x, c = _make(name, dtype=policy, batch=2)
     assert layer.compute_dtype == "float32" and x.dtype == np.float32
-    subnets = [l for l in layer._flatten_layers(include_self=False)   # leaves with weights
-               if l.trainable_variables and not hasattr(l, "forward")
-               and not l._flatten_layers(include_self=False)]
-    for net in subnets:  # the plain networks inside really compute in the low precision
-        assert net.compute_dtype == MIXED[policy], (net.name, net.compute_dtype)
+    # all-float32 layers have no Jacobian to check here; flows are made of the layers checked
+    # one by one (saves time; test_check_invertible_on_registered_layers checks a flow's)
+    subnets = check_mixed_policy(layer, x, c, policy, jacobian=not name.startswith("Flow"))
     if any(k in name for k in ("Coupling", "Flow")):
         assert subnets, "a coupling without subnets was tested"
-    x = tf.constant(x)
-    with tf.GradientTape() as tape:
-        tape.watch(x)
-        y, ld = layer.forward(x, c)
-        y_flat = tf.reshape(y, [x.shape[0], -1])
-    assert y.dtype == tf.float32 and ld.dtype == tf.float32
-    x_back, ld_i = layer.inverse(tf.identity(y), c)
-    # exact up to float32 rounding: the inverse recomputes every subnet on the same input
-    np.testing.assert_allclose(x_back, x, rtol=1e-5, atol=1e-5)
-    np.testing.assert_allclose(ld, -ld_i, rtol=1e-5, atol=1e-5)
-    if not subnets or name.startswith("Flow"):
-        return   # all-float32 layers, and flows of the layers checked one by one (saves time)
-    jac = tape.batch_jacobian(y_flat, x)
-    jac = tf.reshape(jac, [x.shape[0], y_flat.shape[1], -1]).numpy().astype("float64")
-    # The log-det is the float32 sum of the applied log-scales. Autodiff's Jacobian goes
-    # through the subnets' low-precision backward pass: its off-diagonal blocks (which
-    # cancel in the exact determinant) carry relative errors of the low dtype's eps, so
-    # slogdet agrees to ~eps * (1 + |log-det|) (bf16: 2^-7, fp16: 2^-10).
-    eps = EPS[MIXED[policy]]
-    np.testing.assert_allclose(ld.numpy(), np.linalg.slogdet(jac)[1], rtol=eps, atol=eps)
+
+
+@pytest.mark.parametrize("name", ["RNVPCoupling_cond", "Flow_multiscale"])
+def test_check_invertible_on_registered_layers(name):
+    """The public harness (float64 and mixed-policy copies made from the layer's config) on a
+    conditional coupling and a multi-scale flow, the flow's mixed-policy Jacobian included."""
+    check_invertible(*_make(name))
 
 
 @pytest.mark.parametrize("order", ["forward", "reverse"])

@@ -27,7 +27,9 @@ def test_mmd_near_zero_for_one_distribution_and_grows_with_shift():
     x = rng.normal(size=(500, 4)).astype("float32")
     vals = [float(mmd(x, rng.normal(shift, 1.0, (500, 4)).astype("float32")))
             for shift in (0.0, 0.5, 1.0, 2.0)]
-    assert abs(vals[0]) < 0.01
+    # MMD^2_u of two samples of 500 from one 4-d normal has sd 0.0042 (100 pairs, seed 5):
+    # 0.02 is 4.8 sd (0.01 was 2.4 sd: luck)
+    assert abs(vals[0]) < 0.02
     assert vals[0] < vals[1] < vals[2] < vals[3]
 
 

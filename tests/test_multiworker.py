@@ -16,12 +16,11 @@ import numpy as np
 import pytest
 
 from conftest import REPO, run_cli
+from tiny import INN_FLAGS
 
-pytestmark = pytest.mark.multiworker
+pytestmark = [pytest.mark.multiworker, pytest.mark.slow]
 
-INN = ["inn", "--dataset", "digits", "--conv-blocks", "1", "--conv-hidden", "8",
-       "--fc-hidden", "16", "--bottleneck", "8", "--batch-size", "32", "--quiet",
-       "--set", "train.image_every=0"]
+INN = ["inn", *INN_FLAGS, "--batch-size", "32", "--set", "train.image_every=0"]
 IPAE = ["ipae", "--dataset", "digits", "--code-size", "2", "--arch", "mlp", "--set", "hidden=[16]",
         "--k", "2", "--nj", "2", "--probe-size", "0", "--batch-size", "32", "--quiet",
         "--set", "train.image_every=0"]

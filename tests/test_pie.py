@@ -1,27 +1,19 @@
 """Tests of PIE (Pseudo-Invertible Encoder), its Householder and Split layers, and sharpness."""
 import math
 
+import keras
 import numpy as np
 import pytest
+import tensorflow as tf
 
-tf = pytest.importorskip("tensorflow")
-keras = pytest.importorskip("keras")
-
-from infozoo.layers.householder import Householder  # noqa: E402
-from infozoo.layers.split import Split  # noqa: E402
-from infozoo.models.pie import PIE  # noqa: E402
-from infozoo.sharpness import sharpness, sharpness_per_image  # noqa: E402
+from conftest import perturb
+from infozoo.layers.householder import Householder
+from infozoo.layers.split import Split
+from infozoo.models.pie import PIE
+from infozoo.sharpness import sharpness, sharpness_per_image
 
 TINY = dict(input_shape=(8, 8, 1), conv_hidden=8, conv_hidden_layers=1, linear_hidden=16,
             linear_hidden_layers=1, g_hidden=8, couplings_per_block=2, reflections=2)
-
-
-def randomise(layer_or_model, scale=0.1, seed=0):
-    """Overwrite every trainable weight with small random values, so zero-initialised
-    subnets (identity couplings, g = 0) become non-trivial."""
-    rng = np.random.RandomState(seed)
-    for v in layer_or_model.trainable_variables:
-        v.assign(tf.cast(scale * rng.randn(*v.shape), v.dtype))
 
 
 def images(n, shape=(8, 8, 1), seed=0, dtype="float32"):
@@ -75,7 +67,7 @@ def test_split_log_density_closed_form(shape, keep):
     eps = 0.1
     layer = Split(keep, shape[-1], eps=eps, g="learned", hidden=8)
     layer.build((None, *shape))
-    randomise(layer, scale=0.3)
+    perturb(layer.trainable_variables, 0.3)
     x = images(4, shape, seed=3)
     z, r, lp = layer.split_forward(x)
     x_ext, ld = layer.inverse(z)                     # [z, g(z)]
@@ -127,7 +119,7 @@ def test_architecture_and_shapes():
 
 def test_decode_encode_is_identity_on_z():
     m = PIE(**TINY, input_range=None)  # decoding random codes leaves [0, 1]
-    randomise(m, scale=0.05)
+    perturb(m.trainable_variables, 0.05)
     z = np.random.RandomState(0).randn(4, 10).astype("float32")
     np.testing.assert_allclose(m.encode(m.decode(z)).numpy(), z, atol=1e-4)
 
@@ -139,21 +131,22 @@ def model64():
         m = PIE(**{**TINY, "dtype": "float64"})
     finally:
         keras.config.set_floatx("float32")
-    randomise(m, scale=0.1, seed=4)
+    perturb(m.trainable_variables, 0.1, seed=4)
     return m
 
 
+@pytest.mark.slow  # a 64x64 PIE, ~5 s
 def test_full_flow_round_trip_and_logdet(model64):
     m = model64
     x = tf.constant(images(2, dtype="float64", seed=5))
-    v, logdet = m.full_flow_forward(x)
+    v, logdet = m.flow.forward(x)
     assert v.dtype == tf.float64 and tuple(v.shape) == (2, 64)
-    x_back, logdet_inv = m.full_flow_inverse(v)
+    x_back, logdet_inv = m.flow.inverse(v)
     np.testing.assert_allclose(x_back.numpy(), x.numpy(), atol=1e-10)
     np.testing.assert_allclose(logdet_inv.numpy(), -logdet.numpy(), atol=1e-10)
     with tf.GradientTape() as tape:
         tape.watch(x)
-        v = m.full_flow_forward(x)[0]
+        v = m.flow.forward(x)[0]
     jac = tape.batch_jacobian(v, x).numpy().reshape(2, 64, 64)
     sign, slogdet = np.linalg.slogdet(jac)
     assert np.all(sign != 0)
@@ -164,7 +157,7 @@ def test_full_flow_round_trip_and_logdet(model64):
 def test_log_prob_is_multiscale_flow_when_g_zero_eps_one():
     """§3.4: g = 0 and eps = 1 give a multi-scale flow, log N(F(x); 0, I) + log|det J_F|."""
     m = PIE(**{**TINY, "g": "zero", "eps": 1.0})
-    randomise(m, scale=0.1, seed=6)
+    perturb(m.trainable_variables, 0.1, seed=6)
     x = images(3, seed=7)
     # walk the steps independently: splits are plain slices, every part is N(0, 1)
     h, parts, logdet = tf.constant(x), [], np.zeros(3)
@@ -180,8 +173,8 @@ def test_log_prob_is_multiscale_flow_when_g_zero_eps_one():
     assert v.shape == (3, 64)
     expected = (-0.5 * v ** 2 - 0.5 * math.log(2 * math.pi)).sum(1) + logdet
     np.testing.assert_allclose(m.log_prob(x).numpy(), expected, rtol=1e-5, atol=1e-3)
-    v2, ld2 = m.full_flow_forward(x)
-    # full_flow_forward orders the parts [z, r_1, ..., r_L]
+    v2, ld2 = m.flow.forward(x)
+    # flow.forward orders the parts [z, r_1, ..., r_L]
     np.testing.assert_allclose(v2.numpy(), np.concatenate([parts[-1]] + parts[:-1], 1),
                                atol=1e-5)
     np.testing.assert_allclose(ld2.numpy(), logdet, rtol=1e-5, atol=1e-4)
@@ -189,7 +182,7 @@ def test_log_prob_is_multiscale_flow_when_g_zero_eps_one():
 
 def test_loss_terms_consistent():
     m = PIE(**{**TINY, "dequantize": False})
-    randomise(m, scale=0.05, seed=8)
+    perturb(m.trainable_variables, 0.05, seed=8)
     x = images(3, seed=9)
     t = {k: v.numpy() for k, v in m.loss_terms(x).items()}
     assert set(t) == set(m.term_names)
@@ -204,6 +197,7 @@ def test_loss_terms_consistent():
     assert np.all(np.isfinite(noisy)) and not np.allclose(noisy, t["nll"])
 
 
+@pytest.mark.slow  # trains
 def test_one_training_step_finite():
     # a shallower PIE than TINY: graph tracing of the train step dominates the run time
     m = PIE(**{**TINY, "conv_blocks": 1, "linear_dims": [4], "couplings_per_block": 1})
@@ -216,7 +210,7 @@ def test_one_training_step_finite():
 
 def test_config_round_trip():
     m = PIE(**{**TINY, "eps": 0.316, "linear_dims": [12, 6]})
-    randomise(m, scale=0.05, seed=11)
+    perturb(m.trainable_variables, 0.05, seed=11)
     cfg = m.get_config()
     assert cfg["eps"] == 0.316 and list(cfg["linear_dims"]) == [12, 6]
     m2 = PIE.from_config(cfg)

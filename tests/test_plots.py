@@ -46,9 +46,15 @@ def test_intervals_become_error_bars_and_stretch_the_axes():
     ax = plots.information_plane(r, intervals=ci).axes[0]
     lo, hi = ax.get_xlim()
     assert lo <= xs.min() - 3.0 and hi >= xs.max() + 3.0
-    assert plots.entropy_change(r, intervals={"S": ci["I_XT"]}) is not None
+    # entropy_change: the S bars (and only they, the one interval given) get error bars
+    # reaching the interval
+    from matplotlib.container import ErrorbarContainer
+    ax = plots.entropy_change(r, intervals={"S": ci["I_XT"]}).axes[0]
+    assert sum(isinstance(c, ErrorbarContainer) for c in ax.containers) == 1
+    assert ax.get_ylim()[1] >= xs.max() + 3.0
 
 
+@pytest.mark.slow  # TensorBoard and four formats, ~8 s
 def test_write_plots_formats_and_tensorboard(tmp_path):
     import tensorflow as tf
     writer = tf.summary.create_file_writer(str(tmp_path / "tb"))

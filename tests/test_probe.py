@@ -3,13 +3,11 @@
 import json
 import math
 import os
-import subprocess
-import sys
 
 import numpy as np
 import pytest
 
-from conftest import REPO, perturb, run_cli
+from conftest import perturb, run_cli, run_script
 
 ALPHAS = (1.01, 2.0, 1.0, 0.5)
 
@@ -161,6 +159,7 @@ class _Toy:
                 {"name": "reconstruction", "value": r, "bijective": False, "logdet": None}]
 
 
+@pytest.mark.slow  # ~5 s
 def test_exact_entropy_change_linear_and_householder(rng):
     from infozoo.probe import probe
     a = np.array([[2.0, 0.3, 0, 0], [0, 0.5, 0.1, 0], [0.2, 0, 3.0, 0], [0, 0, 0.4, -1.5]])
@@ -185,7 +184,6 @@ def test_exact_entropy_change_linear_and_householder(rng):
 
 
 def _tiny(name):
-    sys.path.insert(0, os.path.join(REPO, "tests"))
     from tiny import SHAPE, make
     import keras
     keras.utils.set_random_seed(0)
@@ -194,6 +192,7 @@ def _tiny(name):
     return m, np.random.RandomState(0).rand(48, *SHAPE).astype(np.float32)
 
 
+@pytest.mark.slow  # builds every model, ~13 s
 def test_representations_contract():
     from infozoo.registry import model_names
     for name in model_names():
@@ -210,6 +209,7 @@ def test_representations_contract():
             assert r["logdet"] is None or tuple(r["logdet"].shape) == (4,)
 
 
+@pytest.mark.slow  # ~20 s
 def test_inn_probe_exact_logdets_and_dropped():
     from infozoo.probe import probe
     m, x = _tiny("inn")
@@ -230,6 +230,7 @@ def test_inn_probe_exact_logdets_and_dropped():
     assert "I(X;T)" in table and "reconstruction" in table and "dropped at code" in table
 
 
+@pytest.mark.slow  # traces a probe, ~10 s
 @pytest.mark.parametrize("name", ["inn", "classic"])
 def test_eager_equals_tf_function(name):
     # In float64 end to end (model and probe): oneDNN reorders float32 sums differently in
@@ -275,11 +276,9 @@ print("RESULT" + json.dumps(out))
 """
 
 
+@pytest.mark.slow  # a subprocess
 def test_two_replicas_equal_one_replica():
-    p = subprocess.run([sys.executable, "-c", REPLICA_SCRIPT], capture_output=True, text=True,
-                       timeout=600, cwd=REPO)
-    assert p.returncode == 0, p.stderr[-3000:]
-    res = json.loads([ln for ln in p.stdout.splitlines() if ln.startswith("RESULT")][0][6:])
+    res = run_script(REPLICA_SCRIPT)
     for name, (one, two) in res.items():
         assert one["replicas"] == 1 and two["replicas"] == 2
         assert len(one["layers"]) == len(two["layers"]) > 3
@@ -301,6 +300,7 @@ def test_two_replicas_equal_one_replica():
                     assert e["low"] <= e["high"] and e["level"] == 0.9
 
 
+@pytest.mark.slow  # ~10 s
 def test_plain_keras_models(rng):
     """Sequential and Functional Keras models are probed layer by layer; a subclassed one
     without representations() is refused with a message."""
@@ -340,6 +340,7 @@ def test_probe_options_are_checked():
 
 
 # -- the command line --------------------------------------------------------------------
+@pytest.mark.slow  # CLI subprocesses
 def test_probe_every_flag_reaches_the_config():
     # (that --help imports no TensorFlow, probe included, is tests/test_cli.py's check)
     out = run_cli("train", "inn", "--probe-every", "3", "--dry-run", check=0).stdout
@@ -348,6 +349,7 @@ def test_probe_every_flag_reaches_the_config():
     run_cli("train", "inn", "--set", "train.probe_every=-1", "--dry-run", check=2)
 
 
+@pytest.mark.slow  # CLI subprocesses, trains
 def test_cli_probe_on_a_tiny_trained_run(tmp_path):
     run = tmp_path / "run"
     run_cli("train", "inn", "--dataset", "digits", "--epochs", "1", "--train-size", "128",

@@ -16,9 +16,11 @@ import pytest
 import yaml
 
 from conftest import REPO, run_cli
+from tiny import INN_FLAGS
 
-TINY_INN = ["--dataset", "digits", "--conv-blocks", "1", "--conv-hidden", "8",
-            "--fc-hidden", "16", "--bottleneck", "8", "--quiet", "--set", "train.image_every=0"]
+pytestmark = pytest.mark.slow  # every test runs the CLI in a subprocess (and most train)
+
+TINY_INN = [*INN_FLAGS, "--set", "train.image_every=0"]
 
 
 @pytest.fixture(scope="module")

@@ -1,10 +1,13 @@
 """`infozoo sweep` as a user runs it: a real subprocess on tiny settings."""
 import csv
+import json
 import os
 
 import pytest
 
 from conftest import run_cli
+
+pytestmark = pytest.mark.slow  # a 4-run sweep through the CLI, twice
 
 TINY = ["--dataset", "digits", "--train-size", "64", "--batch-size", "32", "--epochs", "1",
         "--conv-blocks", "1",
@@ -38,7 +41,11 @@ def test_sweep_runs_aggregates_resumes_and_survives_a_failing_run(tmp_path):
     assert set(l1) == {"bottleneck=4"}
     for r in l1.values():
         assert r["n"] == "2" and float(r["ci_low"]) <= float(r["mean"]) <= float(r["ci_high"])
-        assert float(r["std"]) >= 0
+        # the sample standard deviation (n - 1) of the two seeds' metrics.json values
+        vals = [json.load(open(out / "bottleneck=4" / f"seed={seed}" / "metrics.json"))["test_l1"]
+                for seed in (0, 1)]
+        assert float(r["std"]) == pytest.approx(abs(vals[0] - vals[1]) / 2 ** 0.5, rel=1e-6)
+        assert float(r["mean"]) == pytest.approx(sum(vals) / 2, rel=1e-6)
     assert (out / "plots" / "test_l1.png").stat().st_size > 1000
     for seed in (0, 1):
         assert (out / "bottleneck=4" / f"seed={seed}" / "metrics.json").exists()

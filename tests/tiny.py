@@ -16,6 +16,11 @@ TINY = {
 }
 
 
+#: CLI flags of a tiny INN on digits (one conv block), for tests that run the CLI
+INN_FLAGS = ["--dataset", "digits", "--conv-blocks", "1", "--conv-hidden", "8",
+             "--fc-hidden", "16", "--bottleneck", "8", "--quiet"]
+
+
 def make(name, **over):
     from infozoo.registry import get_model_class
     return get_model_class(name)(input_shape=SHAPE, **{**TINY[name], **over})

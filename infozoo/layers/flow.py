@@ -21,7 +21,7 @@ own shape); ``inverse_factored(z)`` without the ``r_l`` uses each prior's mean
 (``g(z)``: PIE's decoder, eq. 20) or, with a ``temperature``, draws them.
 ``log_prob_terms``, ``log_prob`` and ``sample`` follow from these, and
 ``representations``/``inverse_representations`` list every step for the
-information probe. A flow without factor-out steps is unchanged: its
+information probe: all of them run the one walk ``Flow._cascade``. A flow without factor-out steps is unchanged: its
 ``forward`` returns the last step's output in its own shape.
 
 A ``Flow`` hands the condition ``c`` to its conditional steps only.
@@ -32,6 +32,7 @@ import tensorflow as tf
 import tensorflow_probability as tfp
 
 from infozoo.layers.base import Invertible, register_layer, sum_except_batch, zero_logdet
+from infozoo.util import draws
 
 tfd = tfp.distributions
 
@@ -39,19 +40,6 @@ tfd = tfp.distributions
 def standard_normal_log_prob(z):
     """``log N(z; 0, I)`` summed per example."""
     return sum_except_batch(tfd.Normal(tf.zeros((), z.dtype), tf.ones((), z.dtype)).log_prob(z))
-
-
-def normal(shape, dtype, seed=None):
-    """Standard normal draws; stateless (``tf.random.stateless_normal``) for a ``seed`` of shape
-    ``[2]``, else from TensorFlow's global generator."""
-    if seed is None:
-        return tf.random.normal(shape, dtype=dtype)
-    return tf.random.stateless_normal(shape, seed, dtype=dtype)
-
-
-def sub_seed(seed, i):
-    """The ``[2]`` stateless seed of draw ``i`` from a user's int seed (int or int tensor)."""
-    return tf.stack([tf.cast(seed, tf.int64), tf.constant(i, tf.int64)])
 
 
 def _flat(t):
@@ -138,60 +126,87 @@ class Flow(Invertible):
     def _c(self, step, c):
         return c if step.conditional else None
 
-    # -- the factored bijection ------------------------------------------------------
-    def _walk(self, x, c=None, log_pr=False):
-        """``(z, [r_l], logdet, log_pr)``; ``log_pr`` only computed when asked (else None)."""
+    # -- the one walk ---------------------------------------------------------------------
+    def _cascade(self, h, c=None, inverse=False, rs=None, temperature=None, seed=None,
+                 log_pr=False, record=False):
+        """The walk every method of the flow runs (nflows' ``_cascade``, knowing factor-out
+        steps): ``(h, rs, logdet, log_pr, entries)``.
+
+        Forward, a factor-out step splits off ``r_l`` (collected in ``rs``; with ``log_pr``
+        its prior's log-density is summed); inverse, it merges back ``rs[l]``, or its prior's
+        mean where that is None, or a draw at ``temperature`` (``seed``: see
+        :mod:`infozoo.util.draws`). ``logdet`` sums the other steps' log-dets. With ``record``,
+        ``entries`` holds one ``{"name", "value", "bijective", "logdet"}`` per step for the
+        information probe (``inv_<name>`` inverse; a forward factor-out step is not
+        bijective and carries its part as ``"dropped"``, an inverse one is bijective only if
+        given its part; ``probe_skip`` steps, i.e. flattening reshapes, are left out and
+        their log-dets carried to the next entry)."""
         if c is None and self.conditional:
             raise ValueError(self.missing_condition())
-        logdet = zero_logdet(x)
+        logdet = zero_logdet(h)
+        pending = zero_logdet(h)
         lp = tf.zeros_like(logdet) if log_pr else None
-        rs = []
-        for s in self.steps:
+        entries = []
+        prefix = "inv_" if inverse else ""
+        if inverse:
+            n_parts = len(self.factor_out_steps)
+            rs = list(rs) if rs is not None else [None] * n_parts
+            if len(rs) != n_parts:
+                raise ValueError(f"this flow factors out {n_parts} parts, got {len(rs)}")
+            i = n_parts
+        else:
+            rs = []
+        for s in (reversed(self.steps) if inverse else self.steps):
             if self._factors_out(s):
-                x, r = s.split(x)
-                rs.append(r)
-                if log_pr:
-                    lp = lp + s.prior_log_prob(r, x)
-            else:
-                x, ld = s.forward(x, self._c(s, c))
-                logdet = logdet + ld
-        return x, rs, logdet, lp
+                if inverse:
+                    i -= 1
+                    r, given = rs[i], rs[i] is not None
+                    if not given:
+                        r = (s.mean_r(h) if temperature is None else
+                             s.sample_r(h, temperature, draws.sub_seed(seed, i)))
+                    h = s.merge(h, tf.convert_to_tensor(r, h.dtype))
+                else:
+                    h, r = s.split(h)
+                    rs.append(r)
+                    given = False
+                    if log_pr:
+                        lp = lp + s.prior_log_prob(r, h)
+                if record:
+                    entry = {"name": prefix + s.name, "value": h, "bijective": given,
+                             "logdet": pending if given else None}
+                    if not inverse:
+                        entry["dropped"] = r
+                    entries.append(entry)
+                pending = zero_logdet(h)
+                continue
+            h, ld = (s.inverse if inverse else s.forward)(h, self._c(s, c))
+            logdet = logdet + ld
+            pending = pending + ld
+            if record and not getattr(s, "probe_skip", False):
+                bij = bool(s.bijective)
+                entries.append({"name": prefix + s.name, "value": h, "bijective": bij,
+                                "logdet": pending if bij or not inverse else None})
+                pending = zero_logdet(h)
+        return h, rs, logdet, lp, entries
 
+    # -- the factored bijection ------------------------------------------------------
     def forward_factored(self, x, c=None):
         """``x -> (z, [r_1, ..., r_L], log|det dF/dx|)``, every part in its own shape."""
         x = tf.convert_to_tensor(x, self.compute_dtype)
         if not self.built:
             self.build(tuple(x.shape))
-        z, rs, logdet, _ = self._walk(x, c)
+        z, rs, logdet, _, _ = self._cascade(x, c)
         return z, rs, logdet
 
     def inverse_factored(self, z, rs=None, c=None, temperature=None, seed=None):
         """``(z, [r_l]) -> (x, log|det dF^-1|)``. A missing ``r_l`` (``rs`` None, or an entry
         None) is its prior's mean given ``z_l`` (PIE's extension ``[z, g(z)]``), or a draw at
-        ``temperature`` if one is given (from the stateless ``seed`` when one is given);
-        the log-det then covers the bijective steps only."""
-        if c is None and self.conditional:
-            raise ValueError(self.missing_condition())
+        ``temperature`` if one is given (``seed``: :mod:`infozoo.util.draws`); the log-det
+        then covers the bijective steps only."""
         h = tf.convert_to_tensor(z, self.compute_dtype)
-        splits = self.factor_out_steps
-        rs = list(rs) if rs is not None else [None] * len(splits)
-        if len(rs) != len(splits):
-            raise ValueError(f"this flow factors out {len(splits)} parts, got {len(rs)}")
-        logdet = zero_logdet(h)
-        i = len(rs)
-        for s in reversed(self.steps):
-            if self._factors_out(s):
-                i -= 1
-                r = rs[i]
-                if r is None:
-                    r = (s.mean_r(h) if temperature is None else
-                         s.sample_r(h, temperature, seed=None if seed is None else
-                                    sub_seed(seed, i + 1)))
-                h = s.merge(h, tf.convert_to_tensor(r, h.dtype))
-            else:
-                h, ld = s.inverse(h, self._c(s, c))
-                logdet = logdet + ld
-        return h, logdet
+        x, _, logdet, _, _ = self._cascade(h, c, inverse=True, rs=rs, temperature=temperature,
+                                           seed=seed)
+        return x, logdet
 
     def flatten_parts(self, z, rs):
         """``[z, r_1, ..., r_L]``, each flattened, concatenated: ``[batch, D]``."""
@@ -205,24 +220,15 @@ class Flow(Invertible):
         return parts[0], parts[1:]
 
     def _forward(self, x, c=None):
-        if self.multiscale:
-            z, rs, logdet, _ = self._walk(x, c)
-            return self.flatten_parts(z, rs), logdet
-        logdet = zero_logdet(x)
-        for s in self.steps:
-            x, ld = s.forward(x, self._c(s, c))
-            logdet = logdet + ld
-        return x, logdet
+        h, rs, logdet, _, _ = self._cascade(x, c)
+        return (self.flatten_parts(h, rs) if self.multiscale else h), logdet
 
     def _inverse(self, y, c=None):
         if self.multiscale:
             z, rs = self.unflatten_parts(y)
             return self.inverse_factored(z, rs, c)
-        logdet = zero_logdet(y)
-        for s in reversed(self.steps):
-            y, ld = s.inverse(y, self._c(s, c))
-            logdet = logdet + ld
-        return y, logdet
+        x, _, logdet, _, _ = self._cascade(y, c, inverse=True)
+        return x, logdet
 
     # -- densities and sampling ---------------------------------------------------------
     def log_prob_terms(self, x, c=None, prior=None):
@@ -231,7 +237,7 @@ class Flow(Invertible):
         x = tf.convert_to_tensor(x, self.compute_dtype)
         if not self.built:
             self.build(tuple(x.shape))
-        z, _, logdet, log_pr = self._walk(x, c, log_pr=True)
+        z, _, logdet, log_pr, _ = self._cascade(x, c, log_pr=True)
         log_pz = (prior or standard_normal_log_prob)(z)
         return {"z": z, "log_pz": log_pz, "log_pr": log_pr, "logdet": logdet,
                 "log_prob": log_pz + log_pr + logdet}
@@ -242,13 +248,12 @@ class Flow(Invertible):
 
     def sample(self, n, temperature=1.0, c=None, seed=None):
         """``n`` draws: ``z ~ N(0, T^2 I)``, every ``r_l`` from its prior at temperature ``T``
-        (``n`` may be a scalar tensor, as in an exported ``sample`` endpoint). ``seed`` (an
-        int or int tensor): stateless draws, the same for the same seed; None: TensorFlow's
-        global generator."""
+        (``n`` may be a scalar tensor, as in an exported ``sample`` endpoint; ``seed``: an int
+        or a ``SeedGenerator`` fixes the draws, see :mod:`infozoo.util.draws`)."""
         t = tf.cast(temperature, self.compute_dtype)
         shape = tf.concat([tf.reshape(tf.cast(n, tf.int32), [1]),
                            tf.constant(self.z_shape, tf.int32)], 0)
-        z = normal(shape, self.compute_dtype, None if seed is None else sub_seed(seed, 0)) * t
+        z = draws.normal(shape, self.compute_dtype, draws.sub_seed(seed, -1)) * t
         return self.inverse_factored(z, None, c, temperature=t, seed=seed)[0]
 
     # -- every step, for the information probe ---------------------------------------------
@@ -257,63 +262,16 @@ class Flow(Invertible):
         the forward walk; a factor-out step is not bijective (its input is not a function of
         its kept part) and carries the part it sets aside as ``"dropped"``. Steps with
         ``probe_skip`` (flattening reshapes) are left out, their log-dets carried over."""
-        h = tf.convert_to_tensor(x, self.compute_dtype)
-        out, pending = [], zero_logdet(h)
-        for s in self.steps:
-            if self._factors_out(s):
-                h, r = s.split(h)
-                out.append({"name": s.name, "value": h, "bijective": False, "logdet": None,
-                            "dropped": r})
-                pending = zero_logdet(h)
-                continue
-            h, ld = s.forward(h, self._c(s, c))
-            pending = pending + ld
-            if getattr(s, "probe_skip", False):
-                continue
-            out.append({"name": s.name, "value": h, "bijective": bool(s.bijective),
-                        "logdet": pending})
-            pending = zero_logdet(h)
-        return out, h
+        h, _, _, _, entries = self._cascade(tf.convert_to_tensor(x, self.compute_dtype), c,
+                                            record=True)
+        return entries, h
 
     def inverse_representations(self, z, rs=None, c=None):
         """One entry ``inv_<step>`` per step of ``inverse_factored(z, rs)``, last step first; a
         factor-out step given its ``r_l`` is bijective, one that fills in its prior's mean
         is not."""
-        h = tf.convert_to_tensor(z, self.compute_dtype)
-        splits = self.factor_out_steps
-        rs = list(rs) if rs is not None else [None] * len(splits)
-        out, pending, i = [], zero_logdet(h), len(rs)
-        for s in reversed(self.steps):
-            if self._factors_out(s):
-                i -= 1
-                given = rs[i] is not None
-                h = s.merge(h, rs[i] if given else s.mean_r(h))
-                out.append({"name": "inv_" + s.name, "value": h, "bijective": given,
-                            "logdet": pending if given else None})
-                pending = zero_logdet(h)
-                continue
-            h, ld = s.inverse(h, self._c(s, c))
-            pending = pending + ld
-            if getattr(s, "probe_skip", False):
-                continue
-            bij = bool(s.bijective)
-            out.append({"name": "inv_" + s.name, "value": h, "bijective": bij,
-                        "logdet": pending if bij else None})
-            pending = zero_logdet(h)
-        return out
-
-    def forward_steps(self, x, c=None):
-        """``[(layer, y_l, logdet_l), ...]`` for every step in order (a factor-out step
-        gives its kept part and log-det 0)."""
-        out, h = [], tf.convert_to_tensor(x, self.compute_dtype)
-        for s in self.steps:
-            if self._factors_out(s):
-                h, _ = s.split(h)
-                out.append((s, h, zero_logdet(h)))
-            else:
-                h, ld = s.forward(h, self._c(s, c))
-                out.append((s, h, ld))
-        return out
+        return self._cascade(tf.convert_to_tensor(z, self.compute_dtype), c, inverse=True,
+                             rs=rs, record=True)[4]
 
     def get_config(self):
         return {

@@ -42,6 +42,7 @@ import tensorflow_probability as tfp
 from infozoo.layers.base import Invertible, register_layer, sum_except_batch, zero_logdet
 from infozoo.nets.subnets import (as_constructor, build_subnet, serialize_constructor,
                                    subnet_constructor)
+from infozoo.util import draws
 
 tfd = tfp.distributions
 
@@ -158,12 +159,10 @@ class Split(Invertible):
         return self.g_of(z)
 
     def sample_r(self, z, temperature=1.0, seed=None):
-        """``r ~ N(g(z), (temperature * eps)^2 I)`` (``seed``: a ``[2]`` stateless seed)."""
+        """``r ~ N(g(z), (temperature * eps)^2 I)`` (``seed``: :mod:`infozoo.util.draws`)."""
         g = self.g_of(z)
         t = tf.cast(temperature, g.dtype) * tf.constant(self.eps, g.dtype)
-        noise = (tf.random.normal(tf.shape(g), dtype=g.dtype) if seed is None else
-                 tf.random.stateless_normal(tf.shape(g), seed, dtype=g.dtype))
-        return g + t * noise
+        return g + t * draws.normal(tf.shape(g), g.dtype, seed)
 
     def split_forward(self, x):
         """``x -> (z, r, log N(r | g(z), eps^2 I))``, the last per example."""

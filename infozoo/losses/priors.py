@@ -41,9 +41,17 @@ def make_prior(name, dim, dtype=tf.float32):
 
 def sample_prior(name, n, dim, seed_gen=None, dtype=tf.float32):
     """``[n, dim]`` draws of the prior; stateless and reproducible with a Keras ``SeedGenerator``
-    (``seed_gen=None``: TF's global stateful generator, as in exported ``sample`` endpoints)."""
+    or an int seed (``seed_gen=None``: TF's global stateful generator, as in exported
+    ``sample`` endpoints)."""
     dist = make_prior(name, dim, dtype)
-    seed = None if seed_gen is None else tf.cast(seed_gen.next(), tf.int32)
+    if seed_gen is None:
+        seed = None
+    elif isinstance(seed_gen, int):
+        seed = tf.constant([seed_gen, 0], tf.int32)
+    elif isinstance(seed_gen, (tf.Tensor, tf.Variable)):  # a SavedModel endpoint's seed input
+        seed = tf.stack([tf.cast(seed_gen, tf.int32), tf.constant(0, tf.int32)])
+    else:
+        seed = tf.cast(seed_gen.next(), tf.int32)
     return dist.sample(n, seed=seed)
 
 

@@ -16,9 +16,8 @@ policy keeps it (``.keras`` reloads rebuild it under the same policy); its
 plain networks compute in the low precision, while the model's own arithmetic
 (losses, priors, metrics) uses the policy's variable dtype, float32.
 """
-import functools
 import inspect
-import threading
+import itertools
 
 import keras
 import numpy as np
@@ -30,14 +29,6 @@ from infozoo.losses.mmd import DEFAULT_SCALES, mmd
 from infozoo.precision import policy_scope
 from infozoo.registry import register_model  # noqa: F401  (re-exported for model files)
 
-#: public methods whose argument is checked (``"x"``: a batch of images, ``"z"``: codes,
-#: ``"n"``: ``sample``'s count and temperature) when called eagerly from outside the model;
-#: ``None``: internal, not checked, but calls made from inside it (e.g. ``loss_terms`` ->
-#: ``decode``) are not checked either
-CHECKED_METHODS = {"encode": "x", "reconstruct": "x", "log_prob": "x", "decode": "z",
-                   "loss_terms": "x", "sample": "n", "representations": None,
-                   "log_prob_terms": None}
-_depth = threading.local()
 #: keyword arguments a ZooModel passes on to ``keras.Model`` (everything else is a
 #: hyperparameter of ``hparams``)
 KERAS_KWARGS = ("name", "dtype", "trainable", "autocast")
@@ -50,73 +41,22 @@ def _is_concrete(x):
     return not isinstance(x, tf.data.Dataset)
 
 
-def _checked(fn, kind):
-    params = list(inspect.signature(fn).parameters)
-    pname = params[1] if len(params) > 1 else None   # the argument after self
+class _HParamSignature:
+    """``inspect.signature(Model)`` (``help()``, IDEs): ``input_shape`` and every declared
+    hyperparameter with its default, for a model whose ``__init__`` takes them as
+    ``**kwargs``; otherwise ``__init__``'s own. Instances get Python's usual signature."""
 
-    @functools.wraps(fn)
-    def wrapper(self, *args, **kwargs):
-        outer = getattr(_depth, "n", 0) == 0
-        if outer and kind == "n":
-            n = args[0] if args else kwargs.get(pname)
-            t = args[1] if len(args) > 1 else kwargs.get("temperature", 1.0)
-            if _is_concrete(n) and _is_concrete(t):
-                self.check_sample(n, t)
-        elif outer and kind is not None:
-            x = args[0] if args else kwargs.get(pname)
-            if x is not None and _is_concrete(x):
-                self.check_input(x) if kind == "x" else self.check_code(x)
-        _depth.n = getattr(_depth, "n", 0) + 1
-        try:
-            return fn(self, *args, **kwargs)
-        finally:
-            _depth.n -= 1
-    wrapper._infozoo_checked = True
-    return wrapper
-
-
-def _wrap_public_methods(cls):
-    for name, kind in CHECKED_METHODS.items():
-        fn = getattr(cls, name, None)  # also methods of mixins (DequantizedDensity.log_prob)
-        if callable(fn) and not getattr(fn, "_infozoo_checked", False):
-            setattr(cls, name, _checked(fn, kind))
-
-
-def _finish_building(cls):
-    """Models build every variable in ``__init__`` (the shapes are known there): once the
-    most derived ``__init__`` has returned, the model is marked built, so no subclass
-    has to say so."""
-    init = cls.__dict__.get("__init__")
-    if init is None:
-        if cls.hparams:  # e.g. VAE: the base's __init__, its own hyperparameters
-            sig = inspect.signature(cls.__init__)
-            leading = [p for p in list(sig.parameters.values())[1:]
-                       if p.kind is p.POSITIONAL_OR_KEYWORD and p.name not in cls.hparams]
-            sig = cls.hparams.signature(leading)  # (self, ...): a class's has no self
-            cls.__signature__ = sig.replace(parameters=list(sig.parameters.values())[1:])
-        return
-
-    @functools.wraps(init)
-    def __init__(self, *args, **kwargs):
-        init(self, *args, **kwargs)
-        if type(self).__init__ is __init__:
-            self.built = True
-    # Keras reads __init__'s argspec; help() and IDEs show the hyperparameters
-    __init__.__signature__ = _init_signature(cls, init)
-    cls.__init__ = __init__
-
-
-def _init_signature(cls, init):
-    """``(self, input_shape=..., <every hyperparameter=default>, **kwargs)`` for a model whose
-    ``__init__`` takes its hyperparameters as ``**kwargs``, else ``init``'s own."""
-    sig = inspect.signature(init)
-    params = list(sig.parameters.values())
-    if not cls.hparams or params[-1].kind is not inspect.Parameter.VAR_KEYWORD:
-        return sig
-    named = {p.name for p in params}
-    if any(h.name in named for h in cls.hparams):
-        return sig
-    return cls.hparams.signature(leading=params[1:-1])
+    def __get__(self, obj, cls):
+        if obj is not None:
+            raise AttributeError("__signature__")
+        params = list(inspect.signature(cls.__init__).parameters.values())[1:]  # no self
+        own = inspect.Signature(params)
+        if not cls.hparams or not params or params[-1].kind is not inspect.Parameter.VAR_KEYWORD \
+                or any(p.name in cls.hparams for p in params):
+            return own
+        leading = [p for p in params if p.kind is p.POSITIONAL_OR_KEYWORD]
+        sig = cls.hparams.signature(leading)
+        return sig.replace(parameters=list(sig.parameters.values())[1:])
 
 
 class ZooModel(keras.Model):
@@ -131,10 +71,7 @@ class ZooModel(keras.Model):
     #: ``self.hp`` holds their values, ``get_config`` returns them
     hparams = HParams()
 
-    def __init_subclass__(cls, **kwargs):
-        super().__init_subclass__(**kwargs)
-        _wrap_public_methods(cls)
-        _finish_building(cls)
+    __signature__ = _HParamSignature()
 
     def __init__(self, input_shape=(28, 28, 1), **kwargs):
         owner = type(self).__name__
@@ -153,6 +90,9 @@ class ZooModel(keras.Model):
         #: accept: images in [0, 1] (``infozoo.inputs.PIXELS``), or None (any finite values)
         self.input_range = input_range
         self.trackers = [keras.metrics.Mean(name=n) for n in self.term_names]
+        # every variable is made in __init__ (a subclass makes its own right after calling
+        # this one; the shapes are known there), so the model is built from the start
+        self.built = True
 
     @property
     def compute_dtype(self):
@@ -165,22 +105,69 @@ class ZooModel(keras.Model):
         with policy_scope(config.get("dtype")):
             return super().from_config(config)
 
-    # -- what subclasses implement -------------------------------------------------
-    def loss_terms(self, x, training=False):
-        raise NotImplementedError(f"{type(self).__name__} must implement loss_terms")
-
+    # -- the public entry points: check eager input, then call the subclass's _method -----
     def encode(self, x, training=False):
-        raise NotImplementedError(f"{type(self).__name__} must implement encode")
+        """The code ``[batch, code_size]`` of a batch of images ``x``."""
+        self._check_eager(x, self.check_input)
+        return self._encode(x, training=training)
 
     def decode(self, z, training=False):
-        raise NotImplementedError(f"{type(self).__name__} must implement decode")
+        """Images from codes ``z`` ``[batch, code_size]``."""
+        self._check_eager(z, self.check_code)
+        return self._decode(z, training=training)
+
+    def reconstruct(self, x, training=False):
+        """``decode(encode(x))``."""
+        self._check_eager(x, self.check_input)
+        return self._reconstruct(x, training=training)
+
+    def sample(self, n, temperature=1.0, seed=None):
+        """``n`` draws from the model's prior at ``temperature``, decoded. ``seed``: an int or a
+        ``keras.random.SeedGenerator`` fixes the draws; ``None`` draws from TensorFlow's
+        global generator (fresh draws on every call, also in an exported SavedModel)."""
+        if not self.can_sample:
+            raise TypeError(f"{type(self).__name__} has no prior to sample from")
+        if _is_concrete(n) and _is_concrete(temperature):
+            self.check_sample(n, temperature)
+        return self._sample(n, temperature, seed)
+
+    def sample_seeds(self):
+        """An endless stream of ints for the ``seed=`` of successive ``sample`` calls, from
+        the model's ``seed`` hyperparameter (a run's ``train.seed``; 0 for models without
+        one): evaluation grids, sharpness and image callbacks draw with it, so a run's seed
+        fixes its samples."""
+        return itertools.count(int(self.hp.get("seed", 0)) * 1_000_003)
+
+    def _check_eager(self, x, check):
+        """Inputs given eagerly from outside are checked (shape, NaN/inf); symbolic and
+        traced ones are not (the model's own calls go to ``_encode``/... directly)."""
+        if x is not None and _is_concrete(x):
+            check(x)
+
+    def loss_terms(self, x, training=False):
+        """``{name: per-example tensor}`` of a batch ``x``, the objective under ``"loss"``."""
+        self._check_eager(x, self.check_input)
+        return self._loss_terms(x, training=training)
+
+    # -- what subclasses implement -------------------------------------------------
+    def _loss_terms(self, x, training=False):
+        raise NotImplementedError(f"{type(self).__name__} must implement _loss_terms")
+
+    def _encode(self, x, training=False):
+        raise NotImplementedError(f"{type(self).__name__} must implement _encode")
+
+    def _decode(self, z, training=False):
+        raise NotImplementedError(f"{type(self).__name__} must implement _decode")
+
+    def _reconstruct(self, x, training=False):
+        return self._decode(self._encode(x, training=training), training=training)
+
+    def _sample(self, n, temperature, seed):
+        raise NotImplementedError(f"{type(self).__name__} must implement _sample")
 
     @property
     def code_size(self):
         raise NotImplementedError(f"{type(self).__name__} must implement code_size")
-
-    def sample(self, n, temperature=1.0, seed=None):
-        raise TypeError(f"{type(self).__name__} has no prior to sample from")
 
     def evaluator(self, **kwargs):
         """The model's :class:`infozoo.evaluators.Evaluator` (model-specific metrics and
@@ -218,11 +205,11 @@ class ZooModel(keras.Model):
         ``"input"`` through the code to ``"reconstruction"``. Models override this
         to expose every layer; the default has input, code and reconstruction.
         """
-        code = self.encode(x)
+        code = self._encode(x)
         return [
             {"name": "input", "value": x, "bijective": True, "logdet": None},
             {"name": "code", "value": code, "bijective": False, "logdet": None},
-            {"name": "reconstruction", "value": self.decode(code), "bijective": False,
+            {"name": "reconstruction", "value": self._decode(code), "bijective": False,
              "logdet": None},
         ]
 
@@ -248,9 +235,6 @@ class ZooModel(keras.Model):
         return mmd(z_all, prior_draw(tf.shape(z_all)[0]), kernel, scales)
 
     # -- shared behaviour ----------------------------------------------------------
-    def reconstruct(self, x, training=False):
-        return self.decode(self.encode(x, training=training), training=training)
-
     def call(self, x, training=False):
         return self.reconstruct(x, training=training)
 
@@ -403,8 +387,6 @@ class ZooModel(keras.Model):
     def count_params_trainable(self):
         return int(sum(np.prod(v.shape) for v in self.trainable_variables))
 
-
-_wrap_public_methods(ZooModel)
 
 
 def print_summary(model, title, rows, print_fn=None):

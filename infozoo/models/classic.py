@@ -54,10 +54,10 @@ class ClassicAutoencoder(ZooModel):
     def code_size(self):
         return self.hp["bottleneck"]
 
-    def encode(self, x, training=False):
+    def _encode(self, x, training=False):
         return tf.cast(self.encoder(x, training=training), self.compute_dtype)
 
-    def decode(self, z, training=False):
+    def _decode(self, z, training=False):
         return tf.cast(self.decoder(z, training=training), self.compute_dtype)
 
     def representations(self, x):
@@ -84,7 +84,7 @@ class ClassicAutoencoder(ZooModel):
         reps[-1]["name"] = "reconstruction"
         return reps
 
-    def loss_terms(self, x, training=False):
-        x_hat = self.reconstruct(x, training=training)
+    def _loss_terms(self, x, training=False):
+        x_hat = self._reconstruct(x, training=training)
         l1 = tf.reduce_mean(tf.reshape(tf.abs(x_hat - x), [tf.shape(x)[0], -1]), 1)
         return {"loss": l1, "l1": l1}

@@ -45,7 +45,9 @@ class DequantizedDensity:
         return int(np.prod(self.image_shape))
 
     def log_prob(self, x):
-        """``log p(x)`` in nats per example, density over ``x`` in ``[0, 1]^D``."""
+        """``log p(x)`` in nats per example, density over ``x`` in ``[0, 1]^D`` (an eager
+        batch is checked first, as ``encode``'s)."""
+        self._check_eager(x, self.check_input)
         return self.log_prob_terms(x)["log_prob"]
 
     def dequantize_noise(self, x):
@@ -63,7 +65,7 @@ class DequantizedDensity:
         ``p / num_bins^D``)."""
         return (nll / self.data_dim + math.log(self.hp["num_bins"])) / math.log(2.0)
 
-    def loss_terms(self, x, training=False):
+    def _loss_terms(self, x, training=False):
         """Per-example terms; ``loss = nll = -log p(x + u)`` with dequantisation noise ``u``.
 
         The noise is added in training *and* evaluation (it is part of the

@@ -90,17 +90,16 @@ class Glow(DequantizedDensity, ZooModel):
         """``{"z", "log_pz", "log_pr", "logdet", "log_prob"}`` per example, no noise."""
         return self.flow.log_prob_terms(x)
 
-    def encode(self, x, training=False):
+    def _encode(self, x, training=False):
         """The whole latent ``[z, r_1, ..., r_L]``, flattened (``F(x)``)."""
         return self.flow.forward(tf.convert_to_tensor(x, self.compute_dtype))[0]
 
-    def decode(self, z, training=False):
+    def _decode(self, z, training=False):
         """``F^-1``: exact inverse of ``encode``."""
         return self.flow.inverse(tf.convert_to_tensor(z, self.compute_dtype))[0]
 
-    def sample(self, n, temperature=1.0, seed=None):
-        """``n`` images, every latent part drawn from its prior at ``temperature`` (``seed``:
-        stateless, reproducible draws)."""
+    def _sample(self, n, temperature, seed):
+        """``n`` images, every latent part drawn from its prior at ``temperature``."""
         return self.flow.sample(n, temperature, seed=seed)
 
     def representations(self, x):

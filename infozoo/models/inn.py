@@ -7,6 +7,7 @@ from infozoo.hparams import inn as hp_specs
 from infozoo.layers import AffineCoupling, Flow, HaarDownsampling, Inverted, Reshape, Squeeze
 from infozoo.models.base import ZooModel, register_model
 from infozoo.nets.subnets import init_normal
+from infozoo.util import draws
 
 
 @register_model("inn")
@@ -65,7 +66,7 @@ class INNAutoencoder(ZooModel):
         z, _ = self.flow.forward(x)
         return tf.reshape(z, [-1, int(np.prod(self.image_shape))])
 
-    def encode(self, x, training=False):
+    def _encode(self, x, training=False):
         return self.latent(x)[:, :self.bottleneck]
 
     def pad(self, code):
@@ -74,13 +75,13 @@ class INNAutoencoder(ZooModel):
         zeros = tf.zeros([tf.shape(code)[0], dim - self.bottleneck], code.dtype)
         return tf.reshape(tf.concat([code, zeros], 1), [-1, *self.image_shape])
 
-    def decode(self, code, training=False):
+    def _decode(self, code, training=False):
         return self.flow.inverse(self.pad(tf.convert_to_tensor(code, self.compute_dtype)))[0]
 
     def representations(self, x):
         """Every flow step, the code, then the inverse steps back to the reconstruction.
 
-        Forward: ``input``, each step of ``self.flow.forward_steps`` (bijective, with its
+        Forward: ``input``, each step of ``self.flow.representations`` (bijective, with its
         log-det); ``Reshape`` steps are left out (flattened, a reshape is the identity).
         ``code``: the first ``bottleneck`` latent values, not bijective, with
         ``"dropped"``: the zero-padded rest ``z``. Then ``inv_<step>`` for every inverse
@@ -108,14 +109,14 @@ class INNAutoencoder(ZooModel):
     def _ae_terms(self, x):
         lat = self.latent(x)
         code, rest = lat[:, :self.bottleneck], lat[:, self.bottleneck:]
-        x_hat = self.decode(code)
+        x_hat = self._decode(code)
         l1 = tf.reduce_mean(tf.reshape(tf.abs(x_hat - x), [tf.shape(x)[0], -1]), 1)
         dim = int(np.prod(self.image_shape))
         zero_pad = (tf.reduce_mean(rest * rest, 1) if dim > self.bottleneck
                     else tf.zeros_like(l1))
         return code, l1, zero_pad
 
-    def loss_terms(self, x, training=False):
+    def _loss_terms(self, x, training=False):
         _, l1, zero_pad = self._ae_terms(x)
         return {"loss": self.hp["w_rec"] * l1 + self.hp["w_pad"] * zero_pad,
                 "l1": l1, "zero_pad": zero_pad}
@@ -139,16 +140,13 @@ class INNVAE(INNAutoencoder):
         super().__init__(input_shape=input_shape, **kwargs)
         self.seed_gen = keras.random.SeedGenerator(self.hp["seed"])
 
-    def loss_terms(self, x, training=False):
+    def _loss_terms(self, x, training=False):
         code, l1, zero_pad = self._ae_terms(x)
         d = self.global_mmd(code, lambda n: keras.random.normal(tf.stack([n, tf.shape(code)[1]]), dtype=code.dtype, seed=self.seed_gen)) * tf.ones_like(l1)  # noqa: E501
         return {"loss": self.hp["w_rec"] * l1 + self.hp["w_pad"] * zero_pad + self.hp["w_mmd"] * d,
                 "l1": l1, "zero_pad": zero_pad, "mmd": d}
 
-    def sample(self, n, temperature=1.0, seed=None):
-        """``decode(temperature * z)``, ``z ~ N(0, I)`` (``seed``: stateless, reproducible)."""
-        from infozoo.layers.flow import normal, sub_seed
-        z = normal(tf.stack([tf.cast(n, tf.int32), self.bottleneck]), self.compute_dtype,
-                   None if seed is None else sub_seed(seed, 0))
-        code = tf.cast(temperature, self.compute_dtype) * z
-        return self.decode(code)
+    def _sample(self, n, temperature, seed):
+        """``decode(T * y)``, ``y ~ N(0, I)``, the prior the MMD term pulls the code to."""
+        code = temperature * draws.normal([n, self.bottleneck], self.compute_dtype, seed)
+        return self._decode(code)

@@ -26,6 +26,7 @@ from infozoo.hparams import stochastic as hp_specs
 from infozoo.losses.information import pairwise_information_bound
 from infozoo.models.base import register_model
 from infozoo.models.stochastic import StochasticAutoencoder
+from infozoo.util import draws
 
 
 @register_model("ipae")
@@ -87,20 +88,13 @@ class IPAE(StochasticAutoencoder):
             tf.convert_to_tensor(self.bank_sigma), idx[:, None], sigma))
         self.bank_count.assign(tf.minimum(count + n, 2 ** 30))
 
-    def sample(self, n, temperature=1.0, seed=None):
-        """``decode(mu_j + temperature * sigma_j * eps)``, ``j`` uniform over the bank (eq. 6);
-        ``seed``: stateless, reproducible draws."""
-        from infozoo.layers.flow import normal, sub_seed
+    def _sample(self, n, temperature, seed):
+        """``decode(mu_j + temperature * sigma_j * eps)``, ``j`` uniform over the bank (eq. 6)."""
         filled = tf.minimum(tf.convert_to_tensor(self.bank_count), self.hp["bank_size"])
         m = tf.where(filled > 0, filled, self.hp["bank_size"])
-        n = tf.cast(n, tf.int32)
-        if seed is None:
-            j = tf.random.uniform([n], 0, m, dtype=tf.int32)
-        else:
-            j = tf.random.stateless_uniform([n], sub_seed(seed, 1), 0, m, dtype=tf.int32)
-        eps = normal(tf.stack([n, self.code_size]), self.compute_dtype,
-                     None if seed is None else sub_seed(seed, 0))
+        j = draws.randint([n], m, draws.sub_seed(seed, 0))
+        eps = draws.normal([n, self.code_size], self.compute_dtype, draws.sub_seed(seed, 1))
         t = tf.cast(temperature, self.compute_dtype)
         z = tf.gather(self.bank_mu, j) + t * tf.gather(self.bank_sigma, j) * eps
-        return self.decode(z)
+        return self._decode(z)
 

@@ -14,6 +14,7 @@ from infozoo.layers.split import Split
 from infozoo.hparams import pie as hp_specs
 from infozoo.models.base import ZooModel, register_model
 from infozoo.models.density import DequantizedDensity
+from infozoo.util import draws
 
 tfd = tfp.distributions
 
@@ -131,19 +132,6 @@ class PIE(DequantizedDensity, ZooModel):
         noise: the multi-scale flow's density, every split's ``r`` under its prior."""
         return self.flow.log_prob_terms(x, prior=lambda z: self.prior(z.dtype).log_prob(z))
 
-    # -- the full bijection F (before the splits drop anything) -------------------
-    def full_flow_forward(self, x):
-        """The bijection ``F``: ``x -> ([z, r_1, ..., r_L] flattened, log|det dF/dx|)``.
-
-        ``self.flow.forward``: every split keeps its dropped part ``r_l``; ``z``
-        comes first, then ``r_1`` (the first split) .. ``r_L``, each flattened.
-        """
-        return self.flow.forward(x)
-
-    def full_flow_inverse(self, v):
-        """``F^-1``: ``[z, r_1, ..., r_L] -> (x, log|det dF^-1/dv|)``."""
-        return self.flow.inverse(v)
-
     def representations(self, x):
         """Every flow step (splits not bijective, with the split-off ``r`` as ``"dropped"``),
         the last forward entry renamed ``code``, then every step of ``decode`` (``inv_<step>``;
@@ -158,19 +146,16 @@ class PIE(DequantizedDensity, ZooModel):
         return reps
 
     # -- encoder, decoder, sampling ------------------------------------------------
-    def encode(self, x, training=False):
+    def _encode(self, x, training=False):
         """``G(x) = z``: the flow with every split's ``r`` dropped, ``[B, code_size]``."""
         return self.flow.forward_factored(tf.convert_to_tensor(x, self.compute_dtype))[0]
 
-    def decode(self, z, training=False):
+    def _decode(self, z, training=False):
         """``G^-1(z)``: the inverse flow, every split extending ``z`` to ``[z, g(z)]``."""
         return self.flow.inverse_factored(tf.convert_to_tensor(z, self.compute_dtype))[0]
 
-    def sample(self, n, temperature=1.0, seed=None):
-        """``decode(z)``, ``z ~ N(0, temperature^2 I)`` (the paper's N(0, 0.5) is T = sqrt(0.5));
-        ``seed``: stateless, reproducible draws."""
-        from infozoo.layers.flow import normal, sub_seed
+    def _sample(self, n, temperature, seed):
+        """``decode(z)``, ``z ~ N(0, temperature^2 I)`` (the paper's N(0, 0.5) is T = sqrt(0.5))."""
         t = tf.cast(temperature, self.compute_dtype)
-        z = normal(tf.stack([tf.cast(n, tf.int32), self.latent_dim]), self.compute_dtype,
-                   None if seed is None else sub_seed(seed, 0)) * t
-        return self.decode(z)
+        z = draws.normal([n, self.latent_dim], self.compute_dtype, seed) * t
+        return self._decode(z)

@@ -105,7 +105,7 @@ class StochasticAutoencoder(ZooModel):
         mu, s = tf.split(h, 2, axis=-1)
         return mu, tf.nn.softplus(s) + self.hp["min_sigma"]
 
-    def encode(self, x, training=False):
+    def _encode(self, x, training=False):
         """The code: ``mu(x)`` for Gaussian encoders (no sampling), ``z(x)`` otherwise."""
         return self.encoder_params(x, training)[0]
 
@@ -113,7 +113,7 @@ class StochasticAutoencoder(ZooModel):
         out = self.decoder(tf.convert_to_tensor(z, self.compute_dtype), training=training)
         return tf.cast(out, self.compute_dtype)  # float32 under a mixed policy
 
-    def decode(self, z, training=False):
+    def _decode(self, z, training=False):
         out = self.decoder_logits(z, training)
         return tf.sigmoid(out) if self.hp["output"] == "sigmoid" else out
 
@@ -140,7 +140,7 @@ class StochasticAutoencoder(ZooModel):
     #: weight of the reconstruction term in ``loss`` (IPAE's eq. 11 halves it)
     recon_weight = 1.0
 
-    def loss_terms(self, x, training=False):
+    def _loss_terms(self, x, training=False):
         """``loss = recon_weight * recon + regularizer``, per example. ``recon`` is
         ``1/K sum_k d(x, g(z_k))``."""
         x = tf.convert_to_tensor(x, self.compute_dtype)
@@ -161,16 +161,10 @@ class StochasticAutoencoder(ZooModel):
         return {name: terms[name] for name in self.term_names}
 
     # -- sampling ------------------------------------------------------------------
-    def sample(self, n, temperature=1.0, seed=None):
-        """``decode(temperature * z)``, ``z ~ p(z)`` (the prior of ``prior_name``; ``seed``:
-        stateless, reproducible draws)."""
-        if seed is None:
-            z = sample_prior(self.prior_name, n, self.code_size, None, self.compute_dtype)
-        else:
-            from infozoo.layers.flow import sub_seed
-            z = make_prior(self.prior_name, self.code_size, self.compute_dtype).sample(
-                n, seed=tf.cast(sub_seed(seed, 0), tf.int32))
-        return self.decode(tf.cast(temperature, self.compute_dtype) * z)
+    def _sample(self, n, temperature, seed):
+        """``decode(temperature * z)``, ``z ~ p(z)`` (the prior of ``prior_name``)."""
+        z = sample_prior(self.prior_name, n, self.code_size, seed, self.compute_dtype)
+        return self._decode(tf.cast(temperature, self.compute_dtype) * z)
 
     # -- evaluation ----------------------------------------------------------------
     def aggregate_codes(self, x, batch_size=500, seed=0):

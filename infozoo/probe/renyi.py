@@ -38,7 +38,7 @@ diagonal; ``K`` is symmetrised, ``(K + K^T) / 2``; only eigenvalues are computed
 (``tf.linalg.eigvalsh``, no eigenvectors, no gradients through them: the probe is
 a measurement), clipped at 0 and renormalised to sum 1 before the power. Never put
 these functions under ``jit_compile=True`` on a CPU: XLA's CPU ``eigvalsh`` is a
-Jacobi solver roughly 100x slower than LAPACK (see ``/work/shared/bench/README.md``).
+Jacobi solver roughly 100x slower than LAPACK.
 
 #### References
 

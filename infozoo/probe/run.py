@@ -2,6 +2,8 @@
 import json
 import os
 
+from infozoo.util.io import atomic_write
+
 
 def run_probe(run_dir, samples=512, strategy="default", cpu_replicas=1, alpha=1.01,
               gamma="median", data_dir=None, estimators=("input-noise",), sigma=None, ci=0.95,
@@ -41,8 +43,7 @@ def run_probe(run_dir, samples=512, strategy="default", cpu_replicas=1, alpha=1.
     try:  # a run directory that cannot take the files still gets its results printed
         result["files"] = plots.write_plots(result, os.path.join(run_dir, "images"), "probe",
                                             title, formats=formats)
-        with open(os.path.join(run_dir, "probe.json"), "w") as f:
-            json.dump(result, f, indent=2)
+        atomic_write(os.path.join(run_dir, "probe.json"), json.dumps(result, indent=2))
     except OSError as e:
         result["not_written"] = (f"could not write {os.path.join(run_dir, 'probe.json')} or "
                                  f"its figures ({e.strerror or e}); the results are printed "
