@@ -304,10 +304,11 @@ def test_savedmodel_and_python_methods_share_one_input_rule(models, tmp_path):
         assert rule.startswith("x: images must be floats") and rule in str(sm.value)
     for t in (float("nan"), -1.0):
         with pytest.raises(tf.errors.InvalidArgumentError, match="temperature must be a finite"):
-            m.sample(tf.constant(3), tf.constant(t))
-    assert m.sample(tf.constant(2), tf.constant(0.5)).shape == (2, 8, 8, 1)
+            m.sample(tf.constant(3), tf.constant(t), tf.constant(0, tf.int64))
+    seed = tf.constant(0, tf.int64)
+    assert m.sample(tf.constant(2), tf.constant(0.5), seed)["samples"].shape == (2, 8, 8, 1)
     with pytest.raises(tf.errors.InvalidArgumentError, match="sample: n must be >= 1"):
-        m.sample(tf.constant(0), tf.constant(1.0))
+        m.sample(tf.constant(0), tf.constant(1.0), seed)
 
 
 def test_fit_refuses_to_resume_a_run_on_other_arrays(tmp_path):
@@ -319,6 +320,7 @@ def test_fit_refuses_to_resume_a_run_on_other_arrays(tmp_path):
     np.savez(run / "data" / "arrays.npz", **dict(zip(("x_train", "y_train", "x_test", "y_test"),
                                                      arrays)))
     (run / "config.yaml").write_text("zoo: classic\n")  # a run began here
+    (run / ".infozoo-run").write_text("{}\n")          # in a directory infozoo made
     before = (run / "data" / "arrays.npz").read_bytes()
     with pytest.raises(ValueError, match="trained on other arrays"):
         infozoo.fit("classic", run_dir=str(run), data=_digits(n_train=32), bottleneck=8,
