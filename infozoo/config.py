@@ -255,14 +255,15 @@ def model_arg_specs(raw, name=None):
         for k, v in args.items():
             declared = schema.get(k, {}).get("type")
             if declared is not None and declared not in TYPES:
-                raise ConfigError(f"{where('schema', k)}: schema.{k}.type is {declared!r}; allowed: "
-                                  f"{', '.join(TYPES)}")
+                raise ConfigError(f"{where('schema', k)}: schema.{k}.type is {declared!r}; "
+                                  f"allowed: {', '.join(TYPES)}")
             out[k] = (declared or _type_of(v), schema.get(k, {}), helps.get(k, ""))
     for k, v in args.items():
         typ, rule, _ = out[k]
         if typ == "str" and isinstance(v, str) and _looks_numeric(v):
-            raise ConfigError(f"{where('model_args', k)}: model_args.{k} is the text {v!r}: write a number "
-                              f"YAML reads as one (e.g. 1.0e-3, not 1e-3), or quote nothing")
+            raise ConfigError(f"{where('model_args', k)}: model_args.{k} is the text {v!r}: "
+                              f"write a number YAML reads as one (e.g. 1.0e-3, not 1e-3), or "
+                              f"quote nothing")
         if typ == "str" and any(b in rule for b in ("min", "max")):
             raise ConfigError(f"{where('model_args', k)}: model_args.{k} is {v!r} but its "
                               f"schema gives numeric bounds: write a number")
@@ -364,8 +365,9 @@ def resolve(name, overrides=None):
     for section in SECTIONS:
         for k, v in per_ds.get(section, {}).items():
             if k not in cfg[section]:
-                raise ConfigError(f"zoo config {zoo_file_of(name, 'datasets', dataset, section, k)}, "
-                                  f"datasets.{dataset}: unknown key {section}.{k}")
+                path = zoo_file_of(name, "datasets", dataset, section, k)
+                raise ConfigError(f"zoo config {path}, datasets.{dataset}: unknown key "
+                                  f"{section}.{k}")
             cfg[section][k] = copy.deepcopy(v)
     schemas = {"data": DATA_SCHEMA, "train": TRAIN_SCHEMA,
                "model_args": {k: rule for k, (_, rule, _) in specs.items()}}
