@@ -228,7 +228,13 @@ def test_export_endpoints_signatures():
     fn, spec = eps["log_prob"]
     assert tuple(fn(images(2)).shape) == (2,)
     fn, spec = eps["sample"]
-    assert tuple(fn(tf.constant(3), tf.constant(0.5)).shape) == (3, 8, 8, 1)
+    assert [s.name for s in spec] == ["n", "temperature", "seed"]
+    a = fn(tf.constant(3), tf.constant(0.5), tf.constant(7, tf.int64))
+    assert tuple(a.shape) == (3, 8, 8, 1)
+    np.testing.assert_array_equal(a, fn(tf.constant(3), tf.constant(0.5),
+                                        tf.constant(7, tf.int64)))   # a seed repeats
+    assert tuple(fn(tf.constant(2), tf.constant(0.5), tf.constant(-1, tf.int64)).shape) == \
+        (2, 8, 8, 1)                                                  # < 0: global generator
 
 
 # -- sharpness ---------------------------------------------------------------------------
