@@ -125,18 +125,19 @@ def busy():
 
 
 step()  # warm-up (oneDNN primitive creation)
-rates, foreign = [], []
+rates, foreign, own = [], [], []
 for _ in range(a.windows):
     b0, c0, t0 = busy(), time.process_time(), time.perf_counter()
     for _ in range(a.steps):
         loss = step()
     wall = time.perf_counter() - t0
     rates.append(a.steps * a.batch / wall)
+    own.append((time.process_time() - c0) / wall)
     foreign.append(max(0.0, busy() - b0 - (time.process_time() - c0)) / wall)
 assert torch.isfinite(loss), "loss not finite"
 name = f"torch-{a.model}{'-cl' if a.channels_last else ''}{'-bf16' if a.bf16 else ''}-t{a.threads}"
 print("RESULT " + json.dumps({
     "name": name, "images_per_s": statistics.median(rates),
     "images_per_s_windows": [round(r, 1) for r in rates], "foreign_cpu_cores": round(max(foreign), 2),
-    "params": sum(q.numel() for q in net.parameters()), "torch": torch.__version__,
+    "own_cpu_util": round(statistics.median(own), 2), "params": sum(q.numel() for q in net.parameters()), "torch": torch.__version__,
     "threads": torch.get_num_threads()}), flush=True)
