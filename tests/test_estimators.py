@@ -304,6 +304,7 @@ def test_lower_bounds_out_of_range_or_nan_are_flagged_not_numbers():
     assert estimate(Fake(3.0), x, x).flag is None  # inside [0, log2 64]: a number
 
 
+@pytest.mark.slow
 def test_neural_bound_at_64_samples_is_a_number_in_range_or_flagged():
     """The fault battery's case (64 samples): never a figure outside [0, log2 n_eval]."""
     import warnings
@@ -358,6 +359,7 @@ def test_probe_refuses_options_for_estimators_not_asked_for():
 
 
 # -- flow ------------------------------------------------------------------------------------
+@pytest.mark.slow
 def test_flow_small_fit_is_finite_and_held_out():
     """A tiny flow fit: a finite figure on the held-out rows, its interval holding it, the
     copula and the closed-form-Sigma figures beside it, early stopping recorded."""
