@@ -265,8 +265,8 @@ def test_neural_bounds(bound, critic):
 
 
 def test_smile_is_the_clipped_donsker_varadhan_bound():
-    """SMILE's value (Song & Ermon Eq. 17) against NumPy on a random score matrix; a tau
-    too large to clip anything gives the plain DV bound, which differs."""
+    """SMILE's value (Song & Ermon 2020, the clipped DV) against NumPy on a random score
+    matrix; the unclipped DV bound differs from it at tau = 1 (the test can fail)."""
     import tensorflow as tf
     from infozoo.probe.estimators.neural import bound_terms
     f = np.random.RandomState(0).randn(40, 40) * 4.0

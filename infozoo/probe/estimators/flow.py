@@ -3,14 +3,15 @@
 #### Mathematical details
 
 MI is invariant under a bijection of each side: ``I(X; Y) = I(f(X); g(Y))``. Butakov et
-al. ("Mutual information estimation via normalizing flows", NeurIPS 2024, §3-4) fit ``f``
-and ``g`` so that the pair of latents ``(f(X), g(Y))`` is jointly Gaussian, where MI has a
-closed form (their Eq. 4 with the joint covariance ``Sigma``):
+al. ("Mutual information estimation via normalizing flows", NeurIPS 2024) fit ``f`` and
+``g`` so that the pair of latents ``(f(X), g(Y))`` is jointly Gaussian, where MI has a
+closed form in the joint covariance ``Sigma`` (the paper is not among ../shared/papers, so
+its equation numbers are not cited here):
 
     I = 1/2 (log det Sigma_xx + log det Sigma_yy - log det Sigma)        (nats)
 
 and, for Gaussian marginals, this Gaussian figure is a lower bound of ``I(f(X); g(Y))``
-that is tight when the latents are jointly Gaussian (their Theorem 4.2). The flows and
+that is tight when the latents are jointly Gaussian (their lower-bound theorem). The flows and
 ``Sigma = L L^T`` (``L`` lower triangular, positive diagonal) are fitted together by
 maximum likelihood of the joint density,
 
