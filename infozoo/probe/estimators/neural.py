@@ -15,8 +15,9 @@ A critic ``f(x, y)`` scores pairs; on a batch of ``b`` pairs with score matrix
 - SMILE (Song & Ermon 2020, "Understanding the limitations of variational MI
   estimators"; not among ../shared/papers, so no equation number): the Donsker-Varadhan
   bound with the partition term clipped,
-  ``mean_i F_ii - log mean_{i != j} exp clip(F_ij, -tau, tau)`` (``tau = 5``), the critic trained by the Jensen-Shannon objective (their code: value from the clipped
-  DV, gradient from JS). Clipping bounds the variance (``<= e^{2 tau}``) at the price of a
+  ``mean_i F_ii - log mean_{i != j} exp clip(F_ij, -tau, tau)`` (``tau = 5``), the critic
+  trained by the Jensen-Shannon objective (their code: value from the clipped DV, gradient
+  from JS). Clipping bounds the variance (``<= e^{2 tau}``) at the price of a
   bias. Its per-row terms are ``F_ii`` minus the (shared) clipped log-partition, so its
   interval leaves out the partition term's spread.
 
