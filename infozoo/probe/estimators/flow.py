@@ -3,14 +3,15 @@
 #### Mathematical details
 
 MI is invariant under a bijection of each side: ``I(X; Y) = I(f(X); g(Y))``. Butakov et
-al. ("Mutual information estimation via normalizing flows", NeurIPS 2024, §3-4) fit ``f``
-and ``g`` so that the pair of latents ``(f(X), g(Y))`` is jointly Gaussian, where MI has a
-closed form (their Eq. 4 with the joint covariance ``Sigma``):
+al. ("Mutual information estimation via normalizing flows", NeurIPS 2024) fit ``f`` and
+``g`` so that the pair of latents ``(f(X), g(Y))`` is jointly Gaussian, where MI has a
+closed form in the joint covariance ``Sigma`` (the paper is not among ../shared/papers, so
+its equation numbers are not cited here):
 
     I = 1/2 (log det Sigma_xx + log det Sigma_yy - log det Sigma)        (nats)
 
 and, for Gaussian marginals, this Gaussian figure is a lower bound of ``I(f(X); g(Y))``
-that is tight when the latents are jointly Gaussian (their Theorem 4.2). The flows and
+that is tight when the latents are jointly Gaussian (their lower-bound theorem). The flows and
 ``Sigma = L L^T`` (``L`` lower triangular, positive diagonal) are fitted together by
 maximum likelihood of the joint density,
 
@@ -26,7 +27,8 @@ held-out rows: the flows never saw them.
   a monotone map per dimension, which leaves MI unchanged (the Gaussian-copula step of Ince
   et al. 2017). The flows, which start as the identity, then only learn the dependence the
   copula step leaves non-Gaussian; at step 0 the estimator *is* the Gaussian-copula one.
-  ``"none"``: standardised values.
+  ``"none"``: standardised values. ``steps=0`` fits no flow: the Gaussian-copula estimator
+  on the same split (``extra["copula_bits"]`` of a trained run is that figure).
 - Flows: an infozoo :class:`~infozoo.layers.Flow` per side of ``blocks`` x
   (:class:`~infozoo.layers.GLOWCoupling` with dense subnets of ``hidden`` units,
   :class:`~infozoo.layers.FixedPermutation`). A side with one dimension gets an extra
@@ -103,7 +105,7 @@ class FlowMI:
                  marginals="ranks", seed=0):
         c = lambda k, v, m=1: None if v is None else base.check_int("flow", k, v, m)  # noqa
         self.blocks, self.hidden, self.steps = c("blocks", blocks), c("hidden", hidden), \
-            c("steps", steps)
+            c("steps", steps, 0)
         self.batch, self.eval_size = c("batch", batch, 2), c("eval_size", eval_size, 8)
         self.eval_every, self.patience = c("eval_every", eval_every), c("patience", patience)
         self.lr, self.clamp = float(lr), float(clamp)
@@ -124,7 +126,8 @@ class FlowMI:
         """``(blocks, hidden, steps)`` for a side of ``d`` dimensions and ``n_train`` rows."""
         blocks = self.blocks or (2 if d <= 2 else 4)
         hidden = self.hidden or int(np.clip(4 * d, 32, 192))
-        steps = self.steps or int(np.clip(40 * n_train / self.batch, 400, 3000))
+        steps = self.steps if self.steps is not None else int(
+            np.clip(40 * n_train / self.batch, 400, 3000))
         return blocks, hidden, steps
 
     def __call__(self, x, y, strategy=None):
@@ -161,8 +164,8 @@ class FlowMI:
             w = tf.Variable(np.tril(c0, -1).astype(np.float32), name="chol_offdiag")
             s = tf.Variable(np.log(np.diag(c0)).astype(np.float32), name="chol_logdiag")
             var = fx.trainable_variables + fy.trainable_variables + [w, s]
-            sched = keras.optimizers.schedules.CosineDecay(self.lr, steps, alpha=0.05)
-            opt = keras.optimizers.Adam(sched, clipnorm=None)
+            sched = keras.optimizers.schedules.CosineDecay(self.lr, max(steps, 1), alpha=0.05)
+            opt = keras.optimizers.Adam(sched)
             opt.build(var)
         half_log_2pi = 0.5 * math.log(2 * math.pi)
 

@@ -12,10 +12,12 @@ A critic ``f(x, y)`` scores pairs; on a batch of ``b`` pairs with score matrix
 - NWJ (Nguyen, Wainwright, Jordan 2010; Poole et al. Eq. 9, "f-GAN KL"):
   ``I >= mean_i F_ii - e^{-1} mean_{i != j} exp F_ij``. Not capped, unbiased in the
   batch, but its variance grows like ``exp(I)``: past a few bits it is noisy.
-- SMILE (Song & Ermon 2020, Eq. 17): the Donsker-Varadhan bound with the partition term
-  clipped, ``mean_i F_ii - log mean_{i != j} exp clip(F_ij, -tau, tau)`` (``tau = 5``),
-  the critic trained by the Jensen-Shannon objective (their code: value from the clipped
-  DV, gradient from JS). Clipping bounds the variance (``<= e^{2 tau}``) at the price of a
+- SMILE (Song & Ermon 2020, "Understanding the limitations of variational MI
+  estimators"; not among ../shared/papers, so no equation number): the Donsker-Varadhan
+  bound with the partition term clipped,
+  ``mean_i F_ii - log mean_{i != j} exp clip(F_ij, -tau, tau)`` (``tau = 5``), the critic
+  trained by the Jensen-Shannon objective (their code: value from the clipped DV, gradient
+  from JS). Clipping bounds the variance (``<= e^{2 tau}``) at the price of a
   bias. Its per-row terms are ``F_ii`` minus the (shared) clipped log-partition, so its
   interval leaves out the partition term's spread.
 
