@@ -388,8 +388,9 @@ def export_cmd(run_dir, out, preset):
               help="probe on the first N test images")
 @click.option("--estimator", "estimators", default="input-noise", show_default=True,
               help="comma-separated: input-noise (I(X; T_l) with noise added once at the "
-                   "input, the per-layer figure), ksg, gaussian, infonce, nwj, noisy (needs "
-                   "--sigma), renyi (the Renyi-alpha matrix functional, not Shannon)")
+                   "input, the per-layer figure), ksg, gaussian, flow, infonce, nwj, smile, "
+                   "noisy (needs --sigma), renyi (the Renyi-alpha matrix functional, not "
+                   "Shannon)")
 @click.option("--sigma", type=click.FloatRange(0, min_open=True), default=None,
               help="input-noise: std of the noise added to the input, in input units "
                    "(pixels in [0, 1]; default 2.0); noisy: I(X; T + sigma Z), in units of T")
