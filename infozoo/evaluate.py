@@ -22,14 +22,17 @@ def evaluate_model(model, x_test, batch_size=500, run_dir=None, writer=None, ste
         out["test_l1"], out["test_mse"] = np.abs(err).mean(1), (err ** 2).mean(1)
         return out
     per_example = batched(terms, x_test, batch_size)
+    # a term that is the objective under another name (a density model's ``nll``) is
+    # reported once, as ``test_loss``
+    same = set(getattr(model, "same_as_loss", ()))
     out = {("test_" + k if not k.startswith("test_") else k): float(np.mean(v))
-           for k, v in per_example.items()}
+           for k, v in per_example.items() if k not in same}
     out["test_examples"] = len(x_test)
     if run_dir is not None:
         from infozoo.report import write_report
         report = model.evaluator(batch_size=batch_size)(x_test, **data)
         # one figure per quantity: a metric the loss-term pass above already measured (a
-        # density model's test_nll, test_bits_per_dim, the same pass as its test_loss) is
+        # density model's test_bits_per_dim, the same pass as its test_loss) is
         # not replaced by the evaluator's own estimate (another draw of the dequantisation
         # noise gave 467.34 beside test_loss 467.08 for one PIE run)
         out.update({k: v for k, v in report.metrics.items() if k not in out})

@@ -55,7 +55,7 @@ class DensityEvaluator(Evaluator):
     """Flows trained by NLL (PIE §5.2, glow): test NLL and bits/dim, reconstruction errors,
     sharpness, the grids of PIE's Fig. 7.
 
-    Metrics: ``test_nll`` (nats, dequantised as in training), ``test_bits_per_dim``,
+    Metrics: ``test_loss`` (the NLL in nats, dequantised as in training), ``test_bits_per_dim``,
     ``recon_mse``, ``recon_l1`` (``x`` vs ``decode(encode(x))``, no noise),
     ``sharpness_true`` (the test images) and ``sharpness_<label>`` for the samples at each
     of the model's ``sample_temperatures`` (PIE: T1 and T0.71 = sqrt(0.5); clipped to
@@ -78,7 +78,7 @@ class DensityEvaluator(Evaluator):
         x_hat = batched(m.reconstruct, x, bs)
         mean_nll = float(np.mean(nll))
         r = Report(metrics={
-            "test_nll": mean_nll,
+            "test_loss": mean_nll,
             "test_bits_per_dim": float(m.bits_per_dim(mean_nll)),
             "recon_mse": float(np.mean((x_hat - x) ** 2)),
             "recon_l1": float(np.mean(np.abs(x_hat - x))),

@@ -81,7 +81,7 @@ def test_cli_train_export_and_probe(tmp_path):
                 check=0)
     assert "glow" in p.stdout
     m = json.loads((run / "metrics.json").read_text())
-    for k in ("test_nll", "test_bits_per_dim", "sharpness_T1", "sharpness_T0.7"):
+    for k in ("test_loss", "test_bits_per_dim", "sharpness_T1", "sharpness_T0.7"):
         assert np.isfinite(m[k]), k
     assert m["recon_mse"] < 1e-8                     # a bijection: exact reconstructions
     for png in ("glow_samples_T1", "glow_samples_T0.7", "glow_reconstructions"):

@@ -260,7 +260,7 @@ def test_evaluator_computes_and_the_reporter_writes_grids(tmp_path):
     assert not (tmp_path / "images").exists()
     write_report(report, str(tmp_path))
     met = report.metrics
-    for k in ("test_nll", "test_bits_per_dim", "recon_mse", "recon_l1", "sharpness_true",
+    for k in ("test_loss", "test_bits_per_dim", "recon_mse", "recon_l1", "sharpness_true",
               "sharpness_T1", "sharpness_T0.71"):
         assert np.isfinite(met[k]), k
     for name in ("pie_reconstructions", "pie_samples_T1", "pie_samples_T0.71",

@@ -18,6 +18,9 @@ class DequantizedDensity:
     """Mixin: NLL of uniformly dequantised data in nats and bits per dimension."""
 
     term_names = ("loss", "nll", "bits_per_dim", "log_pz", "log_pr", "logdet")
+    #: terms equal to ``loss`` (shown in training logs; test metrics give them once, as
+    #: ``test_loss``)
+    same_as_loss = ("nll",)
     can_sample = True
     #: prefix of the image grids of the model's evaluator
     image_prefix = "density"
