@@ -79,6 +79,27 @@ def write_figure(fig, out_dir, name, formats=("png",), writer=None, step=0, tag=
 
 
 # -- helpers -----------------------------------------------------------------------
+def _layer_axis(ax, layers):
+    """x ticks naming every layer, ``index name``."""
+    n = len(layers)
+    ax.set_xticks(np.arange(n))
+    ax.set_xticklabels([f"{i} {r['name']}" for i, r in enumerate(layers)], rotation=60,
+                       ha="right", fontsize=7 if n <= 40 else 5)
+    ax.set_xlim(-0.6, n - 0.4)
+
+
+def _dh_panel(ax, idx, dh, letter, undefined_label, yerr=None):
+    """Bars of the exact entropy change per layer; a cross where it is not defined."""
+    ax.bar(idx, np.nan_to_num(dh), 0.7, color="tab:orange", yerr=yerr)
+    undefined = np.isnan(dh) & (idx > 0)
+    if undefined.any():
+        ax.scatter(idx[undefined], np.zeros(int(undefined.sum())), marker="x",
+                   color="tab:red", s=18, zorder=3, label=undefined_label)
+        ax.legend(loc="best", fontsize=8)
+    ax.set_ylabel("bits")
+    ax.set_title(letter + r" exact $dh = E\,\log|\det J_l|\,/\,\ln 2$", fontsize=9, loc="left")
+
+
 def _values(layers, key):
     return np.array([np.nan if r.get(key) is None else float(r[key]) for r in layers])
 
@@ -256,24 +277,13 @@ def entropy_change(result, title="", intervals=None):
     axes[1].set_title(r"(b) $dS_\alpha = S_\alpha(T_l) - S_\alpha(T_{l-1})$", fontsize=9,
                       loc="left")
     dh = _values(layers, "dh_bits")
-    axes[2].bar(idx, np.nan_to_num(dh), 0.7, color="tab:orange",
-                yerr=_interval(layers, "dh_bits", intervals, dh))
-    undefined = np.isnan(dh) & (idx > 0)
-    if undefined.any():
-        axes[2].scatter(idx[undefined], np.zeros(int(undefined.sum())), marker="x",
-                        color="tab:red", s=18, zorder=3,
-                        label="not defined (information lost before)")
-        axes[2].legend(loc="best", fontsize=8)
-    axes[2].set_ylabel("bits")
-    axes[2].set_title(r"(c) exact $dh = E\,\log|\det J_l|\,/\,\ln 2$", fontsize=9, loc="left")
+    _dh_panel(axes[2], idx, dh, "(c)", "not defined (information lost before)",
+              yerr=_interval(layers, "dh_bits", intervals, dh))
     for ax in axes:
         ax.axhline(0.0, color="k", lw=0.6)
         ax.grid(True, axis="y", color="0.92", lw=0.6)
     axes[0].legend(loc="best", fontsize=8)
-    axes[2].set_xticks(idx)
-    axes[2].set_xticklabels([f"{i} {r['name']}" for i, r in enumerate(layers)], rotation=60,
-                            ha="right", fontsize=7 if n <= 40 else 5)
-    axes[2].set_xlim(-0.6, n - 0.4)
+    _layer_axis(axes[2], layers)
     fig.suptitle(f"{title or 'entropy per layer'}  ({_subtitle(result)})", fontsize=10,
                  x=0.01, ha="left")
     return fig
@@ -318,24 +328,12 @@ def layer_information(result, title=""):
                       loc="left")
     if names:
         axes[0].legend(loc="best", fontsize=8)
-    dh = _values(layers, "dh_bits")
-    axes[1].bar(idx, np.nan_to_num(dh), 0.7, color="tab:orange")
-    undefined = np.isnan(dh) & (idx > 0)
-    if undefined.any():
-        axes[1].scatter(idx[undefined], np.zeros(int(undefined.sum())), marker="x",
-                        color="tab:red", s=18, zorder=3,
-                        label="not defined (a non-bijective step before)")
-        axes[1].legend(loc="best", fontsize=8)
-    axes[1].set_ylabel("bits")
-    axes[1].set_title(r"(b) exact $dh = E\,\log|\det J_l|\,/\,\ln 2$", fontsize=9,
-                      loc="left")
+    _dh_panel(axes[1], idx, _values(layers, "dh_bits"), "(b)",
+              "not defined (a non-bijective step before)")
     for ax in axes:
         ax.grid(True, axis="y", color="0.92", lw=0.6)
     axes[1].axhline(0.0, color="k", lw=0.6)
-    axes[1].set_xticks(idx)
-    axes[1].set_xticklabels([f"{i} {r['name']}" for i, r in enumerate(layers)], rotation=60,
-                            ha="right", fontsize=7 if n <= 40 else 5)
-    axes[1].set_xlim(-0.6, n - 0.4)
+    _layer_axis(axes[1], layers)
     fig.suptitle(f"{title or 'information per layer'}  (n = {result.get('n')})", fontsize=10,
                  x=0.01, ha="left")
     return fig

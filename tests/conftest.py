@@ -35,6 +35,31 @@ def run_script(script, *args, timeout=600, env=None):
     return json.loads(lines[-1][len("RESULT"):])
 
 
+def copy_run(run, tmp_path, name="run"):
+    """A copy of a module-scoped finished run that a test may change."""
+    import shutil
+    dst = tmp_path / name
+    shutil.copytree(run, dst)
+    return dst
+
+
+def interrupt_at_first_checkpoint(args, run_dir, timeout=240):
+    """Starts ``python -m infozoo.cli ARGS``, sends SIGINT once ``RUN_DIR`` holds a
+    checkpoint (or the process ends), and returns ``(returncode, stdout, stderr)``."""
+    import signal
+    import time
+    proc = subprocess.Popen([sys.executable, "-m", "infozoo.cli", *map(str, args)], cwd=REPO,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"})
+    state = os.path.join(str(run_dir), "checkpoints", "state.json")
+    deadline = time.time() + timeout
+    while time.time() < deadline and proc.poll() is None and not os.path.exists(state):
+        time.sleep(0.02)
+    proc.send_signal(signal.SIGINT)
+    out, err = proc.communicate(timeout=120)
+    return proc.returncode, out, err
+
+
 def perturb(variables, scale=0.05, seed=0):
     """Random non-zero weights, so zero-initialised couplings are not the identity."""
     import numpy as np

@@ -2,15 +2,13 @@
 wrong and what to do (issue 18; the rows of the fault battery are given as #N)."""
 import os
 import shutil
-import signal
 import subprocess
 import sys
-import time
 
 import numpy as np
 import pytest
 
-from conftest import REPO, run_cli
+from conftest import REPO, interrupt_at_first_checkpoint, run_cli
 from infozoo import config, data
 
 TINY_INN = ["--dataset", "digits", "--conv-blocks", "1", "--conv-hidden", "8",
@@ -128,17 +126,9 @@ def interrupted(tmp_path_factory):
     run = tmp_path_factory.mktemp("sigint") / "run"
     args = ["train", "inn", *TINY_INN, "--batch-size", "16", "--train-size", "256",
             "--epochs", "2", "--checkpoint-every", "2", "--run-dir", str(run)]
-    proc = subprocess.Popen([sys.executable, "-m", "infozoo.cli", *args], cwd=REPO,
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                            env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"})
-    state = run / "checkpoints" / "state.json"
-    deadline = time.time() + 240
-    while time.time() < deadline and proc.poll() is None and not state.exists():
-        time.sleep(0.02)
-    proc.send_signal(signal.SIGINT)
-    _, err = proc.communicate(timeout=120)
-    assert proc.returncode == 130, err[-2000:]
-    at_stop = json.loads(state.read_text())
+    rc, _, err = interrupt_at_first_checkpoint(args, run)
+    assert rc == 130, err[-2000:]
+    at_stop = json.loads((run / "checkpoints" / "state.json").read_text())
     resumed = run_cli(*args, check=0)
     return run, err, resumed.stdout, at_stop
 

@@ -8,7 +8,7 @@ import shutil
 import numpy as np
 import pytest
 
-from conftest import run_cli
+from conftest import copy_run, run_cli
 
 TINY_INN = ["--dataset", "digits", "--conv-blocks", "1", "--conv-hidden", "8",
             "--fc-hidden", "16", "--bottleneck", "8", "--quiet", "--set", "train.image_every=0"]
@@ -22,12 +22,6 @@ def finished_run(tmp_path_factory):
     run = tmp_path_factory.mktemp("runs") / "inn"
     run_cli("train", "inn", *RUN_ARGS, "--epochs", "2", "--run-dir", run, check=0)
     return run
-
-
-def _copy(run, tmp_path, name="run"):
-    dst = tmp_path / name
-    shutil.copytree(run, dst)
-    return dst
 
 
 def _user_files(d):
@@ -79,7 +73,7 @@ def test_train_refuses_a_users_directory(tmp_path):
 # -- exports (#103, #106, #107, permissions) ---------------------------------------------
 @pytest.mark.slow
 def test_export_keeps_what_the_user_added_and_another_runs_export(finished_run, tmp_path):
-    run = _copy(finished_run, tmp_path)
+    run = copy_run(finished_run, tmp_path)
     out = tmp_path / "exp1"
     run_cli("export", run, "--out", out, check=0)
     (out / "mynotes.txt").write_text("mine")
@@ -90,7 +84,7 @@ def test_export_keeps_what_the_user_added_and_another_runs_export(finished_run, 
     assert (out / "mynotes.txt").read_text() == "mine"
     assert (out / "assets" / "extra.txt").read_text() == "mine too"
     # another run's own export is not a target
-    other = _copy(finished_run, tmp_path, "other")
+    other = copy_run(finished_run, tmp_path, "other")
     before = (other / "export" / "infozoo-export.json").read_text()
     p = run_cli("export", run, "--out", other / "export", check=2)
     assert "export of another run" in p.stderr
@@ -140,7 +134,7 @@ def _state(run):
 
 @pytest.mark.slow
 def test_a_truncated_newest_checkpoint_falls_back_to_an_older_one(finished_run, tmp_path):
-    run = _copy(finished_run, tmp_path)
+    run = copy_run(finished_run, tmp_path)
     state = _state(run)
     assert len(state["older"]) == 2  # 3 checkpoints kept: steps 8, 6, 4
     newest = run / "checkpoints" / state["weights"]
@@ -156,7 +150,7 @@ def test_a_truncated_newest_checkpoint_falls_back_to_an_older_one(finished_run, 
 @pytest.mark.slow
 def test_eval_of_a_live_run_retries_and_never_advises_deleting(finished_run, tmp_path):
     from infozoo import runs
-    run = _copy(finished_run, tmp_path)
+    run = copy_run(finished_run, tmp_path)
     shutil.rmtree(run / "export")
     state = _state(run)
     # the trainer rotated the newest file away after state.json was read: the older is used
@@ -206,7 +200,7 @@ def test_exploding_rule():
 @pytest.mark.slow
 def test_resume_checks_against_segments_when_config_is_gone_and_refuses_fewer_epochs(
         finished_run, tmp_path):
-    run = _copy(finished_run, tmp_path)
+    run = copy_run(finished_run, tmp_path)
     os.remove(run / "config.yaml")
     p = run_cli("train", "inn", *RUN_ARGS[:-4], "--batch-size", "64", "--train-size", "128",
                 "--checkpoint-every", "2", "--epochs", "3", "--run-dir", run, check=2)
@@ -260,7 +254,7 @@ def test_hparams_dashboard_has_one_row_per_run(tmp_path):
 @pytest.mark.slow
 def test_unreadable_state_is_named_and_unwritable_probe_json_still_prints(finished_run,
                                                                             tmp_path):
-    run = _copy(finished_run, tmp_path)
+    run = copy_run(finished_run, tmp_path)
     (run / "checkpoints" / "state.json").write_text("not json at all")
     p = run_cli("eval", run, "--json", check=0)
     assert "state.json is corrupt" in p.stderr and "Weights: export" in p.stderr

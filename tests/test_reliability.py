@@ -6,16 +6,14 @@ settings, NaN stops, stale weights, failed starts, concurrent runs, bad input.
 import json
 import os
 import shutil
-import signal
 import subprocess
 import sys
-import time
 
 import numpy as np
 import pytest
 import yaml
 
-from conftest import REPO, run_cli
+from conftest import REPO, copy_run, interrupt_at_first_checkpoint, run_cli
 from tiny import INN_FLAGS
 
 pytestmark = pytest.mark.slow  # every test runs the CLI in a subprocess (and most train)
@@ -32,12 +30,6 @@ def finished_run(tmp_path_factory):
     return run
 
 
-def _copy(run, tmp_path, name="run"):
-    dst = tmp_path / name
-    shutil.copytree(run, dst)
-    return dst
-
-
 def _tree(path):
     return {os.path.relpath(os.path.join(d, f), path): os.path.getsize(os.path.join(d, f))
             for d, _, fs in os.walk(path) for f in fs}
@@ -45,7 +37,7 @@ def _tree(path):
 
 # -- export never deletes what infozoo did not write ---------------------------------------
 def test_export_refuses_foreign_and_run_directories(finished_run, tmp_path):
-    run = _copy(finished_run, tmp_path)
+    run = copy_run(finished_run, tmp_path)
     before = _tree(run)
     mine = tmp_path / "mine"
     mine.mkdir()
@@ -95,7 +87,7 @@ def test_eval_uses_newest_weights_and_says_which(finished_run, tmp_path):
     later checkpoint, not on the stale export."""
     from conftest import perturb
     from infozoo import runs
-    run = _copy(finished_run, tmp_path)
+    run = copy_run(finished_run, tmp_path)
     old = json.loads((run / "metrics.json").read_text())
     cfg, model, w = runs.load_model(str(run), verbose=False)
     perturb(model.trainable_variables, 0.05, seed=3)
@@ -193,18 +185,10 @@ def test_run_dir_under_a_file_is_a_clear_error(tmp_path):
 
 def test_sigint_says_how_to_resume(tmp_path):
     run = tmp_path / "int"
-    args = [sys.executable, "-m", "infozoo.cli", "train", "inn", *TINY_INN, "--batch-size",
-            "16", "--train-size", "256", "--epochs", "50", "--checkpoint-every", "2",
-            "--run-dir", str(run)]
-    proc = subprocess.Popen(args, cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                            text=True, env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"})
-    state = run / "checkpoints" / "state.json"
-    deadline = time.time() + 240
-    while time.time() < deadline and proc.poll() is None and not state.exists():
-        time.sleep(0.05)
-    proc.send_signal(signal.SIGINT)
-    out, err = proc.communicate(timeout=120)
-    assert proc.returncode == 130, err[-2000:]
+    rc, out, err = interrupt_at_first_checkpoint(
+        ["train", "inn", *TINY_INN, "--batch-size", "16", "--train-size", "256", "--epochs",
+         "50", "--checkpoint-every", "2", "--run-dir", run], run)
+    assert rc == 130, err[-2000:]
     assert "Run the same command again" in err and "resume from its last checkpoint" in err
     assert "Traceback" not in err
 
@@ -245,7 +229,7 @@ def test_config_files_broken_or_missing(tmp_path):
 
 
 def test_broken_run_config_is_named(finished_run, tmp_path):
-    run = _copy(finished_run, tmp_path)
+    run = copy_run(finished_run, tmp_path)
     (run / "config.yaml").write_text("model: [unclosed\n")
     p = run_cli("eval", run, check=2)
     assert "config.yaml is not readable YAML" in p.stderr and "Traceback" not in p.stderr
@@ -284,7 +268,7 @@ def test_bad_data_files(tmp_path):
 
 
 def test_normal_output_has_no_tensorflow_banners(finished_run, tmp_path):
-    p = run_cli("eval", _copy(finished_run, tmp_path), env={"TF_CPP_MIN_LOG_LEVEL": "2"},
+    p = run_cli("eval", copy_run(finished_run, tmp_path), env={"TF_CPP_MIN_LOG_LEVEL": "2"},
                 check=0)
     for banner in ("oneDNN custom operations", "Could not find cuda", "cuInit", "absl::"):
         assert banner not in p.stderr, p.stderr
