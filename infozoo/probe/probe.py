@@ -251,7 +251,9 @@ class Probe:
                                            ci=self.ci, n_boot=self.n_boot,
                                            strategy=self.strategy)
                 out[name] = {"layers": [{"I_XT": e, "I_TXhat": None} for e in ests],
-                             "dropped": [{"I_X": None} for _ in raw["dropped"]]}
+                             "dropped": [{"I_X": None} for _ in raw["dropped"]],
+                             "skipped": {self.meta[i]["name"]: why
+                                         for i, why in sorted(est.skipped.items())}}
                 continue
             layers = []
             last = None
@@ -329,7 +331,9 @@ def assemble(meta, raw, n, alpha, gamma, factor, replicas, renyi_on=True, shanno
             "estimators": (["renyi"] if renyi_on else []) + list(shannon), "ci": ci,
             "estimator_options": {name: shannon[name]["layers"][0]["I_XT"].options
                                   for name in shannon},
-            "layers": layers, "dropped": dropped, "warnings": warn}
+            "layers": layers, "dropped": dropped, "warnings": warn,
+            "not_estimated": {name: v["skipped"] for name, v in shannon.items()
+                              if v.get("skipped")}}
 
 
 def _d(e):
@@ -410,6 +414,9 @@ def format_table(result):
         for d in result["dropped"]:
             lines.append(f"    dropped at {d['layer']}: I(X;dropped) = "
                          f"{_interval(d['estimates'][name]['I_X'], 0).strip()}")
+    for name, skipped in result.get("not_estimated", {}).items():
+        for layer, why in skipped.items():
+            lines.append(f"{name}: {layer} not estimated: {why}")
     for w in result.get("warnings", []):
         lines.append(f"warning: {w}")
     return "\n".join(lines)
