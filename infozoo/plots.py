@@ -169,6 +169,22 @@ def _subtitle(result):
 
 
 # -- the probe's figures -----------------------------------------------------------
+def _dh_panel(ax, layers, letter, intervals=None):
+    """Bars of the exact ``dh`` in bits, an ``x`` where it is not defined."""
+    idx = np.arange(len(layers))
+    dh = _values(layers, "dh_bits")
+    ax.bar(idx, np.nan_to_num(dh), 0.7, color="tab:orange",
+           yerr=_interval(layers, "dh_bits", intervals, dh))
+    undefined = np.isnan(dh) & (idx > 0)
+    if undefined.any():
+        ax.scatter(idx[undefined], np.zeros(int(undefined.sum())), marker="x",
+                   color="tab:red", s=18, zorder=3, label="not defined (information lost before)")
+        ax.legend(loc="best", fontsize=8)
+    ax.set_ylabel("bits")
+    ax.set_title(letter + r" exact $dh = E\,\log|\det J_l|\,/\,\ln 2$", fontsize=9,
+                 loc="left")
+
+
 def information_plane(result, title="", intervals=None):
     """The information plane of a probe result (``infozoo.probe``) as a Figure."""
     layers = result["layers"]
@@ -254,17 +270,7 @@ def entropy_change(result, title="", intervals=None):
     axes[1].set_ylabel("bits")
     axes[1].set_title(r"(b) $dS_\alpha = S_\alpha(T_l) - S_\alpha(T_{l-1})$", fontsize=9,
                       loc="left")
-    dh = _values(layers, "dh_bits")
-    axes[2].bar(idx, np.nan_to_num(dh), 0.7, color="tab:orange",
-                yerr=_interval(layers, "dh_bits", intervals, dh))
-    undefined = np.isnan(dh) & (idx > 0)
-    if undefined.any():
-        axes[2].scatter(idx[undefined], np.zeros(int(undefined.sum())), marker="x",
-                        color="tab:red", s=18, zorder=3,
-                        label="not defined (information lost before)")
-        axes[2].legend(loc="best", fontsize=8)
-    axes[2].set_ylabel("bits")
-    axes[2].set_title(r"(c) exact $dh = E\,\log|\det J_l|\,/\,\ln 2$", fontsize=9, loc="left")
+    _dh_panel(axes[2], layers, "(c)", intervals)
     for ax in axes:
         ax.axhline(0.0, color="k", lw=0.6)
         ax.grid(True, axis="y", color="0.92", lw=0.6)
@@ -317,17 +323,7 @@ def layer_information(result, title=""):
                       loc="left")
     if names:
         axes[0].legend(loc="best", fontsize=8)
-    dh = _values(layers, "dh_bits")
-    axes[1].bar(idx, np.nan_to_num(dh), 0.7, color="tab:orange")
-    undefined = np.isnan(dh) & (idx > 0)
-    if undefined.any():
-        axes[1].scatter(idx[undefined], np.zeros(int(undefined.sum())), marker="x",
-                        color="tab:red", s=18, zorder=3,
-                        label="not defined (a non-bijective step before)")
-        axes[1].legend(loc="best", fontsize=8)
-    axes[1].set_ylabel("bits")
-    axes[1].set_title(r"(b) exact $dh = E\,\log|\det J_l|\,/\,\ln 2$", fontsize=9,
-                      loc="left")
+    _dh_panel(axes[1], layers, "(b)")
     for ax in axes:
         ax.grid(True, axis="y", color="0.92", lw=0.6)
     axes[1].axhline(0.0, color="k", lw=0.6)
