@@ -88,18 +88,6 @@ def _layer_axis(ax, layers):
     ax.set_xlim(-0.6, n - 0.4)
 
 
-def _dh_panel(ax, idx, dh, letter, undefined_label, yerr=None):
-    """Bars of the exact entropy change per layer; a cross where it is not defined."""
-    ax.bar(idx, np.nan_to_num(dh), 0.7, color="tab:orange", yerr=yerr)
-    undefined = np.isnan(dh) & (idx > 0)
-    if undefined.any():
-        ax.scatter(idx[undefined], np.zeros(int(undefined.sum())), marker="x",
-                   color="tab:red", s=18, zorder=3, label=undefined_label)
-        ax.legend(loc="best", fontsize=8)
-    ax.set_ylabel("bits")
-    ax.set_title(letter + r" exact $dh = E\,\log|\det J_l|\,/\,\ln 2$", fontsize=9, loc="left")
-
-
 def _values(layers, key):
     return np.array([np.nan if r.get(key) is None else float(r[key]) for r in layers])
 
@@ -191,6 +179,22 @@ def _subtitle(result):
 
 
 # -- the probe's figures -----------------------------------------------------------
+def _dh_panel(ax, layers, letter, intervals=None):
+    """Bars of the exact ``dh`` in bits, an ``x`` where it is not defined."""
+    idx = np.arange(len(layers))
+    dh = _values(layers, "dh_bits")
+    ax.bar(idx, np.nan_to_num(dh), 0.7, color="tab:orange",
+           yerr=_interval(layers, "dh_bits", intervals, dh))
+    undefined = np.isnan(dh) & (idx > 0)
+    if undefined.any():
+        ax.scatter(idx[undefined], np.zeros(int(undefined.sum())), marker="x",
+                   color="tab:red", s=18, zorder=3, label="not defined (information lost before)")
+        ax.legend(loc="best", fontsize=8)
+    ax.set_ylabel("bits")
+    ax.set_title(letter + r" exact $dh = E\,\log|\det J_l|\,/\,\ln 2$", fontsize=9,
+                 loc="left")
+
+
 def information_plane(result, title="", intervals=None):
     """The information plane of a probe result (``infozoo.probe``) as a Figure."""
     layers = result["layers"]
@@ -269,16 +273,14 @@ def entropy_change(result, title="", intervals=None):
         axes[0].bar(idx + off, np.nan_to_num(vals), w, color=col, label=lab, yerr=err,
                     capsize=2 if err is not None else 0, error_kw=dict(lw=0.8))
     axes[0].set_ylabel("bits")
-    axes[0].set_title(f"(a) entropy and information per layer", fontsize=9, loc="left")
+    axes[0].set_title("(a) entropy and information per layer", fontsize=9, loc="left")
     dS = _values(layers, "dS")
     axes[1].bar(idx, np.nan_to_num(dS), 0.7, color="0.55",
                 yerr=_interval(layers, "dS", intervals, dS))
     axes[1].set_ylabel("bits")
     axes[1].set_title(r"(b) $dS_\alpha = S_\alpha(T_l) - S_\alpha(T_{l-1})$", fontsize=9,
                       loc="left")
-    dh = _values(layers, "dh_bits")
-    _dh_panel(axes[2], idx, dh, "(c)", "not defined (information lost before)",
-              yerr=_interval(layers, "dh_bits", intervals, dh))
+    _dh_panel(axes[2], layers, "(c)", intervals)
     for ax in axes:
         ax.axhline(0.0, color="k", lw=0.6)
         ax.grid(True, axis="y", color="0.92", lw=0.6)
@@ -328,8 +330,7 @@ def layer_information(result, title=""):
                       loc="left")
     if names:
         axes[0].legend(loc="best", fontsize=8)
-    _dh_panel(axes[1], idx, _values(layers, "dh_bits"), "(b)",
-              "not defined (a non-bijective step before)")
+    _dh_panel(axes[1], layers, "(b)")
     for ax in axes:
         ax.grid(True, axis="y", color="0.92", lw=0.6)
     axes[1].axhline(0.0, color="k", lw=0.6)

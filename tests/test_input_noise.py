@@ -51,6 +51,7 @@ def test_bijections_of_a_layer_leave_the_figure_unchanged():
     non-linear one to first order (within the interval)."""
     import keras
     import tensorflow as tf
+    keras.utils.set_random_seed(0)
     r = np.random.RandomState(1)
     x = r.randn(400, 5).astype(np.float32)
     q, _ = np.linalg.qr(r.randn(3, 3))
@@ -187,3 +188,24 @@ def test_options_and_errors():
               options={"input-noise": {"queries": 1}})
     with pytest.raises(ValueError, match="sigma"):
         Probe(object(), estimators=["input-noise"], sigma=-1.0)
+
+
+def test_ceiling_and_order_warnings():
+    """A figure within its interval's width of log2 n is flagged; a figure above an earlier
+    one beyond both intervals breaks the data processing inequality and is flagged."""
+    from infozoo.probe.estimators.base import Estimate
+    from infozoo.probe.probe import ceiling_warnings, order_warnings
+
+    def layer(name, v, lo, hi):
+        e = Estimate("input-noise", v, 512, low=lo, high=hi, ceiling=9.0).as_dict()
+        return {"name": name, "estimates": {"input-noise": {"I_XT": e, "I_TXhat": None}}}
+    ok = [layer("input", 6.2, 5.9, 6.5), layer("code", 2.0, 1.8, 2.2)]
+    assert ceiling_warnings(ok) == [] and order_warnings(ok) == []
+    full = [layer("input", 8.999, 8.998, 9.0), layer("code", 7.0, 6.9, 7.1)]
+    (w,) = ceiling_warnings(full)
+    assert "1 figure(s)" in w and "input:I_XT" in w
+    bad = [layer("input", 6.2, 5.9, 6.5), layer("code", 8.5, 8.3, 8.6)]
+    (w,) = order_warnings(bad)
+    assert "code (8.50 above input's 6.20)" in w
+    within = [layer("input", 6.2, 5.9, 6.5), layer("code", 6.4, 6.0, 6.8)]
+    assert order_warnings(within) == []

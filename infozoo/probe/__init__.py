@@ -3,7 +3,9 @@
 - :func:`mutual_information` ``(x, y, estimator="ksg", **options)``: Shannon MI in bits of
   two paired batches, through the estimators of :mod:`infozoo.probe.estimators` (``ksg``,
   ``gaussian``, ``flow``, ``infonce``, ``nwj``, ``smile``; ``renyi`` for the matrix
-  functional), with intervals (``ci=0.95``);
+  functional), with intervals (``ci=0.95``); the probe's default per-layer figure,
+  ``input-noise`` (``I(X; T_l)`` with the noise added once at the input), needs the model:
+  ``probe(model, x, estimators=["input-noise"], sigma=2.0, ci=0.95)``;
 - :func:`noisy_information` ``(t, sigma)``: ``I(X; T + sigma Z)`` of a layer ``T = f(X)``;
 - :mod:`infozoo.probe.renyi`: the matrix-based Renyi alpha-entropy and its "information"
   (not Shannon; kept for comparison and for the entropy column);

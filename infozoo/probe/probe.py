@@ -257,7 +257,9 @@ class Probe:
                                            ci=self.ci, n_boot=self.n_boot,
                                            strategy=self.strategy)
                 out[name] = {"layers": [{"I_XT": e, "I_TXhat": None} for e in ests],
-                             "dropped": [{"I_X": None} for _ in raw["dropped"]]}
+                             "dropped": [{"I_X": None} for _ in raw["dropped"]],
+                             "skipped": {self.meta[i]["name"]: why
+                                         for i, why in sorted(est.skipped.items())}}
                 continue
             layers = []
             last = None
@@ -326,7 +328,7 @@ def assemble(meta, raw, n, alpha, gamma, factor, replicas, renyi_on=True, shanno
                         "estimates": {name: {"I_X": _d(v["dropped"][k]["I_X"])}
                                       for name, v in shannon.items()}})
         k += 1
-    warn = ceiling_warnings(layers, dropped)
+    warn = ceiling_warnings(layers, dropped) + order_warnings(layers)
     for w in warn:
         warnings.warn(w, stacklevel=3)
     return {"n": int(n), "alpha": alpha, "gamma": gamma, "factor": factor,
@@ -335,7 +337,36 @@ def assemble(meta, raw, n, alpha, gamma, factor, replicas, renyi_on=True, shanno
             "estimators": (["renyi"] if renyi_on else []) + list(shannon), "ci": ci,
             "estimator_options": {name: shannon[name]["layers"][0]["I_XT"].options
                                   for name in shannon},
-            "layers": layers, "dropped": dropped, "warnings": warn}
+            "layers": layers, "dropped": dropped, "warnings": warn,
+            "not_estimated": {name: v["skipped"] for name, v in shannon.items()
+                              if v.get("skipped")}}
+
+
+def order_warnings(layers, names=("input-noise",)):
+    """One message per estimator of a Markov-chain quantity (``input-noise``'s ``I(X; T_l)``
+    never rises along the network) whose figure at some layer lies above an earlier
+    layer's beyond both intervals: the estimate, not the network, broke the data processing
+    inequality (for ``input-noise``: the first-order pushforward does not hold at this
+    ``sigma``)."""
+    out = []
+    for name in names:
+        best, where = None, []
+        for r in layers:
+            e = r.get("estimates", {}).get(name, {}).get("I_XT")
+            if e is None:
+                continue
+            lo = e["low"] if e.get("low") is not None else e["value"]
+            hi = e["high"] if e.get("high") is not None else e["value"]
+            if best is not None and lo > best[1]:
+                where.append(f"{r['name']} ({e['value']:.2f} above {best[0]}'s "
+                             f"{best[2]:.2f})")
+            if best is None or hi < best[1]:
+                best = (r["name"], hi, e["value"])
+        if where:
+            out.append(f"{name}: the data processing inequality fails at {', '.join(where)}: "
+                       f"the estimate is not valid there (the first-order pushforward of the "
+                       f"input noise does not hold at this sigma: use a smaller one)")
+    return out
 
 
 def _d(e):
@@ -416,6 +447,9 @@ def format_table(result):
         for d in result["dropped"]:
             lines.append(f"    dropped at {d['layer']}: I(X;dropped) = "
                          f"{_interval(d['estimates'][name]['I_X'], 0).strip()}")
+    for name, skipped in result.get("not_estimated", {}).items():
+        for layer, why in skipped.items():
+            lines.append(f"{name}: {layer} not estimated: {why}")
     for w in result.get("warnings", []):
         lines.append(f"warning: {w}")
     return "\n".join(lines)

@@ -52,12 +52,12 @@ class Estimate:
 
     @property
     def at_ceiling(self):
-        """True when the ceiling lies within the interval (or the value reaches it): the
-        figure cannot tell the layer's information from the sample's limit."""
+        """True when the value is within its interval's width of the ceiling (or reaches
+        it): the figure cannot tell the layer's information from the sample's limit."""
         if self.ceiling is None:
             return False
-        top = self.high if self.high is not None else self.value
-        return bool(top >= self.ceiling - 1e-9)
+        width = (self.high - self.low) if self.high is not None else 0.0
+        return bool(self.ceiling - self.value <= max(width, 1e-9))
 
     def __float__(self):
         return float(self.value)

@@ -313,3 +313,47 @@ def _gaussian_logpdf(mu, w, U, keep, t):
     quad = tf.reduce_sum(kf[:, None, :] * proj * proj / w[:, None, :], axis=2)
     logdet = tf.reduce_sum(kf * (tf.math.log(w) + math.log(2.0 * math.pi)), axis=1)
     return -0.5 * quad - 0.5 * logdet[:, None]
+
+
+def first_order_check(model, x, sigma, rows=16, draws=256, seed=0, max_dim=256):
+    """How far the first-order pushforward is from the network's response to the input
+    noise, per non-injective entry of at most ``max_dim`` values: on the first ``rows``
+    examples, the Monte Carlo covariance ``C`` of ``f(x + sigma z)`` (``draws`` draws) against
+    ``S = sigma^2 J J^T``. Returns ``[{"name", "dim", "trace_ratio" (mean tr C / tr S: 1 when
+    first order holds), "shift" (mean ||E f(x + sigma z) - f(x)||^2 / tr C)}]``."""
+    import tensorflow as tf
+    from infozoo.probe.keras_models import keras_representations
+    reps_fn = (model.representations if hasattr(model, "representations")
+               else keras_representations(model, x))
+    x = np.asarray(x)[:rows]
+    meta = [{"name": r["name"], "dim": int(np.prod(r["value"].shape[1:])),
+             "bijective": bool(r["bijective"]), "injective": bool(r.get("injective", False))}
+            for r in reps_fn(tf.constant(x[:2]))]
+    est = InputNoise(sigma=sigma, max_dim=max_dim)
+    work = [i for i, p in enumerate(est.plan(meta)) if p == "work"]
+    if not work:
+        return []
+    dims = [meta[i]["dim"] for i in work]
+    reverse = sum(dims) < int(np.prod(x.shape[1:]))
+    core = _make_core(reps_fn, work, reverse, float(sigma), None,
+                      float(np.finfo(x.dtype).eps))
+    z0 = np.zeros_like(x)
+    packed = np.concatenate([np.asarray(core(tf.constant([k], tf.int32), tf.constant(x),
+                                             tf.constant(z0))) for k in range(len(x))])
+    z = np.random.RandomState(seed).standard_normal((draws,) + x.shape[1:]).astype(x.dtype)
+    out, off = [], 0
+    for i, d in zip(work, dims):
+        w, keep = packed[:, off + d:off + 2 * d], packed[:, off + 2 * d:off + 3 * d] > 0.5
+        mu = packed[:, off:off + d]
+        off += 4 * d + d * d
+        ratios, shifts = [], []
+        for k in range(len(x)):
+            v = np.asarray(reps_fn(tf.constant(x[k:k + 1] + np.asarray(sigma, x.dtype) * z))[i]
+                           ["value"], np.float64).reshape(draws, -1)
+            c = np.cov(v, rowvar=False)
+            tr = float(np.trace(np.atleast_2d(c)))
+            ratios.append(tr / float((w[k] * keep[k]).sum()))
+            shifts.append(float(((v.mean(0) - mu[k]) ** 2).sum()) / tr)
+        out.append({"name": meta[i]["name"], "dim": d, "trace_ratio": float(np.mean(ratios)),
+                    "shift": float(np.mean(shifts))})
+    return out
