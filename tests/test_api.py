@@ -32,8 +32,8 @@ def test_api_doc_snippets_run(tmp_path):
     code = "\n".join(f"# -- block {i}\n{b}" for i, b in enumerate(blocks)) + "\nprint('DOC-OK')\n"
     p = _run(code, tmp_path)
     assert p.returncode == 0 and "DOC-OK" in p.stdout, p.stdout[-3000:] + p.stderr[-5000:]
-    for f in ("classic.keras", "mine.keras", "information_plane.pdf", "figures/probe_"
-              "information_plane.svg", "runs/inn-digits/export/model.keras",
+    for f in ("classic.keras", "mine.keras", "information.pdf", "figures/probe_"
+              "information.svg", "runs/inn-digits/export/model.keras",
               "runs/mine/data/arrays.npz", "inn_savedmodel/saved_model.pb"):
         assert (tmp_path / f).exists(), f
 
