@@ -24,6 +24,7 @@ import re
 import shutil
 import subprocess
 import sys
+import tempfile
 from importlib import resources
 from pathlib import Path
 
@@ -192,10 +193,8 @@ def make(run_dir, name, out_root, budget, commit=None, command=None):
     cfg, model, weights = runs.load_model(run_dir, verbose=False)
     final = runs.build_model(cfg, tuple(cfg["input_shape"]))
     final.set_weights(model.get_weights())
-    tmp = Path(out_root) / f".{name}.tmp"
-    if tmp.exists():
-        shutil.rmtree(tmp)
-    tmp.mkdir(parents=True)
+    os.makedirs(out_root, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{name}.infozoo-tmp-", dir=out_root))  # ours alone
     try:
         final.save_weights(str(tmp / "model.weights.h5"))
         shutil.copyfile(os.path.join(run_dir, runs.CONFIG), tmp / "config.yaml")
