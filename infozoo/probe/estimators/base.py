@@ -234,7 +234,8 @@ def sharded_rows(core, n, block, strategy, *data):
     Under a ``tf.distribute`` strategy with ``R > 1`` replicas every replica holds the
     whole ``data`` and takes every ``R``-th block (rows of the distance computations split
     over replicas). A block's result does not depend on which replica computed it, so
-    the figures equal the one-replica figures.
+    the figures equal the one-replica figures. The blocks are gathered over all replicas
+    (``strategy.gather``), so every worker of a multi-worker strategy gets all rows.
     """
     import tensorflow as tf
     block = max(1, int(block))
@@ -251,6 +252,6 @@ def sharded_rows(core, n, block, strategy, *data):
         padded = group + [group[-1]] * (R - len(group))  # idle replicas redo a block
         idx = strategy.experimental_distribute_values_from_function(
             lambda ctx, p=padded: tf.constant(p[ctx.replica_id_in_sync_group]))
-        res = strategy.experimental_local_results(strategy.run(core, args=(idx, *dist)))
-        out += [np.asarray(r) for r in res[:len(group)]]
+        res = strategy.gather(strategy.run(core, args=(idx, *dist)), axis=0)
+        out.append(np.asarray(res)[:sum(len(b) for b in group)])  # idle replicas' repeats off
     return np.concatenate(out)
