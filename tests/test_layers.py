@@ -305,3 +305,27 @@ def test_spline_coupling_starts_as_identity_and_bounds_its_interval():
     assert np.all(np.abs(y.numpy()[~outside]) <= 2.0 + 1e-6)
     with pytest.raises(ValueError, match="bins"):
         RQSplineCoupling("dense", bins=1)
+
+
+@pytest.mark.parametrize("slope", [0.0, 0.1, 1.0])
+def test_leaky_relu_gradient_from_output_equals_the_op(slope):
+    """nets.subnets.leaky_relu differentiates through its output (so oneDNN fuses it into
+    the convolution); its gradient, pfor Jacobian and forward-mode JVP equal the plain
+    op's exactly (the same select on the same sign), 0 included."""
+    from infozoo.nets.subnets import leaky_relu
+    x = tf.constant(np.concatenate([np.random.RandomState(0).randn(3, 5), np.zeros((3, 1))],
+                                   1).astype("float32"))
+    fns = {"ours": lambda v: leaky_relu(2.0 * v, slope),
+           "op": lambda v: tf.nn.leaky_relu(2.0 * v, alpha=slope)}
+    out = {}
+    for name, fn in fns.items():
+        with tf.GradientTape(persistent=True) as tape:
+            tape.watch(x)
+            y = fn(x)
+            s = tf.reduce_sum(y * tf.range(6.0))
+        jac = tape.batch_jacobian(y, x, experimental_use_pfor=True)
+        with tf.autodiff.ForwardAccumulator(x, tf.ones_like(x)) as acc:
+            yf = fn(x)
+        out[name] = [y, tape.gradient(s, x), jac, acc.jvp(yf)]
+    for a, b in zip(out["ours"], out["op"]):
+        np.testing.assert_array_equal(a.numpy(), b.numpy())

@@ -23,6 +23,30 @@ import keras
 import tensorflow as tf
 
 
+def leaky_relu(x, negative_slope):
+    """``tf.nn.leaky_relu`` whose gradient reads the output, not the input.
+
+    For a slope in [0, 1] the output has the sign of the input, so
+    ``LeakyReluGrad(g, features=y)`` is the exact gradient (the same select, at 0 too).
+    With the pre-activation no longer kept for the backward pass, TensorFlow's
+    oneDNN remapper fuses conv + bias + leaky ReLU into one convolution, and the
+    activation runs as the convolution's post-op in its own precision (bf16 under
+    ``mixed_bfloat16``) instead of as a separate pass over memory. The gradient of
+    the gradient is the one TensorFlow registers for ``LeakyReluGrad`` (zero in the
+    features: the second derivative is zero almost everywhere), and forward-mode
+    autodiff (``tf.autodiff.ForwardAccumulator``) and ``batch_jacobian`` with pfor give
+    the same values as the plain op (tests/test_layers.py).
+    """
+    @tf.custom_gradient
+    def _f(x):
+        y = tf.nn.leaky_relu(x, alpha=negative_slope)
+
+        def grad(g):
+            return tf.raw_ops.LeakyReluGrad(gradients=g, features=y, alpha=negative_slope)
+        return y, grad
+    return _f(x)
+
+
 @keras.saving.register_keras_serializable(package="infozoo")
 class LeakyReLU(keras.layers.Layer):
     """``max(x, slope * x)`` with the slope in the compute dtype.
@@ -30,10 +54,9 @@ class LeakyReLU(keras.layers.Layer):
     TensorFlow's ``LeakyRelu`` op (behind ``keras.layers.LeakyReLU``) stores its
     slope as a float32 attribute, so a float64 model multiplied by
     ``float32(0.1)`` (error ~1.5e-9): float64 uses ``tf.maximum``. In float32,
-    bfloat16 and float16 both give the same numbers, and the fused op is used:
-    its gradient is one ``LeakyReluGrad`` instead of ``Maximum``'s select and
-    broadcast reductions (a 100-channel conv subnet, forward + backward at batch
-    128 under ``mixed_bfloat16``: 81 ms vs 122 ms on the benchmark CPU).
+    bfloat16 and float16 both give the same numbers, and the op is used through
+    :func:`leaky_relu`, whose gradient reads the output, so that the preceding
+    convolution fuses it (docs/performance.md, issue 21).
     """
 
     def __init__(self, negative_slope=0.1, **kwargs):
@@ -45,7 +68,7 @@ class LeakyReLU(keras.layers.Layer):
     def call(self, x):
         if x.dtype == tf.float64:
             return tf.maximum(x, tf.constant(self.negative_slope, x.dtype) * x)
-        return tf.nn.leaky_relu(x, alpha=self.negative_slope)
+        return leaky_relu(x, self.negative_slope)
 
     def compute_output_shape(self, input_shape):
         return input_shape
