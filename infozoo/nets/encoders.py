@@ -28,6 +28,8 @@ the statistics are those of the global batch, so N replicas train as one device.
 import keras
 import numpy as np
 
+from infozoo.nets.batch_norm import BatchNormalization
+
 ARCHS = ("mlp", "conv")
 #: moving-average momentum of the batch norms (0.9, the decay of WAE's batch_norm; Keras: 0.99)
 BN_MOMENTUM = 0.9
@@ -68,7 +70,7 @@ def conv_encoder(input_shape, channels=(128, 256, 512, 1024), kernel_size=4, bat
         layers.append(keras.layers.Conv2D(int(ch), int(kernel_size), strides=2, padding="same",
                                           use_bias=not batch_norm, name=f"enc_conv{i}"))
         if batch_norm:
-            layers.append(keras.layers.BatchNormalization(
+            layers.append(BatchNormalization(
                 momentum=BN_MOMENTUM, synchronized=True, name=f"enc_bn{i}"))
         layers.append(keras.layers.ReLU(name=f"enc_relu{i}"))
     layers.append(keras.layers.Flatten(name="flatten"))
@@ -104,7 +106,7 @@ def conv_decoder(code_size, output_shape, channels=(1024, 512, 256), kernel_size
                                                    padding="same", use_bias=not batch_norm,
                                                    name=f"dec_fsconv{i}"))
         if batch_norm:
-            layers.append(keras.layers.BatchNormalization(
+            layers.append(BatchNormalization(
                 momentum=BN_MOMENTUM, synchronized=True, name=f"dec_bn{i}"))
         layers.append(keras.layers.ReLU(name=f"dec_relu{i}"))
     layers.append(keras.layers.Conv2DTranspose(int(output_shape[-1]), int(kernel_size), strides=1,
