@@ -82,6 +82,8 @@ def test_options_and_errors():
         dropped_entropy(d, k, holdout=1.5)
     with pytest.raises(ValueError, match="dropped_entropy must be"):
         Probe(object(), estimators=["ksg"], dropped_entropy="kde")
+    with pytest.raises(ValueError, match="unknown option"):
+        Probe(object(), estimators=["ksg"], dropped_entropy={"model": "flow", "hiden": 8})
     h = dropped_entropy(d, k, model="gaussian", ci=None)
     assert h["low"] is None and np.isfinite(h["value"]) and "flow" not in h
 

@@ -162,7 +162,7 @@ def dropped_entropy(dropped, kept, model="flow", ci=0.95, n_boot=1000, holdout=0
     one the validation rows chose), ``dim``, ``cond_dim``, ``n_train``/``n_val``/``n_eval``,
     ``gaussian`` (``value``, ``low``, ``high``, ``ridge``, ``shrinkage``, ``val_nll``) and, with
     ``model="flow"``, ``flow`` (``value``, ``low``, ``high``, ``steps``, ``best_step``,
-    ``val_nll``; nats per row for ``val_nll``).
+    ``val_nll``, ``val_nll_step0``, ``val_curve``: nats per row at every check).
 
     ``dropped [n, ...]``, ``kept [n, ...]``: paired rows. ``model``: ``"gaussian"`` (the
     linear-Gaussian regression alone) or ``"flow"`` (a conditional flow on its residual);
@@ -266,7 +266,7 @@ def _fit_flow(d, kc, predict, L, tr, va, ev, blocks, hidden, steps, batch, lr, c
 
     snap = lambda: [v.numpy() for v in var]  # noqa: E731
     best, best_step, best_w, since, it = val_nll(), 0, snap(), 0, 0
-    start = best
+    start, curve = best, []
     diverged = False
     while it < steps:
         kk = min(eval_every, steps - it)
@@ -274,6 +274,7 @@ def _fit_flow(d, kc, predict, L, tr, va, ev, blocks, hidden, steps, batch, lr, c
         ok = bool(chunk(tf.constant(u[tr][sel]), tf.constant(cf[tr][sel])))
         it += kk
         v = val_nll() if ok else float("nan")
+        curve.append(v)
         if not np.isfinite(v):
             diverged = True
             break
@@ -287,6 +288,7 @@ def _fit_flow(d, kc, predict, L, tr, va, ev, blocks, hidden, steps, batch, lr, c
         v.assign(w)
     terms = (np.asarray(nll(u[ev], cf[ev]), np.float64) + log_det_L) / LN2
     info = {"steps": it, "best_step": best_step, "val_nll": best, "val_nll_step0": start,
+            "val_curve": curve,
             "blocks": blocks, "hidden": hidden, "params": int(sum(np.prod(v.shape)
                                                                   for v in var))}
     if diverged:

@@ -284,13 +284,8 @@ class Probe:
         if self.dropped_entropy is None or not raw["dropped"]:
             return []
         from infozoo.probe.padding import padding_entropy
-        opts = dict(self.dropped_entropy)
-        try:
-            return padding_entropy(self._representations, raw["x"], self.meta, ci=self.ci,
-                                   n_boot=self.n_boot, **opts)
-        except TypeError as e:
-            raise ValueError(f"dropped_entropy: bad option ({e}); see "
-                             f"help(infozoo.probe.padding.dropped_entropy)") from None
+        return padding_entropy(self._representations, raw["x"], self.meta, ci=self.ci,
+                               n_boot=self.n_boot, **self.dropped_entropy)
 
     def __call__(self, x):
         raw = self.raw(x)
@@ -311,6 +306,15 @@ def _padding_options(spec):
     if opts["model"] not in MODELS:
         raise ValueError(f"dropped_entropy must be None, one of {', '.join(MODELS)} or a dict "
                          f"of options, got {spec!r}")
+    import inspect
+    from infozoo.probe.padding import dropped_entropy
+    known = (set(inspect.signature(dropped_entropy).parameters) - {"dropped", "kept", "ci",
+                                                                    "n_boot"}
+             | {"dequantize", "block"})
+    bad = sorted(set(opts) - known)
+    if bad:
+        raise ValueError(f"dropped_entropy: unknown option(s) {', '.join(bad)}; known: "
+                         f"{', '.join(sorted(known))}")
     return opts
 
 
