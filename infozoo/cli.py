@@ -413,8 +413,12 @@ def export_cmd(run_dir, out, preset):
               help="read the test set from here instead of the run's data source")
 @click.option("--format", "formats", type=click.Choice(["png", "pdf", "svg"]), multiple=True,
               help="figure formats (repeat for several; default png)")
+@click.option("--dropped-entropy", type=click.Choice(["flow", "gaussian", "none"]),
+              default="flow", show_default=True,
+              help="upper bound of h(dropped | kept) at a zero-padding: conditional flow "
+                   "(with the Gaussian baseline), the Gaussian alone, or none")
 def probe_cmd(run_dir, as_json, samples, estimators, sigma, sigma_relative, ci, n_boot,
-              strategy, cpu_replicas, alpha, gamma, data_dir, formats, preset):
+              strategy, cpu_replicas, alpha, gamma, data_dir, formats, preset, dropped_entropy):
     """Per-layer entropy and information of a run (docs/information.md).
 
     Writes RUN_DIR/probe.json, RUN_DIR/images/probe_information.png (Shannon figures with
@@ -440,7 +444,8 @@ def probe_cmd(run_dir, as_json, samples, estimators, sigma, sigma_relative, ci, 
         out = run_probe(run_dir, samples, strategy, cpu_replicas, alpha, gamma, data_dir,
                         estimators=names, sigma=sigma, ci=ci, n_boot=n_boot,
                         formats=formats or ("png",),
-                        options={"noisy": {"relative": True}} if sigma_relative else None)
+                        options={"noisy": {"relative": True}} if sigma_relative else None,
+                        dropped_entropy=dropped_entropy)
     except (FileNotFoundError, data_lib.DatasetUnavailable, RuntimeError, ValueError) as e:
         _fail(str(e))
     w = out["weights"]

@@ -79,12 +79,16 @@ class Probe:
     resamples. ``strategy``: a ``tf.distribute`` strategy (default: the current one);
     ``alpha``: Renyi order (1.01); ``gamma``/``factor``: the width rule of
     :mod:`infozoo.probe.renyi`; ``eager=True`` runs without ``tf.function`` (for tests).
+    ``dropped_entropy``: None (default), ``"gaussian"``, ``"flow"`` or a dict (``model``,
+    ``dequantize``, and options of :func:`infozoo.probe.padding.dropped_entropy`): adds
+    ``h_given_kept``, the upper bound of ``h(dropped | kept)`` (bits), to every dropped
+    part (:mod:`infozoo.probe.padding`).
     The ``tf.function`` is traced once per batch shape and reused.
     """
 
     def __init__(self, model, strategy=None, alpha=renyi.DEFAULT_ALPHA, gamma="median",
                  factor=1.0, eager=False, estimators=("input-noise",), sigma=None, ci=None,
-                 n_boot=None, options=None):
+                 n_boot=None, options=None, dropped_entropy=None):
         from infozoo.probe import estimators as est_lib
         self.model = model
         self.estimators = est_lib.parse_names(",".join(estimators)
@@ -113,6 +117,7 @@ class Probe:
         if not self.factor > 0:
             raise ValueError(f"factor must be > 0, got {factor}")
         self.eager = bool(eager)
+        self.dropped_entropy = _padding_options(dropped_entropy)
         self.meta = None
         self._representations = None
         self._fn = tf.function(self._distributed, jit_compile=False, autograph=False)
@@ -273,11 +278,64 @@ class Probe:
                                      for d in raw["dropped"]]}
         return out
 
+    def padding(self, raw):
+        """``h(dropped | kept)`` of every dropped part (:func:`infozoo.probe.padding.
+        padding_entropy`), or [] when ``dropped_entropy`` was not asked."""
+        if self.dropped_entropy is None or not raw["dropped"]:
+            return []
+        from infozoo.probe.padding import padding_entropy
+        return padding_entropy(self._representations, raw["x"], self.meta, ci=self.ci,
+                               n_boot=self.n_boot, **self.dropped_entropy)
+
     def __call__(self, x):
         raw = self.raw(x)
-        return assemble(self.meta, raw, n=len(x), alpha=self.alpha, gamma=self.gamma,
-                        factor=self.factor, replicas=self.replicas, renyi_on=self.renyi,
-                        shannon=self.shannon(raw), ci=self.ci)
+        out = assemble(self.meta, raw, n=len(x), alpha=self.alpha, gamma=self.gamma,
+                       factor=self.factor, replicas=self.replicas, renyi_on=self.renyi,
+                       shannon=self.shannon(raw), ci=self.ci)
+        add_padding(out, self.padding(raw))
+        return out
+
+
+def _padding_options(spec):
+    """``dropped_entropy`` as a dict of options (``model`` set), or None."""
+    if spec is None or spec is False or spec == "none":
+        return None
+    from infozoo.probe.padding import MODELS
+    opts = {"model": spec} if isinstance(spec, str) else dict(spec)
+    opts.setdefault("model", "flow")
+    if opts["model"] not in MODELS:
+        raise ValueError(f"dropped_entropy must be None, one of {', '.join(MODELS)} or a dict "
+                         f"of options, got {spec!r}")
+    import inspect
+    from infozoo.probe.padding import dropped_entropy
+    known = (set(inspect.signature(dropped_entropy).parameters) - {"dropped", "kept", "ci",
+                                                                    "n_boot"}
+             | {"dequantize", "block"})
+    bad = sorted(set(opts) - known)
+    if bad:
+        raise ValueError(f"dropped_entropy: unknown option(s) {', '.join(bad)}; known: "
+                         f"{', '.join(sorted(known))}")
+    return opts
+
+
+def add_padding(result, padding):
+    """Puts the :func:`~infozoo.probe.padding.padding_entropy` figures into the ``dropped``
+    entries of a probe result (``h_given_kept``, ``h_before_bits``, ``h_kept_bits``);
+    entries without one get None."""
+    by_index = {p["index"]: p for p in padding}
+    for d in result["dropped"]:
+        p = by_index.get(d["index"], {})
+        for key in ("h_given_kept", "h_before_bits", "h_kept_bits"):
+            d[key] = _jsonable(p.get(key))
+    return result
+
+
+def _jsonable(v):
+    if isinstance(v, dict):
+        return {k: _jsonable(x) for k, x in v.items()}
+    if isinstance(v, (np.floating, np.integer)):
+        return v.item()
+    return v
 
 
 def _f(v):
@@ -405,6 +463,30 @@ def _interval(e, w=8):
     return v if e.get("low") is None else f"{v} [{e['low']:.3f}, {e['high']:.3f}]"
 
 
+def padding_lines(d):
+    """The ``h(dropped | kept)`` lines of a dropped entry (none when it was not asked)."""
+    h = d.get("h_given_kept")
+    if not h:
+        return []
+    if h.get("value") is None:
+        return [f"  h(dropped | kept) not estimated: {h.get('skipped')}"]
+    iv = lambda e: "" if e.get("low") is None else f" [{e['low']:.1f}, {e['high']:.1f}]"  # noqa
+    g, f = h["gaussian"], h.get("flow") or {}
+    deq = h.get("dequantize")
+    lines = [f"  h(dropped | kept) <= {h['value']:.1f}{iv(h)} bits ({h['per_dim']:.3f} "
+             f"bits/dim, {h['dim']} dims; {h['model']} chosen on the validation rows; "
+             f"gaussian {g['value']:.1f}"
+             + (f", flow {f['value']:.1f} (best step {f['best_step']} of {f['steps']})"
+                if f.get("value") is not None else "")
+             + f"; rows {h['n_train']}/{h['n_val']}/{h['n_eval']} fit/val/held out"
+             + (f"; input + U(0, {deq:g})" if deq else "") + ")"]
+    hk = d.get("h_kept_bits")
+    if hk is not None:
+        lines.append(f"  entropy view: h(z) - h(X) = sum dh = {d['h_before_bits']:.1f} bits, "
+                     f"so h(kept) - h(X) >= {hk['value']:.1f}{iv(hk)} bits")
+    return lines
+
+
 def format_table(result):
     """A plain-text table of a probe result: the exact log-dets and the Renyi figures, then
     one block per Shannon estimator with its intervals."""
@@ -429,6 +511,7 @@ def format_table(result):
         extra = "" if d["S"] is None else f", S = {d['S']:.3f}, I(X;dropped) = {d['I_X']:.3f} bits"
         lines.append(f"dropped at {d['layer']}: dim {d['dim']}, energy {d['energy']:.4g} "
                      f"({100 * d['share']:.2f}% of its input){extra}")
+        lines += padding_lines(d)
     ci = result.get("ci")
     for name in result.get("estimators", []):
         if name == "renyi":

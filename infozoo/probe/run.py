@@ -7,13 +7,16 @@ from infozoo.util.io import atomic_write
 
 def run_probe(run_dir, samples=512, strategy="default", cpu_replicas=1, alpha=1.01,
               gamma="median", data_dir=None, estimators=("input-noise",), sigma=None, ci=0.95,
-              n_boot=None, formats=("png",), options=None):
+              n_boot=None, formats=("png",), options=None, dropped_entropy="flow"):
     """Probes the run's model on its first ``samples`` test images (trimmed to a multiple
     of the replicas) with ``estimators`` (intervals at level ``ci``). Writes
     ``RUN_DIR/probe.json`` and ``RUN_DIR/images/probe_information.png`` (the Shannon figures
     with their intervals and ceilings), with ``renyi`` also ``probe_information_plane.png``
     and ``probe_entropy_change.png`` (``formats``: png, pdf, svg; ``options``:
-    ``{estimator: {option: value}}``); returns the result dict (with ``"files"``)."""
+    ``{estimator: {option: value}}``); ``dropped_entropy`` (``"flow"``, ``"gaussian"`` or
+    None): the upper bound of ``h(dropped | kept)`` at every zero-padding / split
+    (:mod:`infozoo.probe.padding`), on the images dequantised by ``U(0, 1/256)``; returns the
+    result dict (with ``"files"``)."""
     from infozoo import distribute
     distribute.configure_cpu_replicas(cpu_replicas if strategy == "mirrored" else 1)
     from infozoo import data as data_lib
@@ -32,8 +35,13 @@ def run_probe(run_dir, samples=512, strategy="default", cpu_replicas=1, alpha=1.
     n = len(xte) - len(xte) % R
     if n < 2 * R:
         raise ValueError(f"need at least {2 * R} test images for {R} replica(s), have {len(xte)}")
+    padding = None
+    if dropped_entropy not in (None, "none"):   # 8-bit images: x + U(0, 1/256) has a density
+        padding = {"model": dropped_entropy,
+                   "dequantize": None if str(d["dataset"]).startswith("toy25") else 1 / 256}
     result = Probe(model, strategy=strat, alpha=alpha, gamma=gamma, estimators=estimators,
-                   sigma=sigma, ci=ci, n_boot=n_boot, options=options)(xte[:n])
+                   sigma=sigma, ci=ci, n_boot=n_boot, options=options,
+                   dropped_entropy=padding)(xte[:n])
     result.update(run_dir=run_dir, zoo=cfg.get("zoo"), model=cfg.get("model"),
                   dataset=d["dataset"], code_size=int(model.code_size),
                   weights={k: weights[k] for k in ("source", "path", "epoch", "step",
