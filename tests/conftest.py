@@ -23,6 +23,34 @@ def run_cli(*args, timeout=300, env=None, check=None):
     return p
 
 
+def invoke_cli(*args, env=None, check=None):
+    """Runs ``infozoo ARGS`` in this process (click's CliRunner): the same command, options
+    and exit codes as :func:`run_cli` without a fresh interpreter's TensorFlow import. For
+    tests that do not test the process boundary (signals, fresh-process loading, logical
+    CPU devices, multi-worker). ``env`` is set in ``os.environ`` for the call only. Returns an
+    object with ``returncode``, ``stdout``, ``stderr``."""
+    import types
+    import keras
+    from click.testing import CliRunner
+    import infozoo.cli
+    args = [str(a) for a in args]
+    policy, argv = keras.config.dtype_policy(), sys.argv
+    sys.argv = [infozoo.cli.__file__, *args]  # as `python -m infozoo.cli` sees it (segments)
+    try:
+        r = CliRunner().invoke(infozoo.cli.main, args, env=env, catch_exceptions=True)
+    finally:
+        keras.config.set_dtype_policy(policy)
+        sys.argv = argv
+    err = r.stderr
+    if r.exception is not None and not isinstance(r.exception, SystemExit):
+        import traceback
+        err += "".join(traceback.format_exception(*r.exc_info))
+    p = types.SimpleNamespace(returncode=r.exit_code, stdout=r.stdout, stderr=err)
+    if check is not None:
+        assert p.returncode == check, f"exit {p.returncode}\n{p.stdout[-3000:]}\n{p.stderr[-3000:]}"
+    return p
+
+
 def run_script(script, *args, timeout=600, env=None):
     """Runs ``python -c SCRIPT ARGS`` in a fresh process (from the repository root) and returns
     the JSON the script printed after ``RESULT`` (its last such line)."""

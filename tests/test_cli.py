@@ -1,4 +1,5 @@
-"""The CLI as a user runs it: real subprocesses."""
+"""The CLI as a user runs it: real subprocesses (the end-to-end test's follow-up commands on
+its run go through click in this process)."""
 import json
 import os
 import signal
@@ -54,6 +55,7 @@ def test_bad_flags_exit_2_with_clear_messages():
 
 
 def test_train_eval_export_end_to_end(tmp_path):
+    from conftest import invoke_cli  # in this process: no process boundary tested
     run = tmp_path / "run"
     p = run_cli("train", "inn", *TINY_INN, "--train-size", "128", "--epochs", "2",
                 "--run-dir", run, check=0)
@@ -64,28 +66,28 @@ def test_train_eval_export_end_to_end(tmp_path):
     metrics = json.loads((run / "metrics.json").read_text())
     for k in ("test_l1", "test_mse", "params", "wall_time_s", "images_per_s"):
         assert np.isfinite(metrics[k]), k
-    ev = json.loads(run_cli("eval", run, "--json", check=0).stdout.strip().splitlines()[-1])
+    ev = json.loads(invoke_cli("eval", run, "--json", check=0).stdout.strip().splitlines()[-1])
     np.testing.assert_allclose(ev["test_l1"], metrics["test_l1"], rtol=1e-5)
-    run_cli("export", run, "--out", tmp_path / "sm", check=0)
+    invoke_cli("export", run, "--out", tmp_path / "sm", check=0)
     assert (tmp_path / "sm" / "saved_model.pb").exists()
     # running the finished run again trains nothing more and keeps the result
-    again = run_cli("train", "inn", *TINY_INN, "--train-size", "128", "--epochs", "2",
-                    "--run-dir", run, check=0)
+    again = invoke_cli("train", "inn", *TINY_INN, "--train-size", "128", "--epochs", "2",
+                       "--run-dir", run, check=0)
     assert "Resuming" in again.stdout
     np.testing.assert_allclose(json.loads((run / "metrics.json").read_text())["test_l1"],
                                metrics["test_l1"], rtol=1e-6)
     # a corrupt newest checkpoint is named, and the older one the run keeps is used
     state = json.loads((run / "checkpoints" / "state.json").read_text())
     (run / "checkpoints" / state["weights"]).write_bytes(b"garbage")
-    p = run_cli("train", "inn", *TINY_INN, "--train-size", "128", "--epochs", "3",
-                "--run-dir", run, check=0)
+    p = invoke_cli("train", "inn", *TINY_INN, "--train-size", "128", "--epochs", "3",
+                   "--run-dir", run, check=0)
     assert "cannot load checkpoint" in p.stderr and "corrupt" in p.stderr
     assert "Using the older checkpoint" in p.stderr and "delete" not in p.stderr
     # none readable: exit 1 naming each file, and nothing deleted
     for f in (run / "checkpoints").glob("ckpt-*.weights.h5"):
         f.write_bytes(b"garbage")
-    p = run_cli("train", "inn", *TINY_INN, "--train-size", "128", "--epochs", "4",
-                "--run-dir", run, check=1)
+    p = invoke_cli("train", "inn", *TINY_INN, "--train-size", "128", "--epochs", "4",
+                   "--run-dir", run, check=1)
     assert "no checkpoint of" in p.stderr and "move the checkpoints aside" in p.stderr
     assert list((run / "checkpoints").glob("ckpt-*.weights.h5"))
 

@@ -62,9 +62,10 @@ def test_run_dir_is_ours_empty_or_new():
 
 @pytest.mark.slow
 def test_train_refuses_a_users_directory(tmp_path):
+    from conftest import invoke_cli  # in this process: no process boundary tested
     d = tmp_path / "mine"
     files = _user_files(str(d))
-    p = run_cli("train", "inn", *RUN_ARGS, "--epochs", "1", "--run-dir", d, check=2)
+    p = invoke_cli("train", "inn", *RUN_ARGS, "--epochs", "1", "--run-dir", d, check=2)
     assert "not made by infozoo" in p.stderr and "metrics.json" in p.stderr, p.stderr
     _unchanged(str(d), files)
     assert sorted(os.listdir(d)) == ["history.csv", "images", "metrics.json", "notes.txt"]
@@ -73,24 +74,25 @@ def test_train_refuses_a_users_directory(tmp_path):
 # -- exports (#103, #106, #107, permissions) ---------------------------------------------
 @pytest.mark.slow
 def test_export_keeps_what_the_user_added_and_another_runs_export(finished_run, tmp_path):
+    from conftest import invoke_cli  # in this process: no process boundary tested
     run = copy_run(finished_run, tmp_path)
     out = tmp_path / "exp1"
-    run_cli("export", run, "--out", out, check=0)
+    invoke_cli("export", run, "--out", out, check=0)
     (out / "mynotes.txt").write_text("mine")
     (out / "assets").mkdir(exist_ok=True)
     (out / "assets" / "extra.txt").write_text("mine too")
-    p = run_cli("export", run, "--out", out, check=2)
+    p = invoke_cli("export", run, "--out", out, check=2)
     assert "mynotes.txt" in p.stderr and os.path.join("assets", "extra.txt") in p.stderr
     assert (out / "mynotes.txt").read_text() == "mine"
     assert (out / "assets" / "extra.txt").read_text() == "mine too"
     # another run's own export is not a target
     other = copy_run(finished_run, tmp_path, "other")
     before = (other / "export" / "infozoo-export.json").read_text()
-    p = run_cli("export", run, "--out", other / "export", check=2)
+    p = invoke_cli("export", run, "--out", other / "export", check=2)
     assert "export of another run" in p.stderr
     assert (other / "export" / "infozoo-export.json").read_text() == before
     # the run's own export may be replaced, and is readable under the user's umask
-    run_cli("export", run, "--out", run / "export", check=0)
+    invoke_cli("export", run, "--out", run / "export", check=0)
     mode = os.stat(run / "export").st_mode & 0o777
     assert mode == 0o777 & ~0o022, oct(mode)  # conftest runs with the default umask 022
 
@@ -111,19 +113,20 @@ def test_export_respects_the_umask(finished_run, tmp_path):
 # -- sweeps (#121, #110) ------------------------------------------------------------------
 @pytest.mark.slow
 def test_sweep_refuses_a_users_directory_and_duplicate_values(finished_run, tmp_path):
+    from conftest import invoke_cli  # in this process: no process boundary tested
     d = tmp_path / "mine"
     d.mkdir()
     (d / "summary.csv").write_text("mine")
     (d / "commands.txt").write_text("mine")
     grid = ["sweep", "inn", "--grid", "bottleneck=8", *TINY_INN[:8], "--epochs", "1"]
     for extra in ([], ["--dry-run"]):
-        p = run_cli(*grid, "--out", d, *extra, check=2)
+        p = invoke_cli(*grid, "--out", d, *extra, check=2)
         assert "not a sweep" in p.stderr and "summary.csv" in p.stderr, p.stderr
     assert (d / "summary.csv").read_text() == "mine" and sorted(os.listdir(d)) == [
         "commands.txt", "summary.csv"]
-    p = run_cli(*grid, "--out", finished_run, "--dry-run", check=2)
+    p = invoke_cli(*grid, "--out", finished_run, "--dry-run", check=2)
     assert "is a run directory" in p.stderr
-    p = run_cli("sweep", "inn", "--grid", "bottleneck=8,8", "--dry-run", check=2)
+    p = invoke_cli("sweep", "inn", "--grid", "bottleneck=8,8", "--dry-run", check=2)
     assert "8 given more than once" in p.stderr
 
 
@@ -134,12 +137,13 @@ def _state(run):
 
 @pytest.mark.slow
 def test_a_truncated_newest_checkpoint_falls_back_to_an_older_one(finished_run, tmp_path):
+    from conftest import invoke_cli  # in this process: no process boundary tested
     run = copy_run(finished_run, tmp_path)
     state = _state(run)
     assert len(state["older"]) == 2  # 3 checkpoints kept: steps 8, 6, 4
     newest = run / "checkpoints" / state["weights"]
     newest.write_bytes(newest.read_bytes()[:500])
-    p = run_cli("train", "inn", *RUN_ARGS, "--epochs", "3", "--run-dir", run, check=0)
+    p = invoke_cli("train", "inn", *RUN_ARGS, "--epochs", "3", "--run-dir", run, check=0)
     assert state["weights"] in p.stderr and "Using the older checkpoint" in p.stderr
     assert "delete" not in p.stderr and "Resuming" in p.stdout
     older = state["older"][0]
@@ -173,16 +177,17 @@ def test_eval_of_a_live_run_retries_and_never_advises_deleting(finished_run, tmp
 # -- NaN after a ruined step (#97) ----------------------------------------------------------
 @pytest.mark.slow
 def test_nan_after_an_exploding_step_does_not_keep_the_ruined_checkpoint(tmp_path):
+    from conftest import invoke_cli  # in this process: no process boundary tested
     run = tmp_path / "nan"
     args = ["train", "inn", *TINY_INN, "--epochs", "2", "--train-size", "256",
             "--batch-size", "32", "--checkpoint-every", "1", "--run-dir", run]
-    p = run_cli(*args, "--lr", "1e3", check=1)
+    p = invoke_cli(*args, "--lr", "1e3", check=1)
     assert "NaN or infinite" in p.stderr, p.stderr
     state_file = run / "checkpoints" / "state.json"
     if state_file.exists():  # a checkpoint confirmed good by a sane next batch is kept
         state = _state(run)
         assert state["confirmed"], state
-    p = run_cli(*args, "--lr", "1e-3", check=0)
+    p = invoke_cli(*args, "--lr", "1e-3", check=0)
     m = json.loads((run / "metrics.json").read_text())
     assert np.isfinite(m["test_loss"]) and m["weights_epoch"] == 2
 
@@ -200,14 +205,15 @@ def test_exploding_rule():
 @pytest.mark.slow
 def test_resume_checks_against_segments_when_config_is_gone_and_refuses_fewer_epochs(
         finished_run, tmp_path):
+    from conftest import invoke_cli  # in this process: no process boundary tested
     run = copy_run(finished_run, tmp_path)
     os.remove(run / "config.yaml")
-    p = run_cli("train", "inn", *RUN_ARGS[:-4], "--batch-size", "64", "--train-size", "128",
-                "--checkpoint-every", "2", "--epochs", "3", "--run-dir", run, check=2)
+    p = invoke_cli("train", "inn", *RUN_ARGS[:-4], "--batch-size", "64", "--train-size", "128",
+                   "--checkpoint-every", "2", "--epochs", "3", "--run-dir", run, check=2)
     assert "train.batch_size: the run used 32, this command asks for 64" in p.stderr
     assert "segments.jsonl" in p.stderr
     metrics = (run / "metrics.json").read_text()
-    p = run_cli("train", "inn", *RUN_ARGS, "--epochs", "1", "--run-dir", run, check=2)
+    p = invoke_cli("train", "inn", *RUN_ARGS, "--epochs", "1", "--run-dir", run, check=2)
     assert "has trained 2 epoch(s) already" in p.stderr and "--epochs 2 or more" in p.stderr
     assert (run / "metrics.json").read_text() == metrics
 
@@ -254,11 +260,12 @@ def test_hparams_dashboard_has_one_row_per_run(tmp_path):
 @pytest.mark.slow
 def test_unreadable_state_is_named_and_unwritable_probe_json_still_prints(finished_run,
                                                                             tmp_path):
+    from conftest import invoke_cli  # in this process: no process boundary tested
     run = copy_run(finished_run, tmp_path)
     (run / "checkpoints" / "state.json").write_text("not json at all")
-    p = run_cli("eval", run, "--json", check=0)
+    p = invoke_cli("eval", run, "--json", check=0)
     assert "state.json is corrupt" in p.stderr and "Weights: export" in p.stderr
     (run / "probe.json").mkdir()  # cannot be written as a file (root ignores chmod)
-    p = run_cli("probe", run, "--samples", "64", "--estimator", "gaussian", check=0)
+    p = invoke_cli("probe", run, "--samples", "64", "--estimator", "gaussian", check=0)
     assert "could not write" in p.stderr and "probe.json" in p.stderr
     assert "gaussian" in p.stdout and "Traceback" not in p.stderr

@@ -65,12 +65,13 @@ def test_import_infozoo_lists_presets_without_tensorflow():
 
 @pytest.mark.slow
 def test_preset_from_a_tiny_run_loads_by_name_and_reproduces_its_metrics(tmp_path):
+    from conftest import invoke_cli  # in this process: no process boundary tested
     run, root = tmp_path / "run", tmp_path / "presets"
-    run_cli("train", "classic", "--dataset", "digits", "--bottleneck", "4", "--set",
-            "hidden=[32,16]", "--train-size", "256", "--test-size", "200", "--epochs", "2",
-            "--quiet", "--set", "train.image_every=0", "--run-dir", run, check=0)
-    p = run_cli("presets", "make", run, "classic-digits-b4-short", "--out", root,
-                "--budget", "2 epochs of 256 digits (a test)", "--commit", "abc", check=0)
+    invoke_cli("train", "classic", "--dataset", "digits", "--bottleneck", "4", "--set",
+               "hidden=[32,16]", "--train-size", "256", "--test-size", "200", "--epochs", "2",
+               "--quiet", "--set", "train.image_every=0", "--run-dir", run, check=0)
+    p = invoke_cli("presets", "make", run, "classic-digits-b4-short", "--out", root,
+                   "--budget", "2 epochs of 256 digits (a test)", "--commit", "abc", check=0)
     assert "written" in p.stdout
     env = {"INFOZOO_PRESET_PATH": str(root)}
     code = ("import json, numpy as np, infozoo\n"
@@ -87,12 +88,12 @@ def test_preset_from_a_tiny_run_loads_by_name_and_reproduces_its_metrics(tmp_pat
     recorded = json.loads((run / "metrics.json").read_text())
     assert params == recorded["params"] and commit == "abc" and shape == [2, 8, 8, 1]
     assert budget.startswith("2 epochs") and command.startswith("infozoo train classic")
-    got = json.loads(run_cli("eval", "--preset", "classic-digits-b4-short", "--json", env=env,
-                             check=0).stdout)
+    got = json.loads(invoke_cli("eval", "--preset", "classic-digits-b4-short", "--json", env=env,
+                                check=0).stdout)
     for k in ("test_l1", "test_mse", "test_loss"):  # the same weights, data and arithmetic
         np.testing.assert_allclose(got[k], recorded[k], rtol=1e-5)
         assert got["recorded"][k] == recorded[k]
     w = root / "classic-digits-b4-short" / "model.weights.h5"
     w.write_bytes(w.read_bytes()[:-10])  # truncated
-    p = run_cli("eval", "--preset", "classic-digits-b4-short", env=env, check=2)
+    p = invoke_cli("eval", "--preset", "classic-digits-b4-short", env=env, check=2)
     assert "does not match its checksum" in p.stderr and "Traceback" not in p.stderr

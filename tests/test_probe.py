@@ -343,14 +343,16 @@ def test_probe_options_are_checked():
 @pytest.mark.slow  # CLI subprocesses
 def test_probe_every_flag_reaches_the_config():
     # (that --help imports no TensorFlow, probe included, is tests/test_cli.py's check)
-    out = run_cli("train", "inn", "--probe-every", "3", "--dry-run", check=0).stdout
+    from conftest import invoke_cli  # --dry-run: no process boundary to test
+    out = invoke_cli("train", "inn", "--probe-every", "3", "--dry-run", check=0).stdout
     assert "probe_every: 3" in out
-    assert "probe_every: 0" in run_cli("train", "classic", "--dry-run", check=0).stdout
-    run_cli("train", "inn", "--set", "train.probe_every=-1", "--dry-run", check=2)
+    assert "probe_every: 0" in invoke_cli("train", "classic", "--dry-run", check=0).stdout
+    invoke_cli("train", "inn", "--set", "train.probe_every=-1", "--dry-run", check=2)
 
 
 @pytest.mark.slow  # CLI subprocesses, trains
 def test_cli_probe_on_a_tiny_trained_run(tmp_path):
+    from conftest import invoke_cli  # probe in this process; training and 2 replicas: subprocesses
     run = tmp_path / "run"
     run_cli("train", "inn", "--dataset", "digits", "--epochs", "1", "--train-size", "128",
             "--batch-size", "32", "--conv-blocks", "1", "--conv-hidden", "8", "--fc-hidden", "16",
@@ -359,8 +361,8 @@ def test_cli_probe_on_a_tiny_trained_run(tmp_path):
     hist = [json.loads(ln) for ln in (run / "probe_history.jsonl").read_text().splitlines()]
     assert len(hist) == 1 and hist[0]["epoch"] == 1
     assert any(f.startswith("events") for f in os.listdir(run / "logs" / "probe"))
-    p = run_cli("probe", run, "--json", "--samples", "64", "--estimator", "ksg,noisy,renyi",
-                "--sigma", "0.1", "--ci", "0.9", check=0)
+    p = invoke_cli("probe", run, "--json", "--samples", "64", "--estimator", "ksg,noisy,renyi",
+                   "--sigma", "0.1", "--ci", "0.9", check=0)
     res = json.loads(p.stdout.strip().splitlines()[-1])
     assert res["n"] == 64 and res["zoo"] == "inn" and res["replicas"] == 1
     assert res["estimators"] == ["renyi", "ksg", "noisy"] and res["ci"] == 0.9
@@ -387,18 +389,19 @@ def test_cli_probe_on_a_tiny_trained_run(tmp_path):
     for a, b in zip(res["layers"], two["layers"]):
         assert b["I_XT"] == pytest.approx(a["I_XT"], abs=1e-5)
         assert b["S"] == pytest.approx(a["S"], abs=1e-5)
-    assert "not a run directory" in run_cli("probe", tmp_path, check=2).stderr
-    assert "--sigma" in run_cli("probe", run, "--estimator", "noisy", check=2).stderr
-    assert "add noisy" in run_cli("probe", run, "--sigma-relative", check=2).stderr
-    rel = json.loads(run_cli("probe", run, "--json", "--samples", "32", "--estimator", "noisy",
-                             "--sigma", "0.5", "--sigma-relative", check=0).stdout.splitlines()[-1])
+    assert "not a run directory" in invoke_cli("probe", tmp_path, check=2).stderr
+    assert "--sigma" in invoke_cli("probe", run, "--estimator", "noisy", check=2).stderr
+    assert "add noisy" in invoke_cli("probe", run, "--sigma-relative", check=2).stderr
+    rel = json.loads(invoke_cli("probe", run, "--json", "--samples", "32", "--estimator",
+                                "noisy", "--sigma", "0.5", "--sigma-relative",
+                                check=0).stdout.splitlines()[-1])
     assert rel["estimator_options"]["noisy"]["relative"] is True
-    assert "unknown estimator" in run_cli("probe", run, "--estimator", "kgs", check=2).stderr
-    table = run_cli("probe", run, "--samples", "32", "--estimator", "gaussian", check=0).stdout
+    assert "unknown estimator" in invoke_cli("probe", run, "--estimator", "kgs", check=2).stderr
+    table = invoke_cli("probe", run, "--samples", "32", "--estimator", "gaussian", check=0).stdout
     assert "gaussian (shrinkage=auto" in table and "95% bootstrap intervals" in table
     assert "probe_information.png" in table
     # the default: input-noise at sigma 2.0 (input units), the Shannon figure drawn
-    p = run_cli("probe", run, "--json", "--samples", "64", check=0)
+    p = invoke_cli("probe", run, "--json", "--samples", "64", check=0)
     res = json.loads(p.stdout.strip().splitlines()[-1])
     assert res["estimators"] == ["input-noise"]
     assert res["estimator_options"]["input-noise"]["sigma"] == 2.0

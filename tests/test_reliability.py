@@ -37,15 +37,16 @@ def _tree(path):
 
 # -- export never deletes what infozoo did not write ---------------------------------------
 def test_export_refuses_foreign_and_run_directories(finished_run, tmp_path):
+    from conftest import invoke_cli  # in this process: no process boundary tested
     run = copy_run(finished_run, tmp_path)
     before = _tree(run)
     mine = tmp_path / "mine"
     mine.mkdir()
     (mine / "thesis.tex").write_text("weeks of work")
-    p = run_cli("export", run, "--out", mine, check=2)
+    p = invoke_cli("export", run, "--out", mine, check=2)
     assert "not empty and is not an infozoo export" in p.stderr
     assert (mine / "thesis.tex").read_text() == "weeks of work"
-    p = run_cli("export", run, "--out", run, check=2)
+    p = invoke_cli("export", run, "--out", run, check=2)
     assert "run directory" in p.stderr
     # --out . from the directory that holds the run: refused, nothing touched
     p = subprocess.run([sys.executable, "-m", "infozoo.cli", "export", "run", "--out", "."],
@@ -55,10 +56,10 @@ def test_export_refuses_foreign_and_run_directories(finished_run, tmp_path):
     assert _tree(run) == before and (mine / "thesis.tex").exists()
     # a new directory, then the same one again: an earlier infozoo export is replaced
     out = tmp_path / "sm"
-    run_cli("export", run, "--out", out, check=0)
+    invoke_cli("export", run, "--out", out, check=0)
     marker = json.loads((out / "infozoo-export.json").read_text())
     assert marker["format"] == "infozoo-export" and marker["epoch"] == 2
-    p = run_cli("export", run, "--out", out, check=0)
+    p = invoke_cli("export", run, "--out", out, check=0)
     assert "epoch 2, step 0" in p.stdout
     assert not [f for f in os.listdir(tmp_path) if "infozoo-tmp" in f or "infozoo-old" in f]
     assert _tree(run) == before
@@ -85,6 +86,7 @@ def test_failed_export_leaves_the_previous_one_whole(finished_run, tmp_path, mon
 def test_eval_uses_newest_weights_and_says_which(finished_run, tmp_path):
     """A run extended past its export (killed after a later checkpoint) is evaluated on the
     later checkpoint, not on the stale export."""
+    from conftest import invoke_cli  # in this process: no process boundary tested
     from conftest import perturb
     from infozoo import runs
     run = copy_run(finished_run, tmp_path)
@@ -95,7 +97,7 @@ def test_eval_uses_newest_weights_and_says_which(finished_run, tmp_path):
     state = runs.checkpoint_state(str(run))
     runs.write_checkpoint_state(str(run), {**state, "epoch": 3, "step": 0, "global_step": 99,
                                            "weights": "ckpt-000000099.weights.h5"})
-    p = run_cli("eval", run, "--json", check=0)
+    p = invoke_cli("eval", run, "--json", check=0)
     ev = json.loads(p.stdout.strip().splitlines()[-1])
     assert ev["weights"]["source"] == "checkpoint" and ev["weights"]["epoch"] == 3
     assert "epoch 3, step 0" in p.stderr
@@ -104,31 +106,32 @@ def test_eval_uses_newest_weights_and_says_which(finished_run, tmp_path):
     keras_file = run / "export" / "model.keras"
     keras_file.write_bytes(keras_file.read_bytes()[:200])
     shutil.rmtree(run / "checkpoints")
-    p = run_cli("eval", run, check=2)
+    p = invoke_cli("eval", run, check=2)
     assert "model.keras" in p.stderr and "Traceback" not in p.stderr
 
 
 # -- resume: same settings or a clear refusal ------------------------------------------------
 def test_resume_refuses_other_settings_and_keeps_history(tmp_path):
+    from conftest import invoke_cli  # in this process: no process boundary tested
     run = tmp_path / "r"
     # a failed start (bottleneck larger than the image) leaves nothing behind
-    p = run_cli("train", "inn", *TINY_INN, "--bottleneck", "100000", "--run-dir", run, check=2)
+    p = invoke_cli("train", "inn", *TINY_INN, "--bottleneck", "100000", "--run-dir", run, check=2)
     assert "bottleneck" in p.stderr and not run.exists()
     base = [*TINY_INN, "--run-dir", run]
-    run_cli("train", "inn", *base, "--batch-size", "16", "--train-size", "64", "--epochs", "1",
-            check=0)
+    invoke_cli("train", "inn", *base, "--batch-size", "16", "--train-size", "64", "--epochs", "1",
+               check=0)
     cfg_before = (run / "config.yaml").read_text()
     for extra, key, old, new in (
             (["--batch-size", "32", "--train-size", "64"], "train.batch_size", "16", "32"),
             (["--batch-size", "16", "--train-size", "64", "--seed", "5"], "train.seed", "0", "5"),
             (["--batch-size", "16", "--train-size", "96"], "data.train_size", "64", "96")):
-        p = run_cli("train", "inn", *base, *extra, "--epochs", "2", check=2)
+        p = invoke_cli("train", "inn", *base, *extra, "--epochs", "2", check=2)
         assert f"{key}: the run used {old}, this command asks for {new}" in p.stderr, p.stderr
         assert "another --run-dir" in p.stderr
     assert (run / "config.yaml").read_text() == cfg_before
     # extending the run is allowed, said, and recorded
-    p = run_cli("train", "inn", *base, "--batch-size", "16", "--train-size", "64", "--epochs",
-                "2", check=0)
+    p = invoke_cli("train", "inn", *base, "--batch-size", "16", "--train-size", "64", "--epochs",
+                   "2", check=0)
     assert "train.epochs changed on resume: 1 -> 2" in p.stdout
     segs = [json.loads(ln) for ln in (run / "segments.jsonl").read_text().splitlines()]
     assert [s["from_epoch"] for s in segs] == [0, 1]
@@ -139,18 +142,19 @@ def test_resume_refuses_other_settings_and_keeps_history(tmp_path):
 
 def test_nan_stop_then_resume_with_lower_lr(tmp_path):
     """The kept checkpoint is good and resuming with a lower lr works (fresh optimizer)."""
+    from conftest import invoke_cli  # in this process: no process boundary tested
     run = tmp_path / "nan"
     args = ["train", "inn", *TINY_INN, "--batch-size", "16", "--train-size", "64", "--epochs",
             "3", "--checkpoint-every", "2", "--set", "clamp=0.0", "--set", "train.image_every=1",
             "--set", "train.lr_drops=[2]", "--run-dir", run]
-    p = run_cli(*args, "--set", "train.lr_factor=1e30", check=1)
+    p = invoke_cli(*args, "--set", "train.lr_factor=1e30", check=1)
     assert "NaN or infinite at epoch 2" in p.stderr and "fresh optimizer state" in p.stderr
     state = json.loads((run / "checkpoints" / "state.json").read_text())
     assert state["epoch"] == 1 and state["diverged"]["epoch"] == 2
     rows = (run / "history.csv").read_text().strip().splitlines()
     assert len(rows) == 2 and "nan" not in rows[1].lower()
     png = (run / "images" / "reconstructions.png").read_bytes()
-    p = run_cli(*args, "--set", "train.lr_factor=0.1", check=0)
+    p = invoke_cli(*args, "--set", "train.lr_factor=0.1", check=0)
     assert "optimizer state (Adam moments) starts afresh" in p.stdout
     m = json.loads((run / "metrics.json").read_text())
     assert np.isfinite(m["test_loss"]) and m["weights_epoch"] == 3
@@ -176,10 +180,11 @@ def test_second_training_on_a_busy_run_dir_is_refused(tmp_path):
 
 
 def test_run_dir_under_a_file_is_a_clear_error(tmp_path):
+    from conftest import invoke_cli  # in this process: no process boundary tested
     (tmp_path / "f").write_text("x")
-    p = run_cli("train", "inn", *TINY_INN, "--run-dir", tmp_path / "f" / "run", check=2)
+    p = invoke_cli("train", "inn", *TINY_INN, "--run-dir", tmp_path / "f" / "run", check=2)
     assert "cannot create --run-dir" in p.stderr and "Traceback" not in p.stderr
-    p = run_cli("train", "inn", *TINY_INN, "--run-dir", tmp_path / "f", check=2)
+    p = invoke_cli("train", "inn", *TINY_INN, "--run-dir", tmp_path / "f", check=2)
     assert "is a file" in p.stderr
 
 
@@ -203,7 +208,8 @@ def test_sigint_says_how_to_resume(tmp_path):
     (["--set", "train.lr_drops=[3,x]"], "train.lr_drops[1]: 'x'; expected an integer"),
 ])
 def test_bad_values_exit_2(args, needle):
-    p = run_cli("train", "pie", *args, "--dry-run", check=2)
+    from conftest import invoke_cli  # in this process: no process boundary tested
+    p = invoke_cli("train", "pie", *args, "--dry-run", check=2)
     assert needle in p.stderr, p.stderr
 
 
@@ -229,9 +235,10 @@ def test_config_files_broken_or_missing(tmp_path):
 
 
 def test_broken_run_config_is_named(finished_run, tmp_path):
+    from conftest import invoke_cli  # in this process: no process boundary tested
     run = copy_run(finished_run, tmp_path)
     (run / "config.yaml").write_text("model: [unclosed\n")
-    p = run_cli("eval", run, check=2)
+    p = invoke_cli("eval", run, check=2)
     assert "config.yaml is not readable YAML" in p.stderr and "Traceback" not in p.stderr
 
 
@@ -242,6 +249,7 @@ def _npz(path, **arrays):
 
 
 def test_bad_data_files(tmp_path):
+    from conftest import invoke_cli  # in this process: no process boundary tested
     from infozoo import data
     rng = np.random.RandomState(0)
     x = rng.randint(0, 256, (20, 8, 8)).astype(np.uint8)
@@ -261,9 +269,9 @@ def test_bad_data_files(tmp_path):
     with pytest.raises(data.DatasetUnavailable, match="not a Keras-style dataset .npz"):
         data.load_arrays("mnist", str(d))
     d = _npz(tmp_path / "ok", x_train=x, y_train=y, x_test=x, y_test=y)
-    p = run_cli("train", "inn", "--data-dir", d, "--dry-run", check=0)  # dry-run reads no data
-    p = run_cli("train", "inn", *TINY_INN[2:], "--data-dir", d, "--run-dir", tmp_path / "r",
-                check=2)
+    p = invoke_cli("train", "inn", "--data-dir", d, "--dry-run", check=0)  # dry-run reads no data
+    p = invoke_cli("train", "inn", *TINY_INN[2:], "--data-dir", d, "--run-dir", tmp_path / "r",
+                   check=2)
     assert "needs --dataset NAME" in p.stderr
 
 
@@ -275,15 +283,17 @@ def test_normal_output_has_no_tensorflow_banners(finished_run, tmp_path):
 
 
 def test_help_shows_the_values_a_digits_run_uses():
-    out = " ".join(run_cli("train", "pie", "--help", check=0).stdout.split())
+    from conftest import invoke_cli  # in this process: no process boundary tested
+    out = " ".join(invoke_cli("train", "pie", "--help", check=0).stdout.split())
     assert "[config: 20; digits: 8; cifar10: 30]" in out
     assert "digits: 32" in out  # conv_hidden
 
 
 def test_train_size_scales_the_eval_budget():
-    cfg = yaml.safe_load(run_cli("train", "pie", "--train-size", "512", "--dry-run",
-                                 check=0).stdout)
+    from conftest import invoke_cli  # in this process: no process boundary tested
+    cfg = yaml.safe_load(invoke_cli("train", "pie", "--train-size", "512", "--dry-run",
+                                    check=0).stdout)
     assert cfg["data"]["test_size"] == 1000
-    cfg = yaml.safe_load(run_cli("train", "pie", "--train-size", "512", "--test-size", "64",
-                                 "--dry-run", check=0).stdout)
+    cfg = yaml.safe_load(invoke_cli("train", "pie", "--train-size", "512", "--test-size", "64",
+                                    "--dry-run", check=0).stdout)
     assert cfg["data"]["test_size"] == 64
