@@ -13,7 +13,7 @@ an atomic swap, so a failure midway leaves it whole). Run directories are refuse
 Endpoints check their input: image endpoints take float images scaled to [0, 1]
 (``uint8`` pixels must be divided by 255 first; models trained on other data,
 e.g. toy25, take any finite values), a non-empty batch, and ``sample`` takes n >= 1 and a
-finite temperature >= 0: the rules of ``infozoo.inputs``, which the Python methods apply too.
+finite temperature >= 0: the rules of ``infozoo.data.inputs``, which the Python methods apply too.
 
 Every endpoint returns a dict, so its SavedModel signature has named outputs
 (``ENDPOINTS``: ``encode -> code``, ``decode``/``reconstruct -> reconstruction``,
@@ -33,7 +33,9 @@ import os
 import shutil
 import tempfile
 
-from infozoo import inputs, runs
+from infozoo.data import inputs
+from infozoo.run import rundir as runs
+from infozoo.run import factory
 
 #: what an export of the first release (no marker) holds; such a directory may be replaced
 _OLD_EXPORT = {"saved_model.pb", "variables", "assets", "fingerprint.pb", "model.keras"}
@@ -246,7 +248,7 @@ def _first_line(e):
 
 def _checked(fn, signature, input_range, endpoint=None):
     """``fn`` with clear in-graph errors for empty batches, NaN, out-of-range images and
-    sample arguments (``infozoo.inputs``: the rules the Python methods apply too), its
+    sample arguments (``infozoo.data.inputs``: the rules the Python methods apply too), its
     output named (``ENDPOINTS``) and, for images, clipped to ``input_range``."""
     import tensorflow as tf
     names = [s.name for s in signature]
@@ -255,7 +257,7 @@ def _checked(fn, signature, input_range, endpoint=None):
 
     def wrapped(*args):
         checks = []
-        for name, spec, a in zip(names, signature, args):  # the rules of infozoo.inputs
+        for name, spec, a in zip(names, signature, args):  # the rules of infozoo.data.inputs
             checks += inputs.graph_checks(name, spec, a, input_range)
         with tf.control_dependencies(checks):
             args = [tf.identity(a) for a in args]
@@ -271,8 +273,8 @@ def _checked(fn, signature, input_range, endpoint=None):
 
 
 def export_run(run_dir, out_dir):
-    """Exports the run's newest weights; returns the weights record (see ``runs.load_model``)."""
-    cfg, model, weights = runs.load_model(run_dir)
+    """Exports the run's newest weights; returns the weights record (see ``factory.load_model``)."""
+    cfg, model, weights = factory.load_model(run_dir)
     export_model(model, out_dir, weights, run_dir, input_range_of(cfg))
     return weights
 

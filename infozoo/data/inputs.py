@@ -1,6 +1,6 @@
 """What a model's inputs must be, defined once for the Python methods (numpy, checked by
 ``ZooModel.check_input``/``check_sample``) and the SavedModel endpoints (graph assertions,
-``infozoo.export``), so both refuse the same inputs with the same words.
+``infozoo.run.export``), so both refuse the same inputs with the same words.
 
 - images ``x``: a non-empty batch of finite values in the model's ``input_range``: floats in
   [0, 1] for image data (uint8 pixels must be divided by 255 first), with a tolerance of

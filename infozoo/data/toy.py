@@ -1,4 +1,4 @@
-"""The toy25 dataset of IPAE §4.1 (its scatter plots: ``infozoo.plots.toy25_scatter``).
+"""The toy25 dataset of IPAE §4.1 (its scatter plots: ``infozoo.viz.plots.toy25_scatter``).
 
 toy25: a mixture of 25 two-dimensional Gaussians, each with covariance ``0.1 I``,
 200 samples each (5,000 in all), labelled by component. The paper does not give

@@ -242,8 +242,8 @@ def load_arrays(name, data_dir=None, train_size=None, test_size=None):
     """``(x_train, y_train, x_test, y_test)``, images float32 NHWC in [0, 1]."""
     if name == "toy25" or str(name).startswith("toy25:"):
         # IPAE §4.1's 25 Gaussians: 2-D points as [N, 1, 1, 2] "images", not in [0, 1]
-        # (see infozoo.toy; "toy25:<spacing>" sets the grid spacing).
-        from infozoo.toy import toy25_arrays
+        # (see infozoo.data.toy; "toy25:<spacing>" sets the grid spacing).
+        from infozoo.data.toy import toy25_arrays
         try:
             xtr, ytr, xte, yte = toy25_arrays(name)
         except ValueError as e:
