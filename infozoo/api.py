@@ -10,19 +10,9 @@ import os
 
 import numpy as np
 
+from infozoo.data import catalog
 from infozoo.settings import config as config_lib
 from infozoo.util.io import atomic_path
-
-#: image shape of each built-in dataset (``toy25:<spacing>`` is ``toy25``)
-DATASET_SHAPES = {"mnist": (28, 28, 1), "fashion_mnist": (28, 28, 1), "cifar10": (32, 32, 3),
-                  "digits": (8, 8, 1), "toy25": (1, 1, 2)}
-
-
-def dataset_shape(dataset):
-    """The image shape of a built-in dataset name, or None if unknown."""
-    if dataset is None:
-        return None
-    return DATASET_SHAPES.get(str(dataset).split(":", 1)[0])
 
 
 def dataset_for_shape(name, input_shape):
@@ -32,8 +22,8 @@ def dataset_for_shape(name, input_shape):
     shape = tuple(int(s) for s in input_shape)
     raw = config_lib.load_zoo(name)
     default = raw.get("data", {}).get("dataset", config_lib.DATA_DEFAULTS["dataset"])
-    for cand in [default, *raw.get("datasets", {}), *DATASET_SHAPES]:
-        if dataset_shape(cand) == shape:
+    for cand in [default, *raw.get("datasets", {}), *catalog.DATASETS]:
+        if catalog.shape_of(cand) == shape:
             return cand
     return None
 
@@ -64,7 +54,7 @@ def config_for(name, input_shape=None, dataset=None, **model_args):
     if dataset is not None:
         overrides["data.dataset"] = dataset
     cfg = config_lib.resolve(name, overrides)
-    shape = input_shape or dataset_shape(cfg["data"]["dataset"])
+    shape = input_shape or catalog.shape_of(cfg["data"]["dataset"])
     if shape is None:
         raise config_lib.ConfigError(f"cannot tell the image shape of dataset "
                                      f"{cfg['data']['dataset']!r}: pass input_shape=")
@@ -86,7 +76,7 @@ def build(name, input_shape=None, dataset=None, **model_args):
             raise config_lib.ConfigError(
                 f"unknown model {name!r}; zoo configs: {', '.join(config_lib.zoo_names())}; "
                 f"registered models: {', '.join(registry.model_names())}") from None
-        shape = input_shape or dataset_shape(dataset) or (28, 28, 1)
+        shape = input_shape or catalog.shape_of(dataset) or (28, 28, 1)
         return cls(input_shape=tuple(shape), **model_args)
     from infozoo.run.factory import build_model
     cfg = config_for(name, input_shape, dataset, **model_args)
@@ -189,9 +179,10 @@ def fit(model_or_name, run_dir, data=None, dataset=None, zoo=None, verbose=1, **
             raise ValueError(f"data=: no dataset section of zoo config {zoo!r} is for images "
                              f"of shape {list(shape)}: pass dataset=NAME to pick the section "
                              f"to use (the images' shape is taken from data=)")
-        if dataset_shape(dataset) == DATASET_SHAPES["toy25"]:
-            raise ValueError("toy25 is generated, not read from arrays: pass dataset='toy25' "
-                             "without data=, or reshape your points")
+        spec = catalog.find(dataset)
+        if spec is not None and spec.generated:
+            raise ValueError(f"{spec.name} is generated, not read from arrays: pass "
+                             f"dataset='{spec.name}' without data=, or reshape your points")
         overrides["data.data_dir"], created = _write_arrays(arrays, run_dir)
     elif dataset is None and model is not None:
         dataset = dataset_for_shape(zoo, model.image_shape)

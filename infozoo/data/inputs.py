@@ -14,8 +14,10 @@ import math
 
 import numpy as np
 
+from infozoo.data import catalog
+
 #: the input range of image data
-PIXELS = (0.0, 1.0)
+PIXELS = catalog.PIXELS
 #: slack on the range for float rounding (a reconstruction may overshoot by a little)
 TOLERANCE = 1e-3
 N_MESSAGE = "sample: n must be >= 1"
@@ -23,8 +25,9 @@ TEMPERATURE_MESSAGE = "sample: temperature must be a finite number >= 0 (1: the 
 
 
 def range_of_dataset(dataset):
-    """The input range of models trained on ``dataset``: None for toy25 (points, not pixels)."""
-    return None if str(dataset).startswith("toy25") else PIXELS
+    """The input range of models trained on ``dataset``: None for toy25 (points, not pixels;
+    :mod:`infozoo.data.catalog` says which)."""
+    return catalog.value_range_of(dataset)
 
 
 def check_range_value(input_range):

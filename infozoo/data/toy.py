@@ -38,10 +38,6 @@ def parse_name(name):
     raise ValueError(f"bad toy25 dataset name {name!r}: use toy25 or toy25:<spacing > 0>")
 
 
-def is_toy25(name):
-    return isinstance(name, str) and (name == "toy25" or name.startswith("toy25:"))
-
-
 def grid_means(spacing=DEFAULT_SPACING):
     """``[25, 2]`` component means on the 5 x 5 grid; row ``r * 5 + c`` is ``((c-2)s, (r-2)s)``."""
     g = (np.arange(5, dtype=np.float64) - 2.0) * float(spacing)

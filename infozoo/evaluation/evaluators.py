@@ -131,7 +131,7 @@ class StochasticEvaluator(Evaluator):
         import keras
         import tensorflow as tf
 
-        from infozoo.data import toy
+        from infozoo.data import catalog, toy
         from infozoo.losses.mmd import mmd
         from infozoo.losses.priors import sample_prior
         m, bs = self.model, self.batch_size
@@ -145,8 +145,9 @@ class StochasticEvaluator(Evaluator):
         r.metrics["mmd_prior"] = float(mmd(tf.constant(q), tf.constant(p))) if n >= 2 else None
         points = int(np.prod(m.image_shape)) == 2
         x_hat = batched(m.reconstruct, x, bs) if points else None
-        if points and y_test is not None and toy.is_toy25(dataset):
-            spacing = toy.parse_name(dataset)
+        spec = catalog.find(dataset)
+        if points and y_test is not None and spec is not None and spec.mixture:
+            spacing = spec.parameters(dataset)["spacing"]
             r.metrics["toy25_E"] = toy.mean_distance_to_component(x_hat, y_test, spacing)
             codes = m.aggregate_codes(x, bs, seed=1)
             x_smp = batched(m.decode, codes.astype(np.float32), bs)
