@@ -28,6 +28,8 @@ import tempfile
 from importlib import resources
 from pathlib import Path
 
+from infozoo.util.io import move
+
 FILES = ("config.yaml", "model.weights.h5", "metrics.json")
 META = "metadata.json"
 NAME = re.compile(r"^[a-z0-9][a-z0-9_.]*(-[a-z0-9_.]+){1,4}$")
@@ -208,7 +210,7 @@ def make(run_dir, name, out_root, budget, commit=None, command=None):
                 "weights": {k: weights[k] for k in ("source", "epoch", "step")},
                 "sha256": {f: sha256(tmp / f) for f in FILES}}
         (tmp / META).write_text(json.dumps(meta, indent=2) + "\n")
-        os.replace(tmp, target)
+        move(tmp, target)  # a new name (checked above): a rename, never a merge
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise

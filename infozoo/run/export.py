@@ -36,6 +36,7 @@ import tempfile
 from infozoo.data import inputs
 from infozoo.run import rundir as runs
 from infozoo.run import factory
+from infozoo.util.io import replace_dir
 
 #: what an export of the first release (no marker) holds; such a directory may be replaced
 _OLD_EXPORT = {"saved_model.pb", "variables", "assets", "fingerprint.pb", "model.keras"}
@@ -197,7 +198,6 @@ def export_model(model, out_dir, weights=None, run_dir=None, input_range=(0.0, 1
         tmp = tempfile.mkdtemp(prefix=f".{os.path.basename(out)}.infozoo-tmp-", dir=parent)
     except OSError as e:
         raise ExportRefused(f"cannot write next to {out_dir}: {e.strerror or e}") from None
-    old = None
     try:
         os.chmod(tmp, 0o777 & ~_umask())
         archive = keras.export.ExportArchive()
@@ -220,15 +220,9 @@ def export_model(model, out_dir, weights=None, run_dir=None, input_range=(0.0, 1
                   "files": _files(tmp) + [runs.EXPORT_MARKER]}
         with open(os.path.join(tmp, runs.EXPORT_MARKER), "w") as f:
             json.dump(marker, f, indent=2)
-        if os.path.isdir(out):
-            old = tempfile.mkdtemp(prefix=f".{os.path.basename(out)}.infozoo-old-", dir=parent)
-            os.rmdir(old)
-            os.replace(out, old)
-        os.replace(tmp, out)
+        replace_dir(tmp, out)  # an earlier export is swapped out, or back on a failure
     except BaseException as e:
         shutil.rmtree(tmp, ignore_errors=True)  # our own temporary directory only
-        if old and not os.path.exists(out):
-            os.replace(old, out)  # the earlier export goes back where it was
         if isinstance(e, (KeyboardInterrupt, SystemExit)):
             raise
         kept = ("the earlier export there is unchanged" if os.path.isdir(out)
@@ -236,8 +230,6 @@ def export_model(model, out_dir, weights=None, run_dir=None, input_range=(0.0, 1
         cause = getattr(e, "strerror", None) or _first_line(e)
         raise ExportRefused(f"cannot write the export {out_dir} ({type(e).__name__}: "
                             f"{cause}); {kept}") from None
-    if old:
-        shutil.rmtree(old, ignore_errors=True)  # the previous infozoo export, swapped out
     return out_dir
 
 

@@ -17,7 +17,7 @@ from infozoo.run import rundir as runs
 from infozoo.run import tensorboard as tb
 from infozoo.run.factory import build_model, compile_model, make_optimizer
 from infozoo.settings import config as config_lib
-from infozoo.util.io import atomic_write
+from infozoo.util.io import atomic_write, move
 
 
 class TrainingDiverged(RuntimeError):
@@ -307,7 +307,7 @@ def _diverged(run, where):
                 f"{skipped}. Lower --lr (e.g. --lr {lr / 10:g}) and run the same command "
                 f"again: it resumes from that checkpoint with a fresh optimizer state")
     elif records and run.chief:
-        os.replace(path, f"{path}.diverged")  # the ruined checkpoints stay, unused
+        move(path, f"{path}.diverged")  # the ruined checkpoints stay, unused
         kept = (f"every checkpoint was written after the loss had begun to explode "
                 f"(their record is kept as {path}.diverged). Lower --lr (e.g. --lr "
                 f"{lr / 10:g}) and run the same command again: the run starts over")
