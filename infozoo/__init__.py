@@ -8,22 +8,21 @@ Importing ``infozoo`` does not import TensorFlow; ``infozoo.models`` and
   checkpoints, resume, images, TensorBoard and export;
 - ``infozoo.from_preset(name)``: a trained model by name (``infozoo.presets.available()``);
 - ``from infozoo.models import INN, PIE, IPAE, VIMAE, VAE, Classic``;
-- ``keras.saving.load_model("x.keras")`` works after ``import infozoo`` alone
-  (see :mod:`infozoo.serialization`).
+- ``import infozoo.models`` registers every infozoo class with Keras (by its name
+  ``"infozoo>ClassName"``), so ``keras.saving.load_model("x.keras")`` finds them;
+  ``infozoo.custom_objects()`` gives them as a dict (``keras.saving.custom_object_scope``).
+
+The folders and what each holds: ``docs/architecture.md``.
 """
 __version__ = "0.1.0"
 
-from infozoo import serialization as _serialization
-
-_serialization.install()
-
 _API = {"build": "infozoo.api", "fit": "infozoo.api", "config_for": "infozoo.api",
         "load_run": "infozoo.api", "from_preset": "infozoo.presets",
-        "register_keras_objects": "infozoo.serialization"}
+        "custom_objects": "infozoo.models", "register_keras_objects": "infozoo.models"}
 
 
-_SUBMODULES = ("config", "data", "evaluate", "export", "images", "layers", "losses", "models",
-               "nets", "plots", "presets", "probe", "registry", "tb", "train")
+_SUBMODULES = ("api", "cli", "data", "distribute", "evaluation", "hparams", "layers", "losses",
+               "models", "nets", "presets", "probe", "run", "settings", "testing", "util", "viz")
 
 
 def __getattr__(name):  # the API on first use, so `import infozoo` stays free of TensorFlow

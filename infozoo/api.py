@@ -1,8 +1,8 @@
 """The Python API: build a zoo model with its config's defaults, train it as the CLI does.
 
 ``build`` and ``config_for`` resolve a zoo config exactly as ``infozoo train`` does
-(:func:`infozoo.config.resolve`: common defaults, the YAML, its ``datasets:`` section,
-then the arguments); ``fit`` is a thin layer over :func:`infozoo.train.run`, so a run
+(:func:`infozoo.settings.config.resolve`: common defaults, the YAML, its ``datasets:`` section,
+then the arguments); ``fit`` is a thin layer over :func:`infozoo.run.train.run`, so a run
 started from Python has the CLI's run directory: checkpoints and resume, image grids,
 TensorBoard logs, ``metrics.json`` and the SavedModel export. See ``docs/api.md``.
 """
@@ -10,19 +10,9 @@ import os
 
 import numpy as np
 
-from infozoo import config as config_lib
+from infozoo.data import catalog
+from infozoo.settings import config as config_lib
 from infozoo.util.io import atomic_path
-
-#: image shape of each built-in dataset (``toy25:<spacing>`` is ``toy25``)
-DATASET_SHAPES = {"mnist": (28, 28, 1), "fashion_mnist": (28, 28, 1), "cifar10": (32, 32, 3),
-                  "digits": (8, 8, 1), "toy25": (1, 1, 2)}
-
-
-def dataset_shape(dataset):
-    """The image shape of a built-in dataset name, or None if unknown."""
-    if dataset is None:
-        return None
-    return DATASET_SHAPES.get(str(dataset).split(":", 1)[0])
 
 
 def dataset_for_shape(name, input_shape):
@@ -32,8 +22,8 @@ def dataset_for_shape(name, input_shape):
     shape = tuple(int(s) for s in input_shape)
     raw = config_lib.load_zoo(name)
     default = raw.get("data", {}).get("dataset", config_lib.DATA_DEFAULTS["dataset"])
-    for cand in [default, *raw.get("datasets", {}), *DATASET_SHAPES]:
-        if dataset_shape(cand) == shape:
+    for cand in [default, *raw.get("datasets", {}), *catalog.DATASETS]:
+        if catalog.shape_of(cand) == shape:
             return cand
     return None
 
@@ -55,7 +45,7 @@ def config_for(name, input_shape=None, dataset=None, **model_args):
     """The resolved config (``infozoo train NAME --dry-run``) with ``model_args`` set,
     plus ``input_shape``. ``dataset`` picks the YAML's ``datasets:`` section; without it,
     ``input_shape`` picks the dataset of that shape (:func:`dataset_for_shape`).
-    Unknown names, keys or values raise :class:`infozoo.config.ConfigError` (a ValueError)."""
+    Unknown names, keys or values raise :class:`infozoo.settings.config.ConfigError` (a ValueError)."""
     if input_shape is not None:
         input_shape = tuple(int(s) for s in input_shape)
     if dataset is None and input_shape is not None:
@@ -64,7 +54,7 @@ def config_for(name, input_shape=None, dataset=None, **model_args):
     if dataset is not None:
         overrides["data.dataset"] = dataset
     cfg = config_lib.resolve(name, overrides)
-    shape = input_shape or dataset_shape(cfg["data"]["dataset"])
+    shape = input_shape or catalog.shape_of(cfg["data"]["dataset"])
     if shape is None:
         raise config_lib.ConfigError(f"cannot tell the image shape of dataset "
                                      f"{cfg['data']['dataset']!r}: pass input_shape=")
@@ -78,7 +68,7 @@ def build(name, input_shape=None, dataset=None, **model_args):
     ``infozoo.build("pie", eps=0.1)`` is the PIE of ``zoo_configs/pie.yaml`` for MNIST;
     ``input_shape=(8, 8, 1)`` or ``dataset="digits"`` uses the YAML's digits section. A
     model registered without a zoo config (a plug-in) is built from its class defaults."""
-    from infozoo import registry
+    from infozoo.settings import registry
     if name not in config_lib.zoo_names():
         try:
             cls = registry.get_model_class(name)
@@ -86,9 +76,9 @@ def build(name, input_shape=None, dataset=None, **model_args):
             raise config_lib.ConfigError(
                 f"unknown model {name!r}; zoo configs: {', '.join(config_lib.zoo_names())}; "
                 f"registered models: {', '.join(registry.model_names())}") from None
-        shape = input_shape or dataset_shape(dataset) or (28, 28, 1)
+        shape = input_shape or catalog.shape_of(dataset) or (28, 28, 1)
         return cls(input_shape=tuple(shape), **model_args)
-    from infozoo.train import build_model
+    from infozoo.run.factory import build_model
     cfg = config_for(name, input_shape, dataset, **model_args)
     return build_model(cfg, cfg["input_shape"])
 
@@ -96,7 +86,7 @@ def build(name, input_shape=None, dataset=None, **model_args):
 def _args_of(model, zoo):
     """``model_args`` of zoo config ``zoo`` that rebuild ``model`` exactly; ValueError if
     the model has settings the config cannot carry."""
-    from infozoo import registry
+    from infozoo.settings import registry
     raw = config_lib.load_zoo(zoo)
     if raw.get("model", zoo) != model.registry_name:
         raise ValueError(f"zoo config {zoo!r} builds model {raw.get('model', zoo)!r}, not "
@@ -122,7 +112,7 @@ def _write_arrays(arrays, run_dir):
     """Checked ``(x_train, y_train, x_test, y_test)`` -> ``run_dir/data/arrays.npz``; returns
     the data directory and the paths this call created (to remove if the start fails). A run
     that already trained on other arrays is refused (its data would change under it)."""
-    from infozoo import runs
+    from infozoo.run import rundir as runs
     runs.check_target(run_dir, "run_dir")  # never into a user's own directory
     d = os.path.join(run_dir, "data")
     path = os.path.join(d, "arrays.npz")
@@ -146,7 +136,7 @@ def _write_arrays(arrays, run_dir):
 def _remove_created(paths, run_dir):
     """After a failed start: removes what ``_write_arrays`` (and the start) created, unless
     a run began there (then its data must stay for the resume)."""
-    from infozoo import runs
+    from infozoo.run import rundir as runs
     if runs.is_run_dir(run_dir):
         return
     for p in reversed(paths):  # files first, then the directories, if empty
@@ -168,7 +158,7 @@ def fit(model_or_name, run_dir, data=None, dataset=None, zoo=None, verbose=1, **
     ``train.lr=1e-4``). ``zoo``: the zoo config of a model whose registry name is not
     one (e.g. ``"classic-deep"``). Returns the run's metrics (``metrics.json``).
     """
-    from infozoo import train
+    from infozoo.run import train
     overrides = dict(settings)
     model = None if isinstance(model_or_name, str) else model_or_name
     if model is None:
@@ -181,7 +171,7 @@ def fit(model_or_name, run_dir, data=None, dataset=None, zoo=None, verbose=1, **
         overrides.update(_model_overrides(_args_of(model, zoo)))
     created = []
     if data is not None:
-        from infozoo.data import check_arrays
+        from infozoo.data.loaders import check_arrays
         arrays = check_arrays(data)
         shape = arrays[0].shape[1:]
         dataset = dataset or dataset_for_shape(zoo, shape)
@@ -189,9 +179,10 @@ def fit(model_or_name, run_dir, data=None, dataset=None, zoo=None, verbose=1, **
             raise ValueError(f"data=: no dataset section of zoo config {zoo!r} is for images "
                              f"of shape {list(shape)}: pass dataset=NAME to pick the section "
                              f"to use (the images' shape is taken from data=)")
-        if dataset_shape(dataset) == DATASET_SHAPES["toy25"]:
-            raise ValueError("toy25 is generated, not read from arrays: pass dataset='toy25' "
-                             "without data=, or reshape your points")
+        spec = catalog.find(dataset)
+        if spec is not None and spec.generated:
+            raise ValueError(f"{spec.name} is generated, not read from arrays: pass "
+                             f"dataset='{spec.name}' without data=, or reshape your points")
         overrides["data.data_dir"], created = _write_arrays(arrays, run_dir)
     elif dataset is None and model is not None:
         dataset = dataset_for_shape(zoo, model.image_shape)
@@ -216,5 +207,5 @@ def fit(model_or_name, run_dir, data=None, dataset=None, zoo=None, verbose=1, **
 
 def load_run(run_dir):
     """The trained model of a run directory (its export, else its last checkpoint)."""
-    from infozoo.evaluate import load_run_model
+    from infozoo.evaluation.evaluate import load_run_model
     return load_run_model(run_dir)[1]

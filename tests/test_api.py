@@ -1,4 +1,4 @@
-"""The Python API: the snippets of docs/api.md, Keras loading after `import infozoo` alone,
+"""The Python API: the snippets of docs/api.md, Keras loading after `import infozoo.models`,
 plug-in models by entry point, config sections picked by dataset or shape, TensorBoard."""
 import glob
 import os
@@ -40,9 +40,10 @@ def test_api_doc_snippets_run(tmp_path):
 
 @pytest.mark.slow  # a fresh process
 @pytest.mark.parametrize("order", ["infozoo first", "keras first"])
-def test_load_model_after_import_infozoo_alone(tmp_path, order):
-    """In a fresh process: with Keras imported first, loading fails until `import infozoo`
-    (the control); with infozoo first, no model module is imported until Keras asks."""
+def test_load_model_after_import_infozoo_models(tmp_path, order):
+    """In a fresh process: with Keras imported first, loading fails until `import
+    infozoo.models` (the control: Keras finds the classes only by their registered names);
+    `import infozoo` alone imports no model module (it stays light)."""
     from tiny import make
     m = make("pie")
     m.save(tmp_path / "pie.keras")
@@ -58,12 +59,13 @@ def test_load_model_after_import_infozoo_alone(tmp_path, order):
                 assert "Could not locate class 'PIE'" in str(e), e
             else:
                 raise AssertionError("loaded without infozoo")
-            import infozoo
+            import infozoo.models
         """)
     else:
         imports = textwrap.dedent("""
             import infozoo, keras
             assert not any(k.startswith("infozoo.models.") for k in sys.modules), "eager"
+            import infozoo.models
         """)
     code = "import sys\nimport numpy as np\n" + imports + textwrap.dedent("""
         m = keras.saving.load_model("pie.keras")
@@ -79,7 +81,7 @@ def test_load_model_after_import_infozoo_alone(tmp_path, order):
 def test_plugin_model_joins_the_registry_by_entry_point(tmp_path):
     (tmp_path / "myplug.py").write_text(textwrap.dedent("""
         from infozoo.models.classic import ClassicAutoencoder
-        from infozoo.registry import register_model
+        from infozoo.settings.registry import register_model
 
         @register_model("my-classic")
         class MyClassic(ClassicAutoencoder):
@@ -91,7 +93,7 @@ def test_plugin_model_joins_the_registry_by_entry_point(tmp_path):
     (dist / "entry_points.txt").write_text("[infozoo.models]\nmy-classic = myplug\n")
     code = textwrap.dedent("""
         import infozoo
-        from infozoo.registry import model_names
+        from infozoo.settings.registry import model_names
         assert "my-classic" in model_names() and "pie" in model_names(), model_names()
         m = infozoo.build("my-classic", input_shape=(8, 8, 1), bottleneck=3, hidden=[8])
         assert m.code_size == 3 and type(m).__name__ == "MyClassic"
@@ -102,7 +104,7 @@ def test_plugin_model_joins_the_registry_by_entry_point(tmp_path):
 
 
 def test_a_broken_plugin_names_itself(monkeypatch):
-    from infozoo import registry
+    from infozoo.settings import registry
 
     class Broken:
         name, value = "bad-model", "badpkg.model"
@@ -118,7 +120,7 @@ def test_a_broken_plugin_names_itself(monkeypatch):
 @pytest.mark.slow  # ~4 s
 def test_build_uses_the_config_and_its_dataset_sections():
     import infozoo
-    from infozoo import config as config_lib
+    from infozoo.settings import config as config_lib
     raw = config_lib.load_zoo("pie")
     digits = raw["datasets"]["digits"]["model_args"]
     m = infozoo.build("pie", input_shape=(8, 8, 1), eps=0.316)
@@ -190,7 +192,7 @@ def test_training_run_writes_hparams_config_text_and_test_scalars(tmp_path):
 
 
 def test_batched_slices_counts_and_dicts():
-    from infozoo.batching import batched
+    from infozoo.util.batching import batched
     x = np.arange(10.0)
     np.testing.assert_array_equal(batched(lambda b: 2 * b, x, 3), 2 * x)
     sizes = []

@@ -9,7 +9,8 @@ import numpy as np
 import pytest
 
 from conftest import REPO, interrupt_at_first_checkpoint, run_cli
-from infozoo import config, data
+from infozoo.settings import config
+from infozoo.data import loaders as data
 
 TINY_INN = ["--dataset", "digits", "--conv-blocks", "1", "--conv-hidden", "8",
             "--fc-hidden", "16", "--bottleneck", "8", "--quiet", "--set", "train.image_every=0"]
@@ -149,7 +150,8 @@ def test_sigint_and_resume_lines_count_epochs_alike(interrupted):
 def test_unreadable_checkpoint_warning_is_not_cut(interrupted, tmp_path, capsys):
     """#71: the warning before the fallback carries the whole error, not its first 200
     characters cut mid-sentence."""
-    from infozoo import runs
+    from infozoo.run import rundir as runs
+    from infozoo.run import factory
     run = tmp_path / "run"
     shutil.copytree(interrupted[0], run)
     state = runs.checkpoint_state(str(run))
@@ -157,11 +159,11 @@ def test_unreadable_checkpoint_warning_is_not_cut(interrupted, tmp_path, capsys)
         f.truncate(1000)
     cfg = runs.read_config(str(run))
     with pytest.raises(RuntimeError) as e:
-        runs.restore_weights(runs.compile_model(runs.build_model(cfg, cfg["input_shape"]), cfg),
+        factory.restore_weights(factory.compile_model(factory.build_model(cfg, cfg["input_shape"]), cfg),
                              state["weights_path"])
     assert len(str(e.value)) > 200  # what used to be cut
     capsys.readouterr()
-    runs.load_model(str(run))
+    factory.load_model(str(run))
     err = capsys.readouterr().err
     assert f"Warning: cannot read {state['weights_path']} ({e.value})" in err, err
 
@@ -268,7 +270,7 @@ def test_model_methods_still_take_good_input(models):
 def test_a_toy25_model_takes_points_and_keeps_that_through_its_config():
     """The range is the data's: toy25's points are not pixels (the SavedModel's rule too)."""
     import infozoo
-    from infozoo.export import input_range_of
+    from infozoo.run.export import input_range_of
     m = infozoo.build("ipae", dataset="toy25", code_size=2, hidden=[8])
     assert m.input_range is None is input_range_of({"data": {"dataset": "toy25"}})
     assert m.encode(np.full((3, 1, 1, 2), -4.0, "float32")).shape == (3, 2)
@@ -281,7 +283,7 @@ def test_savedmodel_and_python_methods_share_one_input_rule(models, tmp_path):
     """#140, #141, #179: the same inputs refused with the same words, and a NaN or negative
     temperature is an InvalidArgumentError of the SavedModel's sample."""
     import tensorflow as tf
-    from infozoo import export
+    from infozoo.run import export
     _, pie = models
     out = export.export_model(pie, str(tmp_path / "sm"))
     m = tf.saved_model.load(out)

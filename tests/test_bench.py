@@ -1,7 +1,7 @@
-"""infozoo.bench's tables and op groups (no timing: synthetic RESULT lines)."""
+"""infozoo.run.bench's tables and op groups (no timing: synthetic RESULT lines)."""
 import json
 
-from infozoo import bench
+from infozoo.run import bench
 
 
 def _line(**r):

@@ -1,8 +1,8 @@
 """The papers' budgets as the zoo configs give them (issue 22; audit F3-F4)."""
 import pytest
 
-from infozoo import config as config_lib
-from infozoo.train import lr_at
+from infozoo.settings import config as config_lib
+from infozoo.run.train import lr_at
 
 NETS = ("code_size", "arch", "hidden", "activation", "recon", "output", "k")
 
@@ -32,7 +32,7 @@ def test_vae_baseline_default_beta_is_twice_ipaes():
 def test_reconstruction_weights_and_weight_decay_reach_the_models():
     from infozoo.models.ipae import IPAE
     from infozoo.models.vae import VAE
-    from infozoo.runs import make_optimizer
+    from infozoo.run.factory import make_optimizer
     assert IPAE.recon_weight == 0.5 and VAE.recon_weight == 1.0
     assert float(make_optimizer(config_lib.resolve("inn")).weight_decay) == pytest.approx(1e-6)
     assert float(make_optimizer(config_lib.resolve("classic")).weight_decay) == pytest.approx(1e-5)

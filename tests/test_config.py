@@ -1,6 +1,6 @@
 import pytest
 
-from infozoo import config
+from infozoo.settings import config
 
 
 def test_resolve_defaults_and_dataset_sections():
@@ -59,7 +59,7 @@ def test_flags_come_from_scalar_model_args():
 @pytest.mark.slow  # builds every zoo config (~10 s)
 def test_every_zoo_config_resolves_and_builds():
     import numpy as np
-    from infozoo.train import build_model
+    from infozoo.run.factory import build_model
     for name in config.zoo_names():
         cfg = config.resolve(name, {"dataset": "digits"})
         m = build_model(cfg, (8, 8, 1))
@@ -69,7 +69,7 @@ def test_every_zoo_config_resolves_and_builds():
 def test_classic_baselines_are_the_authors():
     """Nguyen et al.'s code: linear code layer; the deep model adds one 1024 layer per side
     to classic-1024 (784-1024x4-32 and back: 7,971,632 parameters)."""
-    from infozoo.train import build_model
+    from infozoo.run.factory import build_model
     cfg = config.resolve("classic", {})
     assert cfg["model_args"]["code_activation"] == "linear"
     deep = config.resolve("classic-deep", {"bottleneck": 32})
@@ -89,6 +89,6 @@ def test_config_path_adds_a_plugin_directory(tmp_path, monkeypatch):
 
 def test_every_zoo_entry_has_a_digits_section():
     """The README's offline runs use digits: no entry may fall back to its MNIST sizes."""
-    from infozoo.config import load_zoo, zoo_names
+    from infozoo.settings.config import load_zoo, zoo_names
     for name in zoo_names():
         assert "digits" in (load_zoo(name).get("datasets") or {}), name

@@ -6,7 +6,9 @@ import time
 import numpy as np
 import pytest
 
-from infozoo import config, data, train
+from infozoo.settings import config
+from infozoo.data import loaders as data
+from infozoo.run import train
 
 
 def _write_idx(path, arr, gz=True):

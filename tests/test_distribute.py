@@ -20,11 +20,11 @@ SCRIPT = r"""
 import os, json
 os.environ["TF_CPP_MIN_LOG_LEVEL"] = "3"
 import sys; sys.path.insert(0, "tests")
-from infozoo import distribute
+from infozoo.distribute import strategy as distribute
 distribute.configure_cpu_replicas(2)
 import numpy as np, keras, tensorflow as tf
 from tiny import make, SHAPE
-from infozoo.registry import model_names
+from infozoo.settings.registry import model_names
 import time
 x = np.random.RandomState(0).rand(32, *SHAPE).astype("float32")
 x_eval = x[:25]  # eval batches of 16: the last one (9) splits 5 / 4 over 2 replicas
@@ -82,7 +82,7 @@ RTOL = {"glow": 2e-4}
 
 
 def test_every_model_two_replicas_equal_one_replica(result):
-    from infozoo.registry import model_names
+    from infozoo.settings.registry import model_names
     assert result["replicas"] == 2
     assert sorted(result["models"]) == model_names()
     for name, r in result["models"].items():

@@ -59,7 +59,7 @@ def test_flow_model_example_trains_samples_and_reloads_in_a_fresh_process(tmp_pa
     np.save(tmp_path / "c.npy", env["c"][:50])
     np.save(tmp_path / "lp.npy", np.asarray(env["log_p"])[:50])
     script = subnet + (
-        "import numpy as np\nimport infozoo  # noqa: F401\n"
+        "import numpy as np\nimport infozoo.models  # noqa: F401\n"
         "m = keras.saving.load_model('moons.keras')\n"
         "lp = m.log_prob(np.load('x.npy'), np.load('c.npy')).numpy()\n"
         "ref = np.load('lp.npy')\n"

@@ -12,12 +12,12 @@ import pytest
 
 from conftest import REPO, run_cli
 
-from infozoo import config as config_lib
-from infozoo import data as data_lib
+from infozoo.settings import config as config_lib
+from infozoo.data import loaders as data_lib
 
 
 def _stopper(run_dir, patience, min_delta=0.0, epoch0=0):
-    from infozoo.callbacks import EarlyStop
+    from infozoo.run.callbacks import EarlyStop
     cb = EarlyStop(str(run_dir), patience, min_delta, epoch0)
     cb.set_model(SimpleNamespace(stop_training=False))
     return cb
@@ -110,7 +110,7 @@ def test_early_stop_resumes_exactly_after_kill_9(tmp_path):
 def test_a_run_made_before_the_new_keys_resumes(tmp_path):
     """config.yaml of an older run lacks data.val_size and the early-stop keys: they read as
     their defaults, so the run resumes; asking for a split it did not have is refused."""
-    from infozoo import runs
+    from infozoo.run import rundir as runs
     new = config_lib.resolve("classic")
     old = {**new, "data": dict(new["data"]), "train": dict(new["train"])}
     for section, k in (("data", "val_size"), ("train", "early_stop_patience"),

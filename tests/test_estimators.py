@@ -405,7 +405,7 @@ def test_student_t_formula_by_monte_carlo():
 REPLICA_SCRIPT = r"""
 import os, sys, json
 os.environ["TF_CPP_MIN_LOG_LEVEL"] = "3"
-from infozoo import distribute
+from infozoo.distribute import strategy as distribute
 distribute.configure_cpu_replicas(2)
 import numpy as np
 from infozoo.probe import mutual_information as MI

@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 
 from conftest import perturb, run_script
-from infozoo.export import export_model
+from infozoo.run.export import export_model
 from tiny import SHAPE, TINY, make
 
 pytestmark = pytest.mark.slow  # a fresh process loads the SavedModels

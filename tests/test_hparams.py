@@ -7,9 +7,9 @@ import sys
 import numpy as np
 import pytest
 
-from infozoo import config
+from infozoo.settings import config
 from infozoo.hparams import HParam, HParams, spec_for
-from infozoo.registry import get_model_class, model_names
+from infozoo.settings.registry import get_model_class, model_names
 
 
 def test_every_registered_model_declares_its_hyperparameters():

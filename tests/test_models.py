@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 from conftest import perturb
-from infozoo.registry import model_names
+from infozoo.settings.registry import model_names
 from infozoo.testing import check_flow_round_trip, check_model_gradients
 from tiny import SHAPE, TINY, make
 
@@ -18,7 +18,7 @@ def test_every_registered_model_has_a_tiny_config():
 def test_every_registered_model_imports_from_infozoo_models():
     import infozoo.models
     from infozoo.models import INN, Classic, Glow, ZooModel  # noqa: F401  (documented names)
-    from infozoo.registry import get_model_class
+    from infozoo.settings.registry import get_model_class
     for name in model_names():
         cls = get_model_class(name)
         assert getattr(infozoo.models, cls.__name__) is cls, name
@@ -158,8 +158,8 @@ def test_inn_authors_init_and_optimizer():
     layer (so the flow still starts near, but not at, the identity), Adam (0.8, 0.8, 1e-4)."""
     import keras
 
-    from infozoo import config
-    from infozoo.runs import build_model, make_optimizer
+    from infozoo.settings import config
+    from infozoo.run.factory import build_model, make_optimizer
     keras.utils.set_random_seed(0)
     cfg = config.resolve("inn-authors", {"dataset": "digits", "conv_hidden": 8,
                                           "fc_hidden": 16, "conv_blocks": 1})
@@ -180,7 +180,7 @@ def test_models_are_built_by_the_base_class_and_vimae_refuses_k():
     not silently dropped."""
     import inspect
 
-    from infozoo.registry import get_model_class, model_names
+    from infozoo.settings.registry import get_model_class, model_names
     for name in model_names():
         cls = get_model_class(name)
         assert "self.built = True" not in inspect.getsource(inspect.getmodule(cls)), name
@@ -194,9 +194,9 @@ def test_a_runs_seed_seeds_the_models_draws():
     encoder input noise), so the seeds of a sweep differ in their draws as well as in their
     initial weights; models without draws get no seed argument; an explicit
     model_args.seed wins."""
-    from infozoo import config
-    from infozoo.registry import get_model_class
-    from infozoo.runs import build_model, model_kwargs
+    from infozoo.settings import config
+    from infozoo.settings.registry import get_model_class
+    from infozoo.run.factory import build_model, model_kwargs
     for zoo, seeded in (("vae", True), ("vimae", True), ("pie", True), ("classic", False)):
         cfg = config.resolve(zoo, {"dataset": "digits", "train.seed": 3})
         args = model_kwargs(get_model_class(cfg["model"]), cfg)

@@ -44,8 +44,8 @@ def _unchanged(d, files):
 
 # -- run directories (#91) -----------------------------------------------------------------
 def test_run_dir_is_ours_empty_or_new():
-    from infozoo import runs
-    from infozoo.config import ConfigError
+    from infozoo.run import rundir as runs
+    from infozoo.settings.config import ConfigError
     import tempfile
     with tempfile.TemporaryDirectory() as d:
         runs.check_target(os.path.join(d, "new"))           # new
@@ -99,8 +99,9 @@ def test_export_keeps_what_the_user_added_and_another_runs_export(finished_run, 
 
 @pytest.mark.slow
 def test_export_respects_the_umask(finished_run, tmp_path):
-    from infozoo import export, runs
-    cfg, model, w = runs.load_model(str(finished_run), verbose=False)
+    from infozoo.run import export
+    from infozoo.run import factory
+    cfg, model, w = factory.load_model(str(finished_run), verbose=False)
     out = tmp_path / "sm"
     old_mask = os.umask(0o027)
     try:
@@ -153,13 +154,14 @@ def test_a_truncated_newest_checkpoint_falls_back_to_an_older_one(finished_run, 
 
 @pytest.mark.slow
 def test_eval_of_a_live_run_retries_and_never_advises_deleting(finished_run, tmp_path):
-    from infozoo import runs
+    from infozoo.run import rundir as runs
+    from infozoo.run import factory
     run = copy_run(finished_run, tmp_path)
     shutil.rmtree(run / "export")
     state = _state(run)
     # the trainer rotated the newest file away after state.json was read: the older is used
     os.remove(run / "checkpoints" / state["weights"])
-    cfg, model, w = runs.load_model(str(run), verbose=False)
+    cfg, model, w = factory.load_model(str(run), verbose=False)
     assert w["path"].endswith(state["older"][0]["weights"])
     # nothing readable while another process holds the run's lock: busy, not broken
     for o in state["older"]:
@@ -168,7 +170,7 @@ def test_eval_of_a_live_run_retries_and_never_advises_deleting(finished_run, tmp
     fcntl.flock(fd, fcntl.LOCK_EX)
     try:
         with pytest.raises(RuntimeError, match="is training and replaced its checkpoints") as e:
-            runs.load_model(str(run), verbose=False, attempts=2)
+            factory.load_model(str(run), verbose=False, attempts=2)
         assert "delete" not in str(e.value)
     finally:
         os.close(fd)
@@ -193,7 +195,7 @@ def test_nan_after_an_exploding_step_does_not_keep_the_ruined_checkpoint(tmp_pat
 
 
 def test_exploding_rule():
-    from infozoo.runs import exploding
+    from infozoo.run.callbacks import exploding
     assert not exploding(0.31, 0.30, 0.35)
     assert exploding(1e4, 0.30, 0.35) and exploding(float("nan"), 0.3, 0.35)
     assert not exploding(-2.0, -3.0, 5.0)      # negative losses (NLL): scale from |first|
@@ -226,8 +228,8 @@ def test_hparams_dashboard_has_one_row_per_run(tmp_path):
     from tensorboard.plugins import base_plugin
     from tensorboard.plugins.hparams import api_pb2, backend_context, list_session_groups
 
-    from infozoo import config as config_lib
-    from infozoo import tb
+    from infozoo.settings import config as config_lib
+    from infozoo.run import tensorboard as tb
     cfg0 = config_lib.resolve("inn", {"data.dataset": "digits"})
     for b in (4, 8):
         for seed in (0, 1):

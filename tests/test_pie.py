@@ -10,7 +10,7 @@ from conftest import perturb
 from infozoo.layers.householder import Householder
 from infozoo.layers.split import Split
 from infozoo.models.pie import PIE
-from infozoo.sharpness import sharpness, sharpness_per_image
+from infozoo.evaluation.sharpness import sharpness, sharpness_per_image
 
 TINY = dict(input_shape=(8, 8, 1), conv_hidden=8, conv_hidden_layers=1, linear_hidden=16,
             linear_hidden_layers=1, g_hidden=8, couplings_per_block=2, reflections=2)
@@ -254,7 +254,7 @@ def test_sharpness_definition():
 
 
 def test_evaluator_computes_and_the_reporter_writes_grids(tmp_path):
-    from infozoo.report import write_report
+    from infozoo.evaluation.report import write_report
     m = PIE(**TINY)
     report = m.evaluator(sharpness_samples=20)(images(12, seed=14))
     assert not (tmp_path / "images").exists()
@@ -270,7 +270,7 @@ def test_evaluator_computes_and_the_reporter_writes_grids(tmp_path):
 
 def test_density_models_refuse_non_image_shapes():
     """PIE and Glow share the image-shape check (DequantizedDensity.build_flow)."""
-    from infozoo.registry import get_model_class
+    from infozoo.settings.registry import get_model_class
     for name, cls_name in (("pie", "PIE"), ("glow", "Glow")):
         with pytest.raises(ValueError, match=rf"{cls_name} expects images \[H, W, C\]"):
             get_model_class(name)(input_shape=(64,))

@@ -2,7 +2,7 @@
 import numpy as np
 import pytest
 
-from infozoo import plots
+from infozoo.viz import plots
 
 
 def _result(n=20, seed=3, spread=0.25):

@@ -6,8 +6,8 @@ import pytest
 import tensorflow as tf
 
 from conftest import perturb
-from infozoo import config as config_lib
-from infozoo import precision
+from infozoo.settings import config as config_lib
+from infozoo.run import precision
 from tiny import SHAPE, TINY, make
 
 X = np.random.RandomState(0).rand(6, *SHAPE).astype("float32")
@@ -57,7 +57,7 @@ def test_precision_is_a_checked_config_key():
 
 
 def test_build_model_and_optimizer_follow_the_config():
-    from infozoo.runs import build_model, make_optimizer
+    from infozoo.run.factory import build_model, make_optimizer
     cfg = config_lib.resolve("inn", {"train.precision": "mixed_float16"})
     cfg["model_args"].update(TINY["inn"])
     m = build_model(cfg, SHAPE)
@@ -127,7 +127,7 @@ def test_keras_file_keeps_the_policy(name, policy, tmp_path):
 @pytest.mark.slow  # exports and probes, ~40 s
 @pytest.mark.parametrize("policy", ["mixed_bfloat16"], indirect=True)
 def test_export_takes_and_returns_float32_and_probe_reads_float64(policy, tmp_path):
-    from infozoo import export
+    from infozoo.run import export
     from infozoo.probe import probe
     keras.utils.set_random_seed(0)
     m = make("inn")
@@ -151,8 +151,8 @@ def test_export_takes_and_returns_float32_and_probe_reads_float64(policy, tmp_pa
 
 
 def _curve(policy, steps=8):
-    from infozoo.data import load_arrays
-    from infozoo.precision import policy_scope
+    from infozoo.data.loaders import load_arrays
+    from infozoo.run.precision import policy_scope
     x = load_arrays("digits", None, 96, 16)[0]   # 96 images, 6 batches of 16
     keras.utils.set_random_seed(0)
     with policy_scope(policy):

@@ -194,7 +194,7 @@ def _tiny(name):
 
 @pytest.mark.slow  # builds every model, ~13 s
 def test_representations_contract():
-    from infozoo.registry import model_names
+    from infozoo.settings.registry import model_names
     for name in model_names():
         try:
             m, x = _tiny(name)
@@ -257,7 +257,7 @@ REPLICA_SCRIPT = r"""
 import os, sys, json
 os.environ["TF_CPP_MIN_LOG_LEVEL"] = "3"
 sys.path.insert(0, "tests")
-from infozoo import distribute
+from infozoo.distribute import strategy as distribute
 distribute.configure_cpu_replicas(2)
 import numpy as np, keras
 from conftest import perturb

@@ -66,8 +66,9 @@ def test_export_refuses_foreign_and_run_directories(finished_run, tmp_path):
 
 
 def test_failed_export_leaves_the_previous_one_whole(finished_run, tmp_path, monkeypatch):
-    from infozoo import export, runs
-    cfg, model, w = runs.load_model(str(finished_run), verbose=False)
+    from infozoo.run import export
+    from infozoo.run import factory
+    cfg, model, w = factory.load_model(str(finished_run), verbose=False)
     out = tmp_path / "sm"
     export.export_model(model, str(out), w)
     before = _tree(out)
@@ -88,10 +89,11 @@ def test_eval_uses_newest_weights_and_says_which(finished_run, tmp_path):
     later checkpoint, not on the stale export."""
     from conftest import invoke_cli  # in this process: no process boundary tested
     from conftest import perturb
-    from infozoo import runs
+    from infozoo.run import rundir as runs
+    from infozoo.run import factory
     run = copy_run(finished_run, tmp_path)
     old = json.loads((run / "metrics.json").read_text())
-    cfg, model, w = runs.load_model(str(run), verbose=False)
+    cfg, model, w = factory.load_model(str(run), verbose=False)
     perturb(model.trainable_variables, 0.05, seed=3)
     model.save_weights(str(run / "checkpoints" / "ckpt-000000099.weights.h5"))
     state = runs.checkpoint_state(str(run))
@@ -166,7 +168,7 @@ def test_second_training_on_a_busy_run_dir_is_refused(tmp_path):
     run = tmp_path / "busy"
     run.mkdir()
     holder = subprocess.Popen([sys.executable, "-c",
-                               "import sys, time; from infozoo.runs import Lock\n"
+                               "import sys, time; from infozoo.run.rundir import Lock\n"
                                f"Lock({str(run)!r}).acquire(); print('held', flush=True)\n"
                                "time.sleep(120)"], stdout=subprocess.PIPE, text=True, cwd=REPO)
     try:
@@ -250,7 +252,7 @@ def _npz(path, **arrays):
 
 def test_bad_data_files(tmp_path):
     from conftest import invoke_cli  # in this process: no process boundary tested
-    from infozoo import data
+    from infozoo.data import loaders as data
     rng = np.random.RandomState(0)
     x = rng.randint(0, 256, (20, 8, 8)).astype(np.uint8)
     y = rng.randint(0, 10, 20)

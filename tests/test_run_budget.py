@@ -30,7 +30,7 @@ def test_no_export_and_quick_evaluation(tmp_path):
 def test_density_model_reports_one_nll(tmp_path):
     """PIE's loss is its NLL: metrics.json gives it once, as test_loss (no test_nll beside
     it from another draw of the dequantisation noise)."""
-    from infozoo.evaluate import evaluate_model
+    from infozoo.evaluation.evaluate import evaluate_model
     from tiny import SHAPE, make
     m = make("pie", sharpness_samples=4)
     x = np.random.RandomState(0).rand(12, *SHAPE).astype("float32")

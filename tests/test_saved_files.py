@@ -16,7 +16,7 @@ import keras
 import numpy as np
 import pytest
 
-import infozoo  # noqa: F401  (registers infozoo's classes for Keras)
+import infozoo.models  # noqa: F401  (registers infozoo's classes for Keras)
 
 DATA = os.path.join(os.path.dirname(os.path.abspath(__file__)), "data")
 

@@ -7,7 +7,8 @@ import pytest
 import tensorflow as tf
 import tensorflow_probability as tfp
 
-from infozoo import linear_probe, toy
+from infozoo.evaluation import svm_robustness
+from infozoo.data import toy
 from infozoo.losses.information import pairwise_information_bound
 from infozoo.losses.mmd import DEFAULT_SCALES, mmd
 from infozoo.losses.priors import (LOGISTIC_UNIT_SCALE, gaussian_kl_to_standard_normal,
@@ -156,7 +157,7 @@ def test_toy25_shapes_labels_and_means():
     np.testing.assert_allclose(np.cov(resid.T), 0.1 * np.eye(2), atol=0.01)
     assert not np.array_equal(xtr, xte)
     # the spacing is configurable through the dataset name, and data.py does not rescale
-    from infozoo.data import dataset_names, load_arrays
+    from infozoo.data.loaders import dataset_names, load_arrays
     assert "toy25" in dataset_names()
     x3, y3, _, _ = load_arrays("toy25:3", train_size=100)
     assert x3.shape == (100, 1, 1, 2)
@@ -179,9 +180,9 @@ def test_E_on_a_known_case():
 def test_toy25_evaluator_returns_metrics_and_scatters_and_the_reporter_writes_them(tmp_path):
     """The evaluator computes (E, MMD, SVM table, scatter arrays) and writes nothing; the
     reporter writes the PNGs and tables."""
-    from infozoo.evaluators import StochasticEvaluator
-    from infozoo.report import write_report
-    from infozoo.registry import get_model_class
+    from infozoo.evaluation.evaluators import StochasticEvaluator
+    from infozoo.evaluation.report import write_report
+    from infozoo.settings.registry import get_model_class
     xtr, ytr, xte, yte = toy.toy25_arrays("toy25")
     m = get_model_class("vae")(input_shape=(1, 1, 2), code_size=2, hidden=[16], probe_size=200,
                                input_range=None)  # points, not pixels
@@ -222,29 +223,29 @@ def test_svm_probe_on_separable_codes():
     centres = np.array([[0.0, 0.0, 0.0], [6.0, 0.0, 0.0], [0.0, 6.0, 0.0]])
     y = rng.randint(0, 3, 600)
     z = centres[y] + rng.normal(0, 0.5, (600, 3))
-    assert linear_probe.linear_svm_accuracy(z[:400], y[:400], z[400:], y[400:]) == 1.0
+    assert svm_robustness.linear_svm_accuracy(z[:400], y[:400], z[400:], y[400:]) == 1.0
     # a robustness table with the identity "encoder" on 8x8 images that are separable
     x = np.zeros((600, 8, 8, 1), np.float32)
     x[np.arange(600), y, 0, 0] = 5.0
-    table = linear_probe.robustness_table(lambda b: np.asarray(b).reshape(len(b), -1),
+    table = svm_robustness.robustness_table(lambda b: np.asarray(b).reshape(len(b), -1),
                                           x[:400], y[:400], x[400:], y[400:], train_size=300)
     assert list(table) == ["clean", "gauss_0.2", "gauss_0.3", "gauss_0.4", "mask_0.2", "mask_0.5"]
     assert table["clean"] == 1.0 and table["gauss_0.2"] == 1.0
     assert table["mask_0.5"] < 1.0     # half the informative pixels are masked
-    md = linear_probe.markdown_table({"id": table})
+    md = svm_robustness.markdown_table({"id": table})
     assert md.splitlines()[0].startswith("| model | clean |") and "| id | 100.0 |" in md
 
 
 def test_corruptions():
     x = np.full((200, 4, 4, 1), 0.5, np.float32)
-    g = linear_probe.corrupt(x, "gauss_0.3")
+    g = svm_robustness.corrupt(x, "gauss_0.3")
     # 3,200 draws: the sample sd of N(0, 0.3^2) has SE 0.3 / sqrt(2 * 3200) = 0.0038 (0.02 is
     # 5 SE) and the masked fraction of Bernoulli(0.2) SE sqrt(0.2 * 0.8 / 3200) = 0.0071
     se = np.sqrt(0.2 * 0.8 / x.size)
     assert abs(float(np.std(g - x)) - 0.3) < 0.02
-    m = linear_probe.corrupt(x, "mask_0.2")
+    m = svm_robustness.corrupt(x, "mask_0.2")
     assert abs(float(np.mean(m == 0)) - 0.2) < 4.5 * se and set(np.unique(m)) <= {0.0, 0.5}
-    np.testing.assert_array_equal(linear_probe.corrupt(x, "clean"), x)
+    np.testing.assert_array_equal(svm_robustness.corrupt(x, "clean"), x)
 
 
 # -- model details the shared suite does not see --------------------------------------
@@ -322,8 +323,8 @@ def test_image_evaluator_reports_sample_sharpness_as_pie_does():
     """PIE Table 1 compares sample sharpness of PIE with the VAE's: the stochastic evaluator
     reports ``sharpness_true`` (test images) and ``sharpness_T1`` (decoded prior samples, in
     [0, 1]) under the names the density evaluator uses."""
-    from infozoo.registry import get_model_class
-    from infozoo.sharpness import sharpness
+    from infozoo.settings.registry import get_model_class
+    from infozoo.evaluation.sharpness import sharpness
     rng = np.random.default_rng(0)
     x = rng.uniform(size=(40, 8, 8, 1)).astype(np.float32)
     m = get_model_class("vae")(input_shape=(8, 8, 1), code_size=2, hidden=[16], probe_size=0)

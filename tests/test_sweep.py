@@ -106,7 +106,8 @@ def _rows(values, n):
                                           (["1", "2", "3"], "linear"),
                                           (["relu", "gelu"], "categorical")])
 def test_sweep_plot_axes_ticks_seed_points_and_title(tmp_path, monkeypatch, values, kind):
-    from infozoo import plots, sweep
+    from infozoo.viz import plots
+    from infozoo.run import sweep
     assert plots.sweep_axis(values)[0] == kind
     figs = []
     real = plots.write_figure
@@ -126,7 +127,7 @@ def test_sweep_plot_axes_ticks_seed_points_and_title(tmp_path, monkeypatch, valu
 
 
 def test_intervals_none_below_three_seeds_and_positive_for_positive_quantities():
-    from infozoo.sweep import interval
+    from infozoo.run.sweep import interval
     assert interval([1.0, 2.0])[:2] == (None, None)
     lo, hi, note = interval([0.1, 5.0, 0.2])          # a t interval would reach below 0
     assert 0 < lo < hi and "log" in note

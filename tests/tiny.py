@@ -22,5 +22,5 @@ INN_FLAGS = ["--dataset", "digits", "--conv-blocks", "1", "--conv-hidden", "8",
 
 
 def make(name, **over):
-    from infozoo.registry import get_model_class
+    from infozoo.settings.registry import get_model_class
     return get_model_class(name)(input_shape=SHAPE, **{**TINY[name], **over})

@@ -7,7 +7,7 @@ per-model config classes do. Everything else follows from that declaration:
 - the model's ``__init__`` checks its arguments with :meth:`HParams.check` (a clear
   ``ValueError`` naming the hyperparameter, what was given and what is allowed) and keeps
   them in ``model.hp``; ``get_config`` returns ``model.hp``;
-- the zoo config (``infozoo.config``) types and validates ``model_args`` with it;
+- the zoo config (``infozoo.settings.config``) types and validates ``model_args`` with it;
 - the CLI's per-model flags take their type, choices and help text from it.
 
 A zoo YAML only says which values a zoo entry uses (``model_args``). No TensorFlow here:
@@ -221,7 +221,7 @@ def spec_for(name):
     _load_declarations()
     if name in _SPECS:
         return _SPECS[name]
-    from infozoo.registry import get_model_class
+    from infozoo.settings.registry import get_model_class
     try:
         cls = get_model_class(name)
     except KeyError:

@@ -6,12 +6,12 @@ over the *global* batch (``tf.nn.compute_average_loss``, so a mirrored run
 equals a single-device run), and every term is a Keras metric: it shows in the
 progress bar and in TensorBoard. Under a strategy, draws go through
 ``batch_noise`` and batch-level estimators through ``global_mmd`` /
-``infozoo.distribute.gather_batch``, so N replicas compute what one device does
-(``infozoo.distribute``). Models also implement ``encode``/``decode``
+``infozoo.distribute.strategy.gather_batch``, so N replicas compute what one device does
+(``infozoo.distribute.strategy``). Models also implement ``encode``/``decode``
 (and ``sample`` where they can), which the exporter turns into SavedModel
 endpoints.
 
-Mixed precision (``infozoo.precision``): a model built under a mixed Keras
+Mixed precision (``infozoo.run.precision``): a model built under a mixed Keras
 policy keeps it (``.keras`` reloads rebuild it under the same policy); its
 plain networks compute in the low precision, while the model's own arithmetic
 (losses, priors, metrics) uses the policy's variable dtype, float32.
@@ -23,11 +23,12 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from infozoo import distribute, inputs
+from infozoo.distribute import strategy as distribute
+from infozoo.data import inputs
 from infozoo.hparams import HParams
 from infozoo.losses.mmd import DEFAULT_SCALES, mmd
-from infozoo.precision import policy_scope
-from infozoo.registry import register_model  # noqa: F401  (re-exported for model files)
+from infozoo.run.precision import policy_scope
+from infozoo.settings.registry import register_model  # noqa: F401  (re-exported for model files)
 
 #: keyword arguments a ZooModel passes on to ``keras.Model`` (everything else is a
 #: hyperparameter of ``hparams``)
@@ -87,7 +88,7 @@ class ZooModel(keras.Model):
         self.hp = hp
         self.image_shape = tuple(int(s) for s in input_shape)
         #: what ``encode``/``reconstruct``/``log_prob``/``loss_terms`` and the SavedModel
-        #: accept: images in [0, 1] (``infozoo.inputs.PIXELS``), or None (any finite values)
+        #: accept: images in [0, 1] (``infozoo.data.inputs.PIXELS``), or None (any finite values)
         self.input_range = input_range
         self.trackers = [keras.metrics.Mean(name=n) for n in self.term_names]
         # every variable is made in __init__ (a subclass makes its own right after calling
@@ -170,9 +171,9 @@ class ZooModel(keras.Model):
         raise NotImplementedError(f"{type(self).__name__} must implement code_size")
 
     def evaluator(self, **kwargs):
-        """The model's :class:`infozoo.evaluators.Evaluator` (model-specific metrics and
+        """The model's :class:`infozoo.evaluation.evaluators.Evaluator` (model-specific metrics and
         figures as arrays; it writes nothing). Default: an empty report."""
-        from infozoo.evaluators import Evaluator
+        from infozoo.evaluation.evaluators import Evaluator
         return Evaluator(self, **kwargs)
 
     def export_endpoints(self):
@@ -244,7 +245,7 @@ class ZooModel(keras.Model):
 
     def check_input(self, x, what="the batch"):
         """Raises a clear ValueError for a batch of the wrong shape, an empty one, one with
-        NaN/inf or with values outside ``input_range`` (the rules of ``infozoo.inputs``,
+        NaN/inf or with values outside ``input_range`` (the rules of ``infozoo.data.inputs``,
         which the SavedModel endpoints apply too).
 
         ``encode``, ``reconstruct``, ``log_prob``, ``loss_terms`` and ``fit`` call it on

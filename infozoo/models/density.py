@@ -89,6 +89,6 @@ class DequantizedDensity:
 
     # -- evaluation ----------------------------------------------------------------
     def evaluator(self, **kwargs):
-        """:class:`infozoo.evaluators.DensityEvaluator`: NLL, bits/dim, sharpness, grids."""
-        from infozoo.evaluators import DensityEvaluator
+        """:class:`infozoo.evaluation.evaluators.DensityEvaluator`: NLL, bits/dim, sharpness, grids."""
+        from infozoo.evaluation.evaluators import DensityEvaluator
         return DensityEvaluator(self, **kwargs)

@@ -30,7 +30,7 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from infozoo.batching import batched
+from infozoo.util.batching import batched
 from infozoo.hparams import stochastic as hp_specs
 from infozoo.losses.priors import gaussian_kl_to_standard_normal, make_prior, sample_prior
 from infozoo.models.base import ZooModel
@@ -179,8 +179,8 @@ class StochasticAutoencoder(ZooModel):
         return batched(draw, x, batch_size)
 
     def evaluator(self, **kwargs):
-        """:class:`infozoo.evaluators.StochasticEvaluator`: MMD to the prior, toy25's E, the
+        """:class:`infozoo.evaluation.evaluators.StochasticEvaluator`: MMD to the prior, toy25's E, the
         linear-SVM robustness table, samples and scatters."""
-        from infozoo.evaluators import StochasticEvaluator
+        from infozoo.evaluation.evaluators import StochasticEvaluator
         return StochasticEvaluator(self, **kwargs)
 

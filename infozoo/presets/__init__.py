@@ -28,6 +28,8 @@ import tempfile
 from importlib import resources
 from pathlib import Path
 
+from infozoo.util.io import move
+
 FILES = ("config.yaml", "model.weights.h5", "metrics.json")
 META = "metadata.json"
 NAME = re.compile(r"^[a-z0-9][a-z0-9_.]*(-[a-z0-9_.]+){1,4}$")
@@ -115,10 +117,10 @@ def info(name):
 
 def load(name):
     """The trained model of preset ``name`` (its checksums verified first)."""
-    from infozoo import runs
+    from infozoo.run import factory
     i = info(name)
     cfg = i["config"]
-    model = runs.build_model(cfg, tuple(cfg["input_shape"]))
+    model = factory.build_model(cfg, tuple(cfg["input_shape"]))
     try:
         model.load_weights(os.path.join(i["path"], "model.weights.h5"))
     except Exception as e:  # noqa: BLE001  (h5py/Keras raise many kinds)
@@ -134,20 +136,21 @@ from_preset = load
 def run_view(name, directory):
     """Writes preset ``name`` as a run directory (config.yaml and a checkpoint) into the new
     or empty ``directory``, so that the run commands (eval, probe, export) read it."""
-    from infozoo import runs
+    from infozoo.run import rundir as runs
+    from infozoo.run import factory
     i = info(name)
     cfg = i["config"]
     os.makedirs(os.path.join(directory, runs.CKPT_DIR), exist_ok=True)
     if any(f != runs.CKPT_DIR for f in os.listdir(directory)):
         raise PresetError(f"{directory} is not empty: give a new or empty directory")
-    model = runs.compile_model(runs.build_model(cfg, tuple(cfg["input_shape"])), cfg)
+    model = factory.compile_model(factory.build_model(cfg, tuple(cfg["input_shape"])), cfg)
     model.set_weights(load(name).get_weights())
     ckpt = "ckpt-preset.weights.h5"
     model.save_weights(os.path.join(directory, runs.CKPT_DIR, ckpt))
     epoch = int(i["metrics"].get("weights_epoch") or cfg["train"]["epochs"])
     runs.write_checkpoint_state(directory, {"epoch": epoch, "step": 0, "global_step": -1,
                                             "weights": ckpt, "older": [], "preset": name})
-    from infozoo import config as config_lib
+    from infozoo.settings import config as config_lib
     config_lib.save(cfg, os.path.join(directory, runs.CONFIG))
     return directory
 
@@ -165,7 +168,7 @@ def _git_commit():
 def training_command(run_dir):
     """The ``infozoo`` command of the run's first segment (``segments.jsonl``)."""
     import shlex
-    from infozoo import runs
+    from infozoo.run import rundir as runs
     segs = runs.segments(run_dir)
     if not segs:
         raise PresetError(f"{run_dir} has no {runs.SEGMENTS}: not an infozoo run directory")
@@ -177,7 +180,8 @@ def make(run_dir, name, out_root, budget, commit=None, command=None):
     path. ``budget`` states what the model was trained on and for how long, against the
     paper's budget. ``commit`` defaults to this checkout's HEAD (say so if it is not the
     code that trained the run)."""
-    from infozoo import runs
+    from infozoo.run import rundir as runs
+    from infozoo.run import factory
     if not NAME.match(name):
         raise PresetError(f"preset name {name!r}: write <model>-<dataset>-b<bottleneck> or "
                           f"<model>-<dataset>[-<setting>], lower case (e.g. ipae-toy25)")
@@ -190,8 +194,8 @@ def make(run_dir, name, out_root, budget, commit=None, command=None):
     target = Path(out_root) / name
     if target.exists():
         raise PresetError(f"{target} exists: remove it first or choose another name")
-    cfg, model, weights = runs.load_model(run_dir, verbose=False)
-    final = runs.build_model(cfg, tuple(cfg["input_shape"]))
+    cfg, model, weights = factory.load_model(run_dir, verbose=False)
+    final = factory.build_model(cfg, tuple(cfg["input_shape"]))
     final.set_weights(model.get_weights())
     os.makedirs(out_root, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f".{name}.infozoo-tmp-", dir=out_root))  # ours alone
@@ -206,7 +210,7 @@ def make(run_dir, name, out_root, budget, commit=None, command=None):
                 "weights": {k: weights[k] for k in ("source", "epoch", "step")},
                 "sha256": {f: sha256(tmp / f) for f in FILES}}
         (tmp / META).write_text(json.dumps(meta, indent=2) + "\n")
-        os.replace(tmp, target)
+        move(tmp, target)  # a new name (checked above): a rename, never a merge
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise

@@ -12,7 +12,7 @@
 - :mod:`infozoo.probe.probe`: :class:`Probe` / :func:`probe`, a ``tf.function`` under any
   ``tf.distribute`` strategy that walks ``model.representations(x)`` or the layers of a
   plain Keras model (:mod:`infozoo.probe.keras_models`);
-- figures: :mod:`infozoo.plots` (information plane, entropy-change bars);
+- figures: :mod:`infozoo.viz.plots` (information plane, entropy-change bars);
 - :mod:`infozoo.probe.callback`: :class:`ProbeCallback` for TensorBoard during training;
 - :func:`run_probe`: what ``infozoo probe RUN_DIR`` does.
 

@@ -12,11 +12,11 @@ class ProbeCallback(keras.callbacks.Callback):
     TensorBoard (``log_dir``): scalars ``probe/<quantity>/<ii>_<layer>`` for ``S``,
     ``I_XT``, ``I_TXhat`` and, where defined, ``dh_bits`` (step = epoch), the
     summaries ``probe/I_X_Xhat`` and ``probe/S_X``, and both figures of
-    :mod:`infozoo.plots` as images, so the information plane can be watched
+    :mod:`infozoo.viz.plots` as images, so the information plane can be watched
     evolving. ``estimators`` (default ``("input-noise",)``, ``sigma`` its input noise, default
     2.0) adds scalars ``probe/<estimator>/I_XT/<ii>_<layer>`` (and ``I_TXhat`` where defined)
     for each Shannon estimator asked and the figure of
-    :func:`infozoo.plots.layer_information`; ``renyi`` adds its figures. With
+    :func:`infozoo.viz.plots.layer_information`; ``renyi`` adds its figures. With
     ``run_dir``, every result is also appended to
     ``run_dir/probe_history.jsonl``. The probe runs under the strategy current when
     the callback fires (the training strategy), with ``x_probe`` trimmed to a multiple
@@ -56,7 +56,7 @@ class ProbeCallback(keras.callbacks.Callback):
     def write(self, result, step):
         import tensorflow as tf
 
-        from infozoo import plots
+        from infozoo.viz import plots
         if self.run_dir:
             with open(os.path.join(self.run_dir, "probe_history.jsonl"), "a") as f:
                 f.write(json.dumps(result) + "\n")

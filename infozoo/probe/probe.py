@@ -55,7 +55,7 @@ import warnings
 import numpy as np
 import tensorflow as tf
 
-from infozoo import distribute
+from infozoo.distribute import strategy as distribute
 
 from infozoo.probe import renyi
 

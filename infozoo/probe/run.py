@@ -17,16 +17,16 @@ def run_probe(run_dir, samples=512, strategy="default", cpu_replicas=1, alpha=1.
     None): the upper bound of ``h(dropped | kept)`` at every zero-padding / split
     (:mod:`infozoo.probe.padding`), on the images dequantised by ``U(0, 1/256)``; returns the
     result dict (with ``"files"``)."""
-    from infozoo import distribute
+    from infozoo.distribute import strategy as distribute
     distribute.configure_cpu_replicas(cpu_replicas if strategy == "mirrored" else 1)
-    from infozoo import data as data_lib
-    from infozoo import runs
-    from infozoo import plots
+    from infozoo.data import loaders as data_lib
+    from infozoo.run import factory
+    from infozoo.viz import plots
     from infozoo.probe.probe import Probe
 
     strat = distribute.make_strategy(strategy, cpu_replicas)
     with strat.scope():
-        cfg, model, weights = runs.load_model(run_dir)
+        cfg, model, weights = factory.load_model(run_dir)
     d = cfg["data"]
     _, _, xte, _ = data_lib.load_arrays(d["dataset"], data_dir or d["data_dir"], 1,
                                         int(samples))

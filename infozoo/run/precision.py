@@ -6,7 +6,7 @@ networks (coupling subnets, encoders, decoders) compute in the low precision,
 while invertible layers, log-dets, priors, losses and metrics compute in
 float32 (``infozoo.layers.base``, ``infozoo.models.base``). float16 needs
 loss scaling (``keras.optimizers.LossScaleOptimizer``, made by
-``infozoo.runs.make_optimizer``); bfloat16 has float32's exponent range and
+``infozoo.run.factory.make_optimizer``); bfloat16 has float32's exponent range and
 does not.
 
 ``auto`` picks what the hardware runs fast (:func:`resolve`): a GPU of compute

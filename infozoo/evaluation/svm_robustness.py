@@ -18,7 +18,7 @@ Choices the papers leave open (documented in docs/vimae.md):
 """
 import numpy as np
 
-from infozoo.batching import batched
+from infozoo.util.batching import batched
 
 SIGMAS = (0.2, 0.3, 0.4)
 MASK_PS = (0.2, 0.5)

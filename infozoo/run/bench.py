@@ -7,10 +7,10 @@ configuration, as ``bin/bench_inn_reference`` does) and ``foreign_cpu_cores``:
 the CPU time other processes took per second of the timed windows (from
 ``/proc/stat``; a large value means the figure is disturbed), in the format of
 the reference scripts in ``../shared/bench/``. ``input_pipeline`` times
-``infozoo.data.train_pipeline`` alone.
+``infozoo.data.loaders.train_pipeline`` alone.
 
 :func:`op_profile` records training steps with TensorFlow's profiler and sums the
-time of every executed op by op type (``python -m infozoo.bench profile``,
+time of every executed op by op type (``python -m infozoo.run.bench profile``,
 ``bin/profile_step``).
 """
 import json
@@ -64,7 +64,7 @@ def _peak_rss_mb():
 
 def pipeline(batch_size=128, n=60000, windows=5, steps=50, shape=(28, 28, 1)):
     """images/s of the training input pipeline alone (cache, shuffle, batch, prefetch)."""
-    from infozoo.data import train_pipeline
+    from infozoo.data.loaders import train_pipeline
     x = np.random.RandomState(0).rand(n, *shape).astype("float32")
     it = iter(train_pipeline(x, batch_size, 0, 10000))
     for _ in range(steps):
@@ -79,8 +79,9 @@ def pipeline(batch_size=128, n=60000, windows=5, steps=50, shape=(28, 28, 1)):
 def run(names=None, batch_size=128, windows=5, steps=3, shape=(28, 28, 1),
         precisions=("float32", "mixed_bfloat16"), jits=(False, True)):
     import keras
-    from infozoo import config, precision
-    from infozoo.train import build_model, make_optimizer
+    from infozoo.settings import config
+    from infozoo.run import precision
+    from infozoo.run.factory import build_model, make_optimizer
     names = names or config.zoo_names()
     x = np.random.RandomState(0).rand(batch_size, *shape).astype("float32")
     for name in names:
@@ -161,8 +162,8 @@ def op_profile(name="inn", precision="mixed_bfloat16", batch_size=128, steps=3,
 
     import keras
     import tensorflow as tf
-    from infozoo import config
-    from infozoo.train import build_model, make_optimizer
+    from infozoo.settings import config
+    from infozoo.run.factory import build_model, make_optimizer
     cfg = config.resolve(name, {"train.precision": precision})
     keras.utils.set_random_seed(0)
     model = build_model(cfg, shape)
@@ -222,7 +223,7 @@ def _family(name):
 
 def cpu_bf16_units(flags=None):
     """The CPU's bf16 units in ``/proc/cpuinfo``: ``amx_bf16`` / ``avx512_bf16`` present."""
-    from infozoo.precision import cpu_flags
+    from infozoo.run.precision import cpu_flags
     flags = cpu_flags() if flags is None else flags
     return sorted({"amx_bf16", "avx512_bf16"} & set(flags)) or ["none"]
 

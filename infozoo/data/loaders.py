@@ -18,8 +18,10 @@ import zipfile
 
 import numpy as np
 
-TFDS_NAMES = {"mnist": "mnist", "fashion_mnist": "fashion_mnist", "cifar10": "cifar10"}
-LOCAL_NAMES = ("digits",)
+from infozoo.data import catalog
+
+#: infozoo name -> TensorFlow Datasets name (from the catalog)
+TFDS_NAMES = {s.name: s.tfds_name for s in catalog.DATASETS.values() if s.tfds_name}
 TFDS_HOST = ("storage.googleapis.com", 443)
 IDX_FILES = {"x_train": "train-images-idx3-ubyte", "y_train": "train-labels-idx1-ubyte",
              "x_test": "t10k-images-idx3-ubyte", "y_test": "t10k-labels-idx1-ubyte"}
@@ -30,7 +32,7 @@ class DatasetUnavailable(RuntimeError):
 
 
 def dataset_names():
-    return sorted(set(TFDS_NAMES) | set(LOCAL_NAMES) | {"toy25"})
+    return catalog.names()
 
 
 # -- IDX / npz files ----------------------------------------------------------------
@@ -240,12 +242,10 @@ def _labels(y, n, split):
 
 def load_arrays(name, data_dir=None, train_size=None, test_size=None):
     """``(x_train, y_train, x_test, y_test)``, images float32 NHWC in [0, 1]."""
-    if name == "toy25" or str(name).startswith("toy25:"):
-        # IPAE §4.1's 25 Gaussians: 2-D points as [N, 1, 1, 2] "images", not in [0, 1]
-        # (see infozoo.toy; "toy25:<spacing>" sets the grid spacing).
-        from infozoo.toy import toy25_arrays
+    spec = catalog.find(name)
+    if spec is not None and spec.generated:  # toy25: made in memory, its name sets it up
         try:
-            xtr, ytr, xte, yte = toy25_arrays(name)
+            xtr, ytr, xte, yte = spec.generate(name)
         except ValueError as e:
             raise DatasetUnavailable(str(e)) from None
         return xtr[:train_size], ytr[:train_size], xte[:test_size], yte[:test_size]

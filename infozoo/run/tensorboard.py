@@ -1,6 +1,6 @@
 """TensorBoard records of a run beyond Keras' own: HParams, the resolved config, test metrics.
 
-:func:`log_run` is called by ``infozoo.train.run`` twice: at the start (the HParams
+:func:`log_run` is called by ``infozoo.run.train.run`` twice: at the start (the HParams
 session start with every scalar config value, and the resolved config as text) and at
 the end with the final test metrics (``test/<name>`` scalars and the HParams session
 end). Everything goes to ``RUN_DIR/logs`` (Keras writes ``logs/train`` and
@@ -57,7 +57,7 @@ def log_run(run_dir, cfg, metrics=None, step=0):
     from tensorboard.plugins.hparams import api_pb2
     from tensorboard.plugins.hparams import summary as hp_summary
 
-    from infozoo import config as config_lib
+    from infozoo.settings import config as config_lib
     writer = tf.summary.create_file_writer(os.path.join(run_dir, "logs"))
     with writer.as_default():
         if metrics is None:

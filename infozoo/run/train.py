@@ -11,11 +11,13 @@ import sys
 import time
 from dataclasses import dataclass, field
 
-from infozoo import config as config_lib
-from infozoo import data as data_lib
-from infozoo import runs, tb
-from infozoo.runs import build_model, compile_model, make_optimizer  # noqa: F401 (public)
-from infozoo.util.io import atomic_write
+from infozoo.data import loaders as data_lib
+from infozoo.run import factory
+from infozoo.run import rundir as runs
+from infozoo.run import tensorboard as tb
+from infozoo.run.factory import build_model, compile_model, make_optimizer
+from infozoo.settings import config as config_lib
+from infozoo.util.io import atomic_write, move
 
 
 class TrainingDiverged(RuntimeError):
@@ -88,7 +90,8 @@ class Run:
 def prepare(zoo, overrides, run_dir):
     """Resolves the config, loads the data, builds (and restores) the model, locks the run
     directory and records the segment. Nothing is written before every check has passed."""
-    from infozoo import distribute
+    from infozoo.distribute import strategy as distribute
+    from infozoo.distribute import cluster
     cfg = config_lib.resolve(zoo, overrides)
     t = cfg["train"]
     distribute.configure_cpu_replicas(t["cpu_replicas"] if t["strategy"] == "mirrored" else 1)
@@ -97,13 +100,13 @@ def prepare(zoo, overrides, run_dir):
 
     if t["strategy"] == "multiworker":  # the strategy first, before any other TF work
         strategy = distribute.make_strategy(t["strategy"], t["cpu_replicas"])
-        if not distribute.is_chief():  # writes nothing in run_dir, takes no lock
-            out_dir = distribute.writable_dir(run_dir)
+        if not cluster.is_chief():  # writes nothing in run_dir, takes no lock
+            out_dir = cluster.writable_dir(run_dir)
             try:
                 return _prepare_locked(cfg, overrides, run_dir, None, keras, tf, strategy,
                                        out_dir)
             except BaseException:
-                distribute.cleanup(out_dir, run_dir)
+                cluster.cleanup(out_dir, run_dir)
                 raise
     else:
         strategy = None
@@ -128,9 +131,9 @@ def prepare(zoo, overrides, run_dir):
 
 def _prepare_locked(cfg, overrides, run_dir, lock, keras, tf, strategy=None, out_dir=None):
     """``out_dir`` set: a non-chief worker, which only reads ``run_dir`` (the checkpoint)."""
-    from infozoo import distribute
+    from infozoo.distribute import strategy as distribute
     chief = out_dir is None
-    from infozoo import precision
+    from infozoo.run import precision
     cfg, (xtr, ytr, xte, yte) = load_data(cfg, overrides)
     try:  # the validation split (early stopping) is held out of the training set
         xtr, ytr, xval = data_lib.hold_out(xtr, ytr, cfg["data"]["val_size"])
@@ -173,7 +176,7 @@ def _prepare_locked(cfg, overrides, run_dir, lock, keras, tf, strategy=None, out
                 f"--epochs {t['epochs']}: the run in {run_dir} has trained {state['epoch']} "
                 f"epoch(s){steps_note} already; give --epochs {done} or more (--epochs {done} "
                 f"only re-evaluates and re-exports), or use another --run-dir")
-        used = runs.restore_checkpoint(model, run_dir, rewrite=chief)
+        used = factory.restore_checkpoint(model, run_dir, rewrite=chief)
         state = {**runs.checkpoint_state(run_dir), **used}  # ``used``: the newest readable
         run.epoch0, run.step0 = used["epoch"], used["step"]
         print(f"Resuming {run_dir} at epoch {run.epoch0 + 1}, step {run.step0} "
@@ -202,8 +205,9 @@ def fit(run, verbose=1):
     import keras
     import tensorflow as tf
 
-    from infozoo import callbacks as cb
-    from infozoo import distribute
+    from infozoo.run import callbacks as cb
+    from infozoo.distribute import strategy as distribute
+    from infozoo.distribute import cluster
     cfg, run_dir, t = run.cfg, run.out_dir, run.cfg["train"]  # where this process writes
     xtr, _, xte, _ = run.arrays
     batch = int(t["batch_size"])
@@ -255,7 +259,7 @@ def fit(run, verbose=1):
                               shuffle=False, validation_data=test_ds, callbacks=callbacks,
                               verbose=verbose)
         except Exception as e:  # noqa: BLE001  (re-raised unless a peer was lost)
-            if not (t["strategy"] == "multiworker" and distribute.is_lost_worker_error(e)):
+            if not (t["strategy"] == "multiworker" and cluster.is_lost_worker_error(e)):
                 raise
             writer.close()
             _worker_lost(run, e)
@@ -267,13 +271,13 @@ def fit(run, verbose=1):
 
 
 def _worker_lost(run, e):
-    from infozoo import distribute
+    from infozoo.distribute import cluster
     good = runs.checkpoint_state(run.run_dir)
     where = (f"from the last checkpoint (epoch {good['epoch'] + 1}, step {good['step']})"
              if good else "from the start (no checkpoint was written yet)")
     raise WorkerLost(
         f"lost contact with another worker of the cluster ({type(e).__name__}: "
-        f"{distribute.error_summary(e)}). Training cannot go on with a worker missing: start "
+        f"{cluster.error_summary(e)}). Training cannot go on with a worker missing: start "
         f"every worker again with the same --run-dir to resume {where}.") from None
 
 
@@ -303,7 +307,7 @@ def _diverged(run, where):
                 f"{skipped}. Lower --lr (e.g. --lr {lr / 10:g}) and run the same command "
                 f"again: it resumes from that checkpoint with a fresh optimizer state")
     elif records and run.chief:
-        os.replace(path, f"{path}.diverged")  # the ruined checkpoints stay, unused
+        move(path, f"{path}.diverged")  # the ruined checkpoints stay, unused
         kept = (f"every checkpoint was written after the loss had begun to explode "
                 f"(their record is kept as {path}.diverged). Lower --lr (e.g. --lr "
                 f"{lr / 10:g}) and run the same command again: the run starts over")
@@ -321,8 +325,9 @@ def finalise(run, train_seconds, images_per_s, trained, verbose=1):
 
     if not run.chief:
         return {"chief": False, "replicas": run.strategy.num_replicas_in_sync}
-    from infozoo import callbacks as cb
-    from infozoo import evaluate, export
+    from infozoo.run import callbacks as cb
+    from infozoo.evaluation import evaluate
+    from infozoo.run import export
     cfg, run_dir, t = run.cfg, run.run_dir, run.cfg["train"]
     xtr, ytr, xte, yte = run.arrays
     weights = runs.checkpoint_state(run_dir)
@@ -338,7 +343,7 @@ def finalise(run, train_seconds, images_per_s, trained, verbose=1):
         final, xte, t["eval_batch_size"], run_dir if mode == "full" else None, writer,
         last, y_test=yte, x_train=xtr, y_train=ytr, dataset=cfg["data"]["dataset"])
     metrics.update(params=run.model.count_params_trainable(), wall_time_s=round(train_seconds, 2),
-                   images_per_s=round(images_per_s, 2) if runs.finite(images_per_s) else None,
+                   images_per_s=round(images_per_s, 2) if cb.finite(images_per_s) else None,
                    replicas=run.strategy.num_replicas_in_sync, dataset=cfg["data"]["dataset"],
                    train_size=int(len(xtr)), epochs=int(t["epochs"]),
                    weights_epoch=weights["epoch"] if weights else None,
@@ -369,7 +374,7 @@ def finalise(run, train_seconds, images_per_s, trained, verbose=1):
 
 def run(zoo, overrides, run_dir, verbose=1):
     """Trains (or resumes) zoo config ``zoo`` with ``overrides`` in ``run_dir``; returns metrics."""
-    from infozoo import distribute
+    from infozoo.distribute import cluster
     r = prepare(zoo, overrides, run_dir)
     try:
         seconds, speed, trained = fit(r, verbose)
@@ -377,4 +382,4 @@ def run(zoo, overrides, run_dir, verbose=1):
     finally:
         if r.lock is not None:
             r.lock.release()
-        distribute.cleanup(r.out_dir, r.run_dir)
+        cluster.cleanup(r.out_dir, r.run_dir)

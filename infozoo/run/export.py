@@ -13,7 +13,7 @@ an atomic swap, so a failure midway leaves it whole). Run directories are refuse
 Endpoints check their input: image endpoints take float images scaled to [0, 1]
 (``uint8`` pixels must be divided by 255 first; models trained on other data,
 e.g. toy25, take any finite values), a non-empty batch, and ``sample`` takes n >= 1 and a
-finite temperature >= 0: the rules of ``infozoo.inputs``, which the Python methods apply too.
+finite temperature >= 0: the rules of ``infozoo.data.inputs``, which the Python methods apply too.
 
 Every endpoint returns a dict, so its SavedModel signature has named outputs
 (``ENDPOINTS``: ``encode -> code``, ``decode``/``reconstruct -> reconstruction``,
@@ -33,7 +33,10 @@ import os
 import shutil
 import tempfile
 
-from infozoo import inputs, runs
+from infozoo.data import inputs
+from infozoo.run import rundir as runs
+from infozoo.run import factory
+from infozoo.util.io import replace_dir
 
 #: what an export of the first release (no marker) holds; such a directory may be replaced
 _OLD_EXPORT = {"saved_model.pb", "variables", "assets", "fingerprint.pb", "model.keras"}
@@ -195,7 +198,6 @@ def export_model(model, out_dir, weights=None, run_dir=None, input_range=(0.0, 1
         tmp = tempfile.mkdtemp(prefix=f".{os.path.basename(out)}.infozoo-tmp-", dir=parent)
     except OSError as e:
         raise ExportRefused(f"cannot write next to {out_dir}: {e.strerror or e}") from None
-    old = None
     try:
         os.chmod(tmp, 0o777 & ~_umask())
         archive = keras.export.ExportArchive()
@@ -218,15 +220,9 @@ def export_model(model, out_dir, weights=None, run_dir=None, input_range=(0.0, 1
                   "files": _files(tmp) + [runs.EXPORT_MARKER]}
         with open(os.path.join(tmp, runs.EXPORT_MARKER), "w") as f:
             json.dump(marker, f, indent=2)
-        if os.path.isdir(out):
-            old = tempfile.mkdtemp(prefix=f".{os.path.basename(out)}.infozoo-old-", dir=parent)
-            os.rmdir(old)
-            os.replace(out, old)
-        os.replace(tmp, out)
+        replace_dir(tmp, out)  # an earlier export is swapped out, or back on a failure
     except BaseException as e:
         shutil.rmtree(tmp, ignore_errors=True)  # our own temporary directory only
-        if old and not os.path.exists(out):
-            os.replace(old, out)  # the earlier export goes back where it was
         if isinstance(e, (KeyboardInterrupt, SystemExit)):
             raise
         kept = ("the earlier export there is unchanged" if os.path.isdir(out)
@@ -234,8 +230,6 @@ def export_model(model, out_dir, weights=None, run_dir=None, input_range=(0.0, 1
         cause = getattr(e, "strerror", None) or _first_line(e)
         raise ExportRefused(f"cannot write the export {out_dir} ({type(e).__name__}: "
                             f"{cause}); {kept}") from None
-    if old:
-        shutil.rmtree(old, ignore_errors=True)  # the previous infozoo export, swapped out
     return out_dir
 
 
@@ -246,7 +240,7 @@ def _first_line(e):
 
 def _checked(fn, signature, input_range, endpoint=None):
     """``fn`` with clear in-graph errors for empty batches, NaN, out-of-range images and
-    sample arguments (``infozoo.inputs``: the rules the Python methods apply too), its
+    sample arguments (``infozoo.data.inputs``: the rules the Python methods apply too), its
     output named (``ENDPOINTS``) and, for images, clipped to ``input_range``."""
     import tensorflow as tf
     names = [s.name for s in signature]
@@ -255,7 +249,7 @@ def _checked(fn, signature, input_range, endpoint=None):
 
     def wrapped(*args):
         checks = []
-        for name, spec, a in zip(names, signature, args):  # the rules of infozoo.inputs
+        for name, spec, a in zip(names, signature, args):  # the rules of infozoo.data.inputs
             checks += inputs.graph_checks(name, spec, a, input_range)
         with tf.control_dependencies(checks):
             args = [tf.identity(a) for a in args]
@@ -271,8 +265,8 @@ def _checked(fn, signature, input_range, endpoint=None):
 
 
 def export_run(run_dir, out_dir):
-    """Exports the run's newest weights; returns the weights record (see ``runs.load_model``)."""
-    cfg, model, weights = runs.load_model(run_dir)
+    """Exports the run's newest weights; returns the weights record (see ``factory.load_model``)."""
+    cfg, model, weights = factory.load_model(run_dir)
     export_model(model, out_dir, weights, run_dir, input_range_of(cfg))
     return weights
 

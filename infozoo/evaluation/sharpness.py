@@ -15,7 +15,7 @@ numbers are not comparable with these.
 import numpy as np
 import tensorflow as tf
 
-from infozoo.batching import batched
+from infozoo.util.batching import batched
 
 LAPLACE = ((0.0, 1.0, 0.0), (1.0, -4.0, 1.0), (0.0, 1.0, 0.0))
 

@@ -9,10 +9,41 @@ import time
 import keras
 import numpy as np
 
-from infozoo.images import reconstruction_rows, write_grid
+from infozoo.viz.images import reconstruction_rows, write_grid
 
-from infozoo import runs
+from infozoo.run import rundir as runs
 from infozoo.util.io import atomic_write
+
+
+def exploding(loss, best, first):
+    """True if a finite batch ``loss`` is far above the run's best (ten times the loss scale
+    past it): the weights that produced it are finite but ruined (e.g. one Adam step at lr
+    1e3 moves every weight to +-1000)."""
+    if not finite(loss):
+        return True
+    if best is None or not finite(best):
+        return False
+    scale = max(abs(best), abs(first) if finite(first) else 0.0, 1e-6)
+    return float(loss) > float(best) + 10.0 * scale
+
+
+def all_finite(variables):
+    """True if every value of every variable is finite (weights and optimizer state)."""
+    import numpy as np
+    for v in variables:
+        a = np.asarray(v)
+        if a.dtype.kind == "f" and not np.all(np.isfinite(a)):
+            return False
+    return True
+
+
+def finite(x):
+    """True if ``x`` is a finite number (False for None, strings, NaN, inf)."""
+    try:
+        return math.isfinite(float(x))
+    except (TypeError, ValueError):
+        return False
+
 
 #: checkpoints kept (the newest is the one resumed from; older ones are a safety margin)
 KEEP = 3
@@ -27,7 +58,7 @@ class RunCheckpoint(keras.callbacks.Callback):
     kill at any moment leaves a consistent checkpoint.
 
     A checkpoint is *confirmed* good by the next batch: its loss (computed with the saved
-    weights) must be finite and not exploding (``runs.exploding``: far above the run's best
+    weights) must be finite and not exploding (``exploding``: far above the run's best
     batch loss). After a NaN stop the run resumes from the newest confirmed checkpoint, so
     finite but ruined weights (one Adam step at lr 1e3) are never kept as "good".
     """
@@ -56,13 +87,13 @@ class RunCheckpoint(keras.callbacks.Callback):
 
     def on_train_batch_end(self, batch, logs=None):
         mean = (logs or {}).get("loss", 0.0)
-        if logs and not runs.finite(mean):
+        if logs and not finite(mean):
             self.healthy = False
             return
         mean = float(mean)
         loss = mean if self._mean is None else (batch + 1) * mean - batch * self._mean
         self._mean = mean
-        bad = runs.exploding(loss, self.best, self.first)
+        bad = exploding(loss, self.best, self.first)
         if self.pending is not None:
             if not bad:
                 self._confirm(self.pending)
@@ -75,7 +106,7 @@ class RunCheckpoint(keras.callbacks.Callback):
             self.save(self.epoch, self.step)
 
     def on_epoch_end(self, epoch, logs=None):
-        if self.healthy and not (logs and not runs.finite(logs.get("loss", 0.0))):
+        if self.healthy and not (logs and not finite(logs.get("loss", 0.0))):
             self.save(epoch + 1, 0)
             self.epoch, self.step = epoch + 1, 0
 
@@ -89,7 +120,7 @@ class RunCheckpoint(keras.callbacks.Callback):
     def save(self, epoch, step):
         if not self.healthy:
             return
-        if not runs.all_finite(self.model.weights + list(self.model.optimizer.variables)):
+        if not all_finite(self.model.weights + list(self.model.optimizer.variables)):
             self.healthy = False  # the loss was finite, but a weight or moment is not
             return
         gstep = epoch * self.steps_per_epoch + step
@@ -139,7 +170,7 @@ class ImageGrids(keras.callbacks.Callback):
         self.run_dir, self.x_vis, self.writer, self.every = run_dir, x_vis, writer, int(every)
 
     def on_epoch_end(self, epoch, logs=None):
-        if logs and not runs.finite(logs.get("loss", 0.0)):
+        if logs and not finite(logs.get("loss", 0.0)):
             return  # a diverged model's pictures must not replace the good ones
         if self.every and (epoch + 1) % self.every == 0:
             # TensorBoard step = the 0-based epoch index, as Keras' epoch_* scalars
@@ -185,7 +216,7 @@ class FiniteCSVLogger(keras.callbacks.CSVLogger):
     """``history.csv`` rows for finished epochs with a finite loss only."""
 
     def on_epoch_end(self, epoch, logs=None):
-        if logs and not runs.finite(logs.get("loss", 0.0)):
+        if logs and not finite(logs.get("loss", 0.0)):
             return
         super().on_epoch_end(epoch, logs)
 
@@ -253,7 +284,7 @@ class EarlyStop(keras.callbacks.Callback):
 
     def on_epoch_end(self, epoch, logs=None):
         v = (logs or {}).get("val_loss")
-        if v is None or not runs.finite(v):
+        if v is None or not finite(v):
             return  # a diverged epoch: NaNStop ends the run, no checkpoint follows
         self.history = self.history[:epoch] + [float(v)]
         atomic_write(self.path, json.dumps(self.state(), indent=1))

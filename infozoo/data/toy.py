@@ -1,4 +1,4 @@
-"""The toy25 dataset of IPAE §4.1 (its scatter plots: ``infozoo.plots.toy25_scatter``).
+"""The toy25 dataset of IPAE §4.1 (its scatter plots: ``infozoo.viz.plots.toy25_scatter``).
 
 toy25: a mixture of 25 two-dimensional Gaussians, each with covariance ``0.1 I``,
 200 samples each (5,000 in all), labelled by component. The paper does not give
@@ -36,10 +36,6 @@ def parse_name(name):
         if s > 0:
             return s
     raise ValueError(f"bad toy25 dataset name {name!r}: use toy25 or toy25:<spacing > 0>")
-
-
-def is_toy25(name):
-    return isinstance(name, str) and (name == "toy25" or name.startswith("toy25:"))
 
 
 def grid_means(spacing=DEFAULT_SPACING):

@@ -69,3 +69,4 @@ def get_model_class(name):
 def model_names():
     _load_all()
     return sorted(_MODELS)
+

@@ -1,7 +1,7 @@
-"""The one reporter: writes an evaluator's :class:`~infozoo.evaluators.Report` into a run.
+"""The one reporter: writes an evaluator's :class:`~infozoo.evaluation.evaluators.Report` into a run.
 
-Image grids go through :func:`infozoo.images.write_grid`, scatters through
-:mod:`infozoo.plots` (PNG, and PDF/SVG on request), both also as TensorBoard
+Image grids go through :func:`infozoo.viz.images.write_grid`, scatters through
+:mod:`infozoo.viz.plots` (PNG, and PDF/SVG on request), both also as TensorBoard
 images with a summary writer; tables go to ``run_dir/<name>`` (``.json`` or text).
 """
 import json
@@ -12,8 +12,8 @@ from infozoo.util.io import atomic_open
 
 def write_report(report, run_dir, writer=None, step=0, formats=("png",)):
     """Writes every grid, scatter and table of ``report``; returns the paths written."""
-    from infozoo import plots
-    from infozoo.images import write_grid
+    from infozoo.viz import plots
+    from infozoo.viz.images import write_grid
     paths = []
     for name, rows in report.grids.items():
         paths.append(write_grid(run_dir, name, rows, step, writer))

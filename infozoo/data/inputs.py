@@ -1,6 +1,6 @@
 """What a model's inputs must be, defined once for the Python methods (numpy, checked by
 ``ZooModel.check_input``/``check_sample``) and the SavedModel endpoints (graph assertions,
-``infozoo.export``), so both refuse the same inputs with the same words.
+``infozoo.run.export``), so both refuse the same inputs with the same words.
 
 - images ``x``: a non-empty batch of finite values in the model's ``input_range``: floats in
   [0, 1] for image data (uint8 pixels must be divided by 255 first), with a tolerance of
@@ -14,8 +14,10 @@ import math
 
 import numpy as np
 
+from infozoo.data import catalog
+
 #: the input range of image data
-PIXELS = (0.0, 1.0)
+PIXELS = catalog.PIXELS
 #: slack on the range for float rounding (a reconstruction may overshoot by a little)
 TOLERANCE = 1e-3
 N_MESSAGE = "sample: n must be >= 1"
@@ -23,8 +25,9 @@ TEMPERATURE_MESSAGE = "sample: temperature must be a finite number >= 0 (1: the 
 
 
 def range_of_dataset(dataset):
-    """The input range of models trained on ``dataset``: None for toy25 (points, not pixels)."""
-    return None if str(dataset).startswith("toy25") else PIXELS
+    """The input range of models trained on ``dataset``: None for toy25 (points, not pixels;
+    :mod:`infozoo.data.catalog` says which)."""
+    return catalog.value_range_of(dataset)
 
 
 def check_range_value(input_range):

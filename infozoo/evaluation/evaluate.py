@@ -3,18 +3,18 @@ import os
 
 import numpy as np
 
-from infozoo import data as data_lib
-from infozoo import runs
+from infozoo.data import loaders as data_lib
+from infozoo.run import factory
 
 
 def evaluate_model(model, x_test, batch_size=500, run_dir=None, writer=None, step=0, **data):
     """Means of every loss term on ``x_test``, reconstruction L1 and MSE, model extras.
 
     With ``run_dir``, the model's evaluator (``model.evaluator()``) adds its metrics and
-    :func:`infozoo.report.write_report` writes its figures and tables; ``data``
+    :func:`infozoo.evaluation.report.write_report` writes its figures and tables; ``data``
     (``y_test``, ``x_train``, ``y_train``, ``dataset``) goes to the evaluator (e.g. the
     linear probe on codes needs labels)."""
-    from infozoo.batching import batched
+    from infozoo.util.batching import batched
 
     def terms(x):
         out = {k: np.asarray(v, np.float64) for k, v in model.loss_terms(x).items()}
@@ -29,7 +29,7 @@ def evaluate_model(model, x_test, batch_size=500, run_dir=None, writer=None, ste
            for k, v in per_example.items() if k not in same}
     out["test_examples"] = len(x_test)
     if run_dir is not None:
-        from infozoo.report import write_report
+        from infozoo.evaluation.report import write_report
         report = model.evaluator(batch_size=batch_size)(x_test, **data)
         # one figure per quantity: a metric the loss-term pass above already measured (a
         # density model's test_bits_per_dim, the same pass as its test_loss) is
@@ -41,8 +41,8 @@ def evaluate_model(model, x_test, batch_size=500, run_dir=None, writer=None, ste
 
 
 def load_run_model(run_dir):
-    """``(cfg, model)`` of a run with its newest weights (see ``infozoo.runs.load_model``)."""
-    cfg, model, _ = runs.load_model(run_dir)
+    """``(cfg, model)`` of a run with its newest weights (see ``infozoo.run.factory.load_model``)."""
+    cfg, model, _ = factory.load_model(run_dir)
     return cfg, model
 
 
@@ -52,7 +52,7 @@ def evaluate_run(run_dir, data_dir=None, test_size=None):
     Writes TensorBoard images under ``RUN_DIR/logs/eval`` where the run directory is
     writable (a read-only run is evaluated all the same)."""
     import tensorflow as tf
-    cfg, model, weights = runs.load_model(run_dir)
+    cfg, model, weights = factory.load_model(run_dir)
     d = cfg["data"]
     xtr, ytr, xte, yte = data_lib.load_arrays(d["dataset"], data_dir or d["data_dir"],
                                               d["train_size"], test_size or d["test_size"])

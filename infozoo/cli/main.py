@@ -6,7 +6,7 @@ import time
 
 import click
 
-from infozoo import config as config_lib
+from infozoo.settings import config as config_lib
 from infozoo.util.io import atomic_write
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
@@ -160,15 +160,15 @@ class TrainGroup(click.Group):
                 return
             run_dir = run_dir or os.path.join("runs", f"{name}-{time.strftime('%Y%m%d-%H%M%S')}")
             if cfg["train"]["strategy"] == "multiworker" and not local_workers:
-                from infozoo import distribute
+                from infozoo.distribute import cluster
                 try:
-                    distribute.check_tf_config()
+                    cluster.check_tf_config()
                 except ValueError as e:
                     _fail(str(e))
             if local_workers:
                 if cfg["train"]["strategy"] != "multiworker":
                     _fail("--local-workers needs --strategy multiworker")
-                from infozoo import launcher
+                from infozoo.distribute import launcher
                 sys.exit(launcher.launch_from_argv(sys.argv[1:], local_workers, run_dir))
             _train(name, overrides, run_dir, 2 if quiet else 1)
 
@@ -179,7 +179,7 @@ class TrainGroup(click.Group):
 
 
 def _tf():
-    from infozoo.quiet import import_tensorflow
+    from infozoo.util.quiet import import_tensorflow
     import_tensorflow()
 
 
@@ -209,14 +209,14 @@ def _source(run_dir, preset, keep=False):
 
 def _train(name, overrides, run_dir, verbose):
     _tf()
-    from infozoo import data as data_lib
-    from infozoo import train
+    from infozoo.data import loaders as data_lib
+    from infozoo.run import train
     try:
         train.run(name, overrides, run_dir, verbose=verbose)
     except (config_lib.ConfigError, data_lib.DatasetUnavailable) as e:
         _fail(str(e))
     except KeyboardInterrupt:
-        from infozoo import runs
+        from infozoo.run import rundir as runs
         try:
             state = runs.checkpoint_state(run_dir)
         except RuntimeError:
@@ -329,8 +329,8 @@ def eval_cmd(run_dir, as_json, data_dir, test_size, preset):
     extras); with --preset also the preset's recorded figures beside them."""
     _tf()
     run_dir = _source(run_dir, preset)
-    from infozoo import data as data_lib
-    from infozoo import evaluate
+    from infozoo.data import loaders as data_lib
+    from infozoo.evaluation import evaluate
     try:
         out = evaluate.evaluate_run(run_dir, data_dir, test_size)
     except (FileNotFoundError, data_lib.DatasetUnavailable, RuntimeError, ValueError) as e:
@@ -367,7 +367,7 @@ def export_cmd(run_dir, out, preset):
     OUT must not exist, be empty, or hold an earlier infozoo export (replaced atomically);
     nothing else is ever overwritten."""
     _tf()
-    from infozoo import export
+    from infozoo.run import export
     run_dir = _source(run_dir, preset)
     try:
         export.check_target(out, run_dir)
@@ -426,7 +426,7 @@ def probe_cmd(run_dir, as_json, samples, estimators, sigma, sigma_relative, ci, 
     probe_entropy_change.png (matplotlib; --format pdf/svg for more).
     """
     _tf()
-    from infozoo import data as data_lib
+    from infozoo.data import loaders as data_lib
     from infozoo.probe.estimators import parse_names
     from infozoo.probe.probe import format_table
     from infozoo.probe.renyi import check_gamma
@@ -487,7 +487,7 @@ def sweep_cmd(ctx, model, grid, seeds, jobs, out, metrics, dry_run):
     OUT/<setting>/seed=<s>/ run directories, OUT/summary.csv (mean, std, n, 95 % interval)
     and OUT/plots/<metric>.png. Running it again skips finished runs and resumes the others.
     """
-    from infozoo import sweep
+    from infozoo.run import sweep
     if model not in _zoo_names():
         _fail(f"unknown model {model!r}; available: {', '.join(_zoo_names())}")
     bad = [a for a in ctx.args if a in ("--seed", "--run-dir", "--dry-run")]
@@ -534,7 +534,7 @@ def _train_problem(argv):
 def bench_cmd(models, batch_size, windows, steps, precisions, jit, pipeline):
     """Training throughput (images/s) per model on MNIST-shaped data, per precision, jit
     on and off."""
-    from infozoo.precision import PRECISIONS
+    from infozoo.run.precision import PRECISIONS
     names = [m.strip() for m in models.split(",") if m.strip()] if models else None
     unknown = sorted(set(names or ()) - set(_zoo_names()))
     if unknown or names == []:
@@ -548,7 +548,7 @@ def bench_cmd(models, batch_size, windows, steps, precisions, jit, pipeline):
     if not jits or set(jits) - {"off", "on"}:
         _fail(f"--jit {jit!r}: give off, on or off,on")
     _tf()
-    from infozoo import bench
+    from infozoo.run import bench
     if pipeline:
         bench.pipeline(batch_size)
     bench.run(names, batch_size, windows, steps, precisions=precs,

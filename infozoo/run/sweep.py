@@ -31,7 +31,7 @@ import subprocess
 import sys
 import time
 
-from infozoo import config as config_lib
+from infozoo.settings import config as config_lib
 from infozoo.util.io import atomic_open, atomic_write
 
 DEFAULT_METRICS = ("test_loss", "test_l1", "test_mse")
@@ -266,7 +266,7 @@ def write_plots(rows, grid, metrics, out_dir, model=None, dataset=None,
                 formats=("png", "pdf", "svg")):
     """One figure per metric (``plots.sweep_figure``) against the first swept variable, one
     series per combination of the others, as PNG, PDF and SVG. Returns the paths."""
-    from infozoo import plots
+    from infozoo.viz import plots
     if not grid:
         return []
     xkey, xvals = grid[0]
@@ -297,7 +297,7 @@ def write_plots(rows, grid, metrics, out_dir, model=None, dataset=None,
 def check_out_dir(out_dir, manifest):
     """SweepError unless ``out_dir`` is new, empty, or a sweep (its ``sweep.json``): a
     user's directory or a run directory is never written into."""
-    from infozoo import runs as runs_lib
+    from infozoo.run import rundir as runs_lib
     if os.path.exists(out_dir) and not os.path.isdir(out_dir):
         raise SweepError(f"--out {out_dir} is a file: give a directory")
     if not os.path.isdir(out_dir) or os.path.isfile(manifest):

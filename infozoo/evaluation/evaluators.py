@@ -3,8 +3,8 @@
 An evaluator is made by ``model.evaluator(batch_size=...)`` and called on test data:
 ``report = evaluator(x_test, y_test=None, x_train=None, y_train=None, dataset=None)``.
 The :class:`Report` holds JSON-able ``metrics`` and the arrays behind every figure
-and table; :func:`infozoo.report.write_report` (the one reporter) turns it into PNGs,
-TensorBoard images and files. :func:`infozoo.batching.batched` runs a model function
+and table; :func:`infozoo.evaluation.report.write_report` (the one reporter) turns it into PNGs,
+TensorBoard images and files. :func:`infozoo.util.batching.batched` runs a model function
 over a large array (or a count of samples) in batches.
 
 - :class:`Evaluator`: the default, an empty report.
@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from infozoo.batching import batched
+from infozoo.util.batching import batched
 
 
 @dataclass
@@ -28,7 +28,7 @@ class Report:
 
     ``metrics``: ``{name: JSON-able value}``; ``grids``: ``{name: [row [n, H, W, C], ...]}``
     image grids; ``scatters``: ``{name: (kind, {argument: array})}`` with ``kind`` a
-    function of :mod:`infozoo.plots` (``"toy25_scatter"``, ``"code_scatter"``);
+    function of :mod:`infozoo.viz.plots` (``"toy25_scatter"``, ``"code_scatter"``);
     ``tables``: ``{file name: JSON-able object (.json) or text (.md)}``."""
     metrics: dict = field(default_factory=dict)
     grids: dict = field(default_factory=dict)
@@ -47,7 +47,7 @@ class Evaluator:
         return Report()
 
     def _array(self, x):
-        from infozoo.data import as_array
+        from infozoo.data.loaders import as_array
         return as_array(x).astype(np.float32)
 
 
@@ -68,7 +68,7 @@ class DensityEvaluator(Evaluator):
         self.sharpness_samples = int(sharpness_samples or model.hp["sharpness_samples"])
 
     def __call__(self, x_test, y_test=None, x_train=None, y_train=None, dataset=None):
-        from infozoo.sharpness import sharpness
+        from infozoo.evaluation.sharpness import sharpness
         m, bs = self.model, self.batch_size
         pre = m.image_prefix
         x = self._array(x_test)
@@ -131,7 +131,7 @@ class StochasticEvaluator(Evaluator):
         import keras
         import tensorflow as tf
 
-        from infozoo import toy
+        from infozoo.data import catalog, toy
         from infozoo.losses.mmd import mmd
         from infozoo.losses.priors import sample_prior
         m, bs = self.model, self.batch_size
@@ -145,19 +145,20 @@ class StochasticEvaluator(Evaluator):
         r.metrics["mmd_prior"] = float(mmd(tf.constant(q), tf.constant(p))) if n >= 2 else None
         points = int(np.prod(m.image_shape)) == 2
         x_hat = batched(m.reconstruct, x, bs) if points else None
-        if points and y_test is not None and toy.is_toy25(dataset):
-            spacing = toy.parse_name(dataset)
+        spec = catalog.find(dataset)
+        if points and y_test is not None and spec is not None and spec.mixture:
+            spacing = spec.parameters(dataset)["spacing"]
             r.metrics["toy25_E"] = toy.mean_distance_to_component(x_hat, y_test, spacing)
             codes = m.aggregate_codes(x, bs, seed=1)
             x_smp = batched(m.decode, codes.astype(np.float32), bs)
             r.metrics["toy25_E_sampled"] = toy.mean_distance_to_component(x_smp, y_test, spacing)
         if y_test is not None and x_train is not None and m.hp["probe_size"] > 0:
-            from infozoo import linear_probe
+            from infozoo.evaluation import svm_robustness
             protocol = m.hp.get("probe_protocol", "both")
             tables = {}
             for name, on_corrupted in (("corrupted", True), ("clean", False)):
                 if protocol in (name, "both"):
-                    tables[name] = linear_probe.robustness_table(
+                    tables[name] = svm_robustness.robustness_table(
                         lambda b: m.encode(b), x_train, y_train, x, y_test,
                         train_size=m.hp["probe_size"], batch_size=bs,
                         train_on_corrupted=on_corrupted)
@@ -167,7 +168,7 @@ class StochasticEvaluator(Evaluator):
                 pre = "svm_" if name == "corrupted" else "svm_cleanfit_"
                 r.metrics.update({f"{pre}{k}": v for k, v in table.items()})
             r.tables["robustness.json"] = tables
-            r.tables["robustness.md"] = linear_probe.markdown_table(
+            r.tables["robustness.md"] = svm_robustness.markdown_table(
                 {f"{m.registry_name} (SVM trained on {name} codes)": t
                  for name, t in tables.items()})
         if points:
@@ -179,7 +180,7 @@ class StochasticEvaluator(Evaluator):
             r.scatters["toy25_samples"] = ("toy25_scatter", {
                 "x": x[:k], "x_hat": s, "labels": ("input", "sample")})
         else:
-            from infozoo.sharpness import sharpness
+            from infozoo.evaluation.sharpness import sharpness
             n_sharp = min(self.sharpness_samples, len(x))
             seeds = m.sample_seeds()
             s = np.clip(batched(lambda c: m.sample(c, 1.0, seed=next(seeds)), max(n_sharp, 50),

@@ -43,7 +43,7 @@ TRAIN_DEFAULTS = {
     "checkpoint_every": 100,  # steps between checkpoints (and at every epoch end)
     "image_every": 1,         # epochs between image grids
     "jit_compile": False,
-    "precision": "float32",   # float32 | mixed_bfloat16 | mixed_float16 | auto (infozoo.precision)
+    "precision": "float32",   # float32 | mixed_bfloat16 | mixed_float16 | auto (infozoo.run.precision)
     "strategy": "default",    # default | mirrored | multiworker (TF_CONFIG)
     "cpu_replicas": 1,        # logical CPU devices for 'mirrored' on a machine without GPUs
     "eval_batch_size": 500,
@@ -97,7 +97,7 @@ def config_dir():
             raise ConfigError(f"INFOZOO_CONFIG_DIR={env} holds no zoo configs (*.yaml): copy "
                               f"the bundled zoo_configs/ there, or unset it")
         return path
-    here = Path(__file__).resolve().parent
+    here = Path(__file__).resolve().parent.parent  # the infozoo package
     for cand in (here.parent / "zoo_configs", here / "zoo_configs"):
         if cand.is_dir():
             return cand
@@ -178,8 +178,8 @@ def _check_model(model, where):
     from infozoo.hparams import declared
     if isinstance(model, str) and declared(model):
         return
-    from infozoo import registry
-    from infozoo.quiet import import_tensorflow
+    from infozoo.settings import registry
+    from infozoo.util.quiet import import_tensorflow
     import_tensorflow()  # a plug-in's model: the registry imports every model module
     try:
         registry.get_model_class(model)

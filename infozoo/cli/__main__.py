@@ -1,0 +1,3 @@
+from infozoo.cli.main import main
+
+main()
