@@ -160,9 +160,11 @@ class FlowMI:
         with strategy.scope():
             fx = _flow(dx, bx, hx, self.clamp, self.seed, "flow_x")
             fy = _flow(dy, by, hy, self.clamp, self.seed + 1, "flow_y")
-            # Sigma starts at the training rows' covariance: step 0 is the copula fit
-            c0 = np.linalg.cholesky(np.cov(np.concatenate([x[tr], y[tr]], 1).T.astype(np.float64))
-                                    + 1e-6 * np.eye(D))
+            # Sigma starts at the covariance of the training rows' step-0 latents (the fresh
+            # flows are the identity up to their fixed permutations): step 0 is the copula fit
+            z0 = np.concatenate([np.asarray(fx.forward(tf.constant(x[tr]))[0]),
+                                 np.asarray(fy.forward(tf.constant(y[tr]))[0])], 1)
+            c0 = np.linalg.cholesky(np.cov(z0.T.astype(np.float64)) + 1e-6 * np.eye(D))
             w = tf.Variable(np.tril(c0, -1).astype(np.float32), name="chol_offdiag")
             s = tf.Variable(np.log(np.diag(c0)).astype(np.float32), name="chol_logdiag")
             var = fx.trainable_variables + fy.trainable_variables + [w, s]
