@@ -5,6 +5,8 @@ samples ``x [n, ...]``, ``y [n, ...]`` and returns bits. Registered:
 
 - ``ksg``: Kraskov-Stoegbauer-Grassberger estimator 1 (:mod:`.ksg`), the default;
 - ``gaussian``: closed form from the shrunk joint covariance (:mod:`.gaussian`);
+- ``copula``: an elliptical (Gaussian or Student-t) copula of the ranks, chosen by
+  likelihood (:mod:`.copula`);
 - ``flow``: a normalizing flow per side to a joint Gaussian (Butakov et al. 2024, :mod:`.flow`);
 - ``infonce``, ``nwj``, ``smile``: neural variational lower bounds (:mod:`.neural`);
 - ``noisy``: ``I(X; T + sigma Z)`` by sample propagation (Goldfeld et al. 2019, :mod:`.noisy`;
@@ -79,6 +81,12 @@ def _neural(bound):
 
 for _bound in NEURAL:
     register_estimator(_bound)(_neural(_bound))
+
+
+@register_estimator("copula")
+def _copula(**options):
+    from infozoo.probe.estimators.copula import Copula
+    return Copula(**options)
 
 
 @register_estimator("flow")
