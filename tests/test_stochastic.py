@@ -177,6 +177,23 @@ def test_E_on_a_known_case():
 
 
 @pytest.mark.slow  # ~4 s
+def test_robustness_table_on_images_takes_the_unclipped_corruptions():
+    """VIMAE §5.3's Gaussian corruptions leave [0, 1] (x + N(0, 0.4^2), not clipped): the
+    evaluator encodes them although the public encode() refuses such images (a full-size
+    run failed at its evaluation on exactly this)."""
+    from infozoo.settings.registry import get_model_class
+    rng = np.random.RandomState(0)
+    x = rng.rand(120, 8, 8, 1).astype("float32")
+    y = rng.randint(0, 3, 120)
+    m = get_model_class("vae")(input_shape=(8, 8, 1), code_size=2, hidden=[16], probe_size=60,
+                               probe_protocol="corrupted")
+    with pytest.raises(ValueError, match=r"\[0.0, 1.0\]"):
+        m.encode(svm_robustness.corrupt(x[:8], "gauss_0.4"))
+    rep = m.evaluator(batch_size=64)(x[60:], y[60:], x[:60], y[:60], dataset="tiny")
+    assert {"svm_clean", "svm_gauss_0.4", "svm_mask_0.5"} <= set(rep.metrics)
+    assert all(0.0 <= rep.metrics[k] <= 1.0 for k in ("svm_gauss_0.4", "svm_mask_0.5"))
+
+
 def test_toy25_evaluator_returns_metrics_and_scatters_and_the_reporter_writes_them(tmp_path):
     """The evaluator computes (E, MMD, SVM table, scatter arrays) and writes nothing; the
     reporter writes the PNGs and tables."""
