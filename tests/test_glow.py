@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from conftest import perturb, run_cli
+from conftest import invoke_cli, perturb
 from infozoo.layers import ActNorm, InvertibleConv1x1, Split
 from infozoo.models.density import DequantizedDensity
 from infozoo.models.glow import Glow
@@ -72,10 +72,10 @@ def test_lu_steps_are_seeded_differently():
     assert len(ws) == 2 and np.abs(ws[0] - ws[1]).max() > 0.1
 
 
-@pytest.mark.slow  # CLI subprocesses, trains
+@pytest.mark.slow  # the CLI in process: trains, exports, probes
 def test_cli_train_export_and_probe(tmp_path):
     run = tmp_path / "glow"
-    p = run_cli("train", "glow", "--dataset", "digits", "--epochs", "1", "--train-size", "64",
+    p = invoke_cli("train", "glow", "--dataset", "digits", "--epochs", "1", "--train-size", "64",
                 "--test-size", "64", "--batch-size", "32", "--steps-per-level", "1",
                 "--hidden", "8", "--sharpness-samples", "32", "--quiet", "--run-dir", run,
                 check=0)
@@ -91,7 +91,7 @@ def test_cli_train_export_and_probe(tmp_path):
     assert saved.log_prob(tf.constant(x))["log_prob"].shape == (3,)
     assert saved.sample(tf.constant(4), tf.constant(0.7),
                         tf.constant(0, tf.int64))["samples"].shape == (4, 8, 8, 1)
-    p = run_cli("probe", run, "--json", "--samples", "64", check=0)
+    p = invoke_cli("probe", run, "--json", "--samples", "64", check=0)
     res = json.loads(p.stdout.strip().splitlines()[-1])
     assert res["zoo"] == "glow" and res["n"] == 64
     names = [r["name"] for r in res["layers"]]

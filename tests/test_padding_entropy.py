@@ -94,7 +94,7 @@ def test_tiny_inn_end_to_end(tmp_path):
     dequantisation its ``h_before_bits`` is the layers' running ``h_bits`` before the code
     (the same rows, the same log-dets), and ``h_kept_bits`` is h_before minus the bound."""
     import keras
-    from conftest import run_cli
+    from conftest import invoke_cli
     from tiny import SHAPE, make
     from infozoo.probe import probe
     from infozoo.probe.probe import format_table
@@ -118,15 +118,15 @@ def test_tiny_inn_end_to_end(tmp_path):
     assert probe(m, x, estimators=["gaussian"])["dropped"][0]["h_given_kept"] is None
     # the command line: a digits INN, the default (flow) bound in the JSON and the table
     run = tmp_path / "run"
-    run_cli("train", "inn", "--dataset", "digits", "--epochs", "1", "--train-size", "128",
+    invoke_cli("train", "inn", "--dataset", "digits", "--epochs", "1", "--train-size", "128",
             "--batch-size", "32", "--conv-blocks", "1", "--conv-hidden", "8", "--fc-hidden",
             "16", "--quiet", "--run-dir", run, check=0)
-    out = json.loads(run_cli("probe", run, "--json", "--samples", "96", "--estimator",
+    out = json.loads(invoke_cli("probe", run, "--json", "--samples", "96", "--estimator",
                              "gaussian", check=0).stdout.strip().splitlines()[-1])
     h = out["dropped"][0]["h_given_kept"]
     assert h["dequantize"] == 1 / 256 and h["model"] in ("gaussian", "flow")
     assert np.isfinite(h["value"]) and h["flow"]["steps"] > 0
-    table = run_cli("probe", run, "--samples", "96", "--estimator", "gaussian",
+    table = invoke_cli("probe", run, "--samples", "96", "--estimator", "gaussian",
                     "--dropped-entropy", "gaussian", check=0).stdout
     assert "h(dropped | kept) <=" in table and "entropy view" in table
-    assert "--dropped-entropy" in run_cli("probe", "--help", check=0).stdout
+    assert "--dropped-entropy" in invoke_cli("probe", "--help", check=0).stdout

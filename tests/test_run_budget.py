@@ -4,13 +4,13 @@ import json
 import numpy as np
 import pytest
 
-from conftest import run_cli
+from conftest import invoke_cli
 
 
 @pytest.mark.slow
 def test_no_export_and_quick_evaluation(tmp_path):
     run = tmp_path / "run"
-    p = run_cli("train", "classic", "--dataset", "digits", "--bottleneck", "4", "--epochs", "1",
+    p = invoke_cli("train", "classic", "--dataset", "digits", "--bottleneck", "4", "--epochs", "1",
                 "--train-size", "64", "--batch-size", "32", "--run-dir", run, "--quiet",
                 "--no-export", "--evaluate", "quick", check=0)
     assert "(not exported)" in p.stdout
@@ -18,12 +18,12 @@ def test_no_export_and_quick_evaluation(tmp_path):
     m = json.loads((run / "metrics.json").read_text())
     assert np.isfinite(m["test_loss"]) and np.isfinite(m["test_l1"])
     # --evaluate none: the run's own figures only
-    p = run_cli("train", "classic", "--dataset", "digits", "--bottleneck", "4", "--epochs", "1",
+    p = invoke_cli("train", "classic", "--dataset", "digits", "--bottleneck", "4", "--epochs", "1",
                 "--train-size", "64", "--batch-size", "32", "--run-dir", tmp_path / "r2",
                 "--quiet", "--no-export", "--evaluate", "none", check=0)
     m = json.loads((tmp_path / "r2" / "metrics.json").read_text())
     assert "test_loss" not in m and m["epochs"] == 1
-    assert run_cli("train", "classic", "--evaluate", "some", "--dry-run").returncode == 2
+    assert invoke_cli("train", "classic", "--evaluate", "some", "--dry-run").returncode == 2
 
 
 @pytest.mark.slow
