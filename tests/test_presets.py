@@ -73,6 +73,10 @@ def test_preset_from_a_tiny_run_loads_by_name_and_reproduces_its_metrics(tmp_pat
     p = invoke_cli("presets", "make", run, "classic-digits-b4-short", "--out", root,
                    "--budget", "2 epochs of 256 digits (a test)", "--commit", "abc", check=0)
     assert "written" in p.stdout
+    mask = os.umask(0)
+    os.umask(mask)
+    mode = os.stat(root / "classic-digits-b4-short").st_mode & 0o777
+    assert mode == 0o777 & ~mask, oct(mode)  # the umask's permissions, not mkdtemp's 0700
     env = {"INFOZOO_PRESET_PATH": str(root)}
     code = ("import json, numpy as np, infozoo\n"
             "m = infozoo.from_preset('classic-digits-b4-short')\n"

@@ -26,3 +26,15 @@ def test_atomic_path_for_writers_that_take_a_name(tmp_path):
         np.savez(tmp, x=np.arange(3))
     np.testing.assert_array_equal(np.load(p)["x"], np.arange(3))
     assert os.listdir(tmp_path) == ["arrays.npz"]
+
+
+def test_temp_dir_beside_gets_the_umasks_permissions(tmp_path):
+    from infozoo.util.io import temp_dir_beside
+    old = os.umask(0o027)
+    try:
+        d = temp_dir_beside(str(tmp_path / "out"))
+    finally:
+        os.umask(old)
+    assert os.path.dirname(d) == str(tmp_path) and os.listdir(d) == []
+    assert os.path.basename(d).startswith(".out.infozoo-tmp-")
+    assert os.stat(d).st_mode & 0o777 == 0o750  # mkdtemp alone gives 0700

@@ -28,7 +28,7 @@ import tempfile
 from importlib import resources
 from pathlib import Path
 
-from infozoo.util.io import move
+from infozoo.util.io import move, temp_dir_beside
 
 FILES = ("config.yaml", "model.weights.h5", "metrics.json")
 META = "metadata.json"
@@ -198,7 +198,7 @@ def make(run_dir, name, out_root, budget, commit=None, command=None):
     final = factory.build_model(cfg, tuple(cfg["input_shape"]))
     final.set_weights(model.get_weights())
     os.makedirs(out_root, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{name}.infozoo-tmp-", dir=out_root))  # ours alone
+    tmp = Path(temp_dir_beside(str(target)))  # ours alone, with the umask's permissions
     try:
         final.save_weights(str(tmp / "model.weights.h5"))
         shutil.copyfile(os.path.join(run_dir, runs.CONFIG), tmp / "config.yaml")

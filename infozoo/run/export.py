@@ -36,7 +36,7 @@ import tempfile
 from infozoo.data import inputs
 from infozoo.run import rundir as runs
 from infozoo.run import factory
-from infozoo.util.io import replace_dir
+from infozoo.util.io import replace_dir, temp_dir_beside
 
 #: what an export of the first release (no marker) holds; such a directory may be replaced
 _OLD_EXPORT = {"saved_model.pb", "variables", "assets", "fingerprint.pb", "model.keras"}
@@ -106,12 +106,6 @@ def check_target(out_dir, run_dir=None):
                         f"({len(entries)} entries, e.g. {sorted(entries)[0]!r}); infozoo "
                         f"never replaces what it did not write. Give a new or empty "
                         f"directory.")
-
-
-def _umask():
-    mask = os.umask(0)
-    os.umask(mask)
-    return mask
 
 
 #: endpoint -> (its output's name, what it does); the descriptions go into the metadata
@@ -195,11 +189,10 @@ def export_model(model, out_dir, weights=None, run_dir=None, input_range=(0.0, 1
     parent = os.path.dirname(out)
     try:
         os.makedirs(parent, exist_ok=True)
-        tmp = tempfile.mkdtemp(prefix=f".{os.path.basename(out)}.infozoo-tmp-", dir=parent)
+        tmp = temp_dir_beside(out)
     except OSError as e:
         raise ExportRefused(f"cannot write next to {out_dir}: {e.strerror or e}") from None
     try:
-        os.chmod(tmp, 0o777 & ~_umask())
         archive = keras.export.ExportArchive()
         archive.track(model)
         endpoints = model.export_endpoints()

@@ -41,6 +41,18 @@ def replace_dir(new, out):
         shutil.rmtree(old, ignore_errors=True)
 
 
+def temp_dir_beside(out):
+    """A fresh, empty directory beside ``out`` (same file system, infozoo's alone) for a
+    directory that :func:`replace_dir` later puts at ``out``. It gets the permissions of the
+    user's umask, as ``os.makedirs`` would give ``out`` (``mkdtemp`` alone makes it 0700)."""
+    tmp = tempfile.mkdtemp(prefix=f".{os.path.basename(out)}.infozoo-tmp-",
+                           dir=os.path.dirname(out))
+    mask = os.umask(0)
+    os.umask(mask)
+    os.chmod(tmp, 0o777 & ~mask)
+    return tmp
+
+
 @contextlib.contextmanager
 def atomic_path(path, suffix=""):
     """Yields a temporary file name beside ``path`` (ending in ``suffix``, e.g. ``".npz"`` for
