@@ -21,7 +21,7 @@ def dataset_for_shape(name, input_shape):
     the YAML, else the first built-in dataset of that shape; None if there is none."""
     shape = tuple(int(s) for s in input_shape)
     raw = config_lib.load_zoo(name)
-    default = raw.get("data", {}).get("dataset", config_lib.DATA_DEFAULTS["dataset"])
+    default = raw.get("data", {}).get("dataset", config_lib.DATA["dataset"].default)
     for cand in [default, *raw.get("datasets", {}), *catalog.DATASETS]:
         if catalog.shape_of(cand) == shape:
             return cand
