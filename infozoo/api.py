@@ -92,7 +92,7 @@ def _args_of(model, zoo):
         raise ValueError(f"zoo config {zoo!r} builds model {raw.get('model', zoo)!r}, not "
                          f"{model.registry_name!r}")
     conf = model.get_config()
-    args = {k: conf[k] for k in raw.get("model_args", {}) if k in conf}
+    args = {k: conf[k] for k in config_lib.resolve(zoo)["model_args"] if k in conf}
     cls = registry.get_model_class(model.registry_name)
     probe = cls(input_shape=model.image_shape,
                 **{**config_lib.resolve(zoo, _model_overrides(args))["model_args"]})

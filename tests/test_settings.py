@@ -87,7 +87,8 @@ def test_train_and_data_flags_follow_their_declarations():
 def test_zoo_yamls_hold_only_values_that_differ_from_the_declaration(tmp_path, monkeypatch):
     """Each value a zoo YAML file sets changes the resolved config of some dataset: without
     it (in the entry or in a dataset section) some config would differ."""
-    datasets = ("mnist", "fashion_mnist", "cifar10", "digits", "toy25")
+    # a dataset without a section of its own (toy25:3, a user's files) takes the entry's values
+    datasets = ("mnist", "fashion_mnist", "cifar10", "digits", "toy25", "toy25:3")
     zoo = tmp_path / "zoo"
     shutil.copytree(config.config_dir(), zoo)
     monkeypatch.setenv("INFOZOO_CONFIG_DIR", str(zoo))
