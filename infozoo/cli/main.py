@@ -102,6 +102,11 @@ def setting_options(name, raw):
     model = [SettingOption(f"model_args.{key}", typ, rule, help_text,
                            _shown(raw, "model_args", key, default))
              for key, default, help_text, rule, typ in config_lib.flag_specs(name)]
+    taken = {o for p in run for o in p.opts + p.secondary_opts}
+    for p in model:
+        if taken & set(p.opts + p.secondary_opts):
+            raise RuntimeError(f"model arg {p.key.split('.', 1)[1]!r} of {name} clashes with "
+                               f"the flag {p.opts[0]} of a data or train setting")
     return run, model
 
 
