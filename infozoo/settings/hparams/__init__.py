@@ -1,4 +1,4 @@
-"""Typed settings: one declaration per hyperparameter of a model, and per train and data setting.
+"""Typed settings: one declaration per model hyperparameter and per train or data setting.
 
 Each model declares its hyperparameters once, as an :class:`HParams` of :class:`HParam`
 (type, default, help text, bounds or choices), in a module of this package, as pythae's
