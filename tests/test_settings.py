@@ -115,6 +115,18 @@ def test_zoo_yamls_hold_only_values_that_differ_from_the_declaration(tmp_path, m
         (zoo / f"{name}.yaml").write_text(text)
 
 
+def test_an_undeclared_train_or_data_key_in_a_zoo_yaml_is_refused(tmp_path, monkeypatch):
+    """Before, ``train: {epoch: 5}`` was taken silently (and did nothing)."""
+    monkeypatch.setenv("INFOZOO_CONFIG_PATH", str(tmp_path))
+    (tmp_path / "myinn.yaml").write_text("model: inn\ninherit: inn\ntrain: {epoch: 5}\n")
+    with pytest.raises(config.ConfigError, match=r"myinn.yaml: unknown key train.epoch; keys "
+                                                 r"of train: epochs, batch_size"):
+        config.resolve("myinn")
+    (tmp_path / "myinn.yaml").write_text("model: inn\ninherit: inn\ndata: {train_size: 1.5}\n")
+    with pytest.raises(config.ConfigError, match=r"data.train_size: 1.5; expected an integer"):
+        config.resolve("myinn")
+
+
 # -- run directories written by the previous release ----------------------------------------
 def test_a_config_written_before_lacks_keys_that_read_as_their_declared_defaults():
     from infozoo.run import rundir as runs
