@@ -402,7 +402,9 @@ def export_cmd(run_dir, out, preset):
               show_default=True, help="confidence level of the bootstrap intervals")
 @click.option("--n-boot", type=click.IntRange(10), default=None,
               help="bootstrap resamples [1000 over per-sample terms, 100 over rows]")
-@click.option("--strategy", type=click.Choice(["default", "mirrored"]), default="default",
+@click.option("--strategy", default="default",
+              type=click.Choice([s for s in RUN_SECTIONS["train"]["strategy"].choices
+                                 if s != "multiworker"]),
               show_default=True, help="tf.distribute strategy: mirrored uses every GPU there is")
 @click.option("--cpu-replicas", type=click.IntRange(1), default=1, show_default=True,
               help="with --strategy mirrored and no GPU: split the CPU into N logical devices")
