@@ -53,14 +53,13 @@ class SettingOption(click.Option):
         rng = _describe(rule) if typ in ("int", "float") and "choices" not in rule else ""
         text = " ".join(t for t in (help_text, shown, f"[{rng}]" if rng else "") if t)
         if typ == "bool":
-            decls, ptype = [f"{flag}/--no-{flag[2:]}", key.replace(".", "__")], None
+            flag, ptype = f"{flag}/--no-{flag[2:]}", None
         elif "choices" in rule and typ == "str":
-            decls, ptype = [flag, key.replace(".", "__")], click.Choice(
-                [str(c) for c in rule["choices"]])
+            ptype = click.Choice([str(c) for c in rule["choices"]])
+        elif directory:
+            ptype = click.Path(file_okay=False)
         else:
-            decls = [flag, key.replace(".", "__")]
-            ptype = (click.Path(file_okay=False) if directory
-                     else {"int": int, "float": float}.get(typ, str))
+            ptype = {"int": int, "float": float}.get(typ, str)
 
         def check(ctx, param, value):
             if value is None:
@@ -71,7 +70,8 @@ class SettingOption(click.Option):
             except click.BadParameter as e:
                 raise click.BadParameter(e.message.removeprefix("bad value for "), ctx,
                                          param) from None
-        super().__init__(decls, type=ptype, default=None, help=text, callback=check)
+        super().__init__([flag, key.replace(".", "__")], type=ptype, default=None, help=text,
+                         callback=check)
 
 
 def _per_dataset(raw, section, key):
@@ -111,7 +111,8 @@ def setting_options(name, raw):
 
 
 class TrainGroup(click.Group):
-    """``infozoo train MODEL``: one subcommand per zoo config, its flags from the YAML."""
+    """``infozoo train MODEL``: one subcommand per zoo config, its flags from the declared
+    settings (:func:`setting_options`), their shown values from the zoo config."""
 
     def list_commands(self, ctx):
         return _zoo_names()
