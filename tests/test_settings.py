@@ -175,3 +175,11 @@ def test_a_run_of_the_previous_release_resumes_with_its_command(old_run):
     assert len(segs) == 2 and segs[1]["filled"] == ["model_args.min_sigma"]
     assert "min_sigma" not in segs[0]["config"]["model_args"]  # the old config is kept
     assert json.loads((old_run / "checkpoints" / "state.json").read_text())["epoch"] == 2
+
+
+def test_the_old_import_path_of_the_declarations_still_works():
+    """``infozoo.hparams`` (before the move to ``infozoo.settings.hparams``) for one release."""
+    import infozoo.hparams as old
+    import infozoo.settings.hparams as new
+    assert old.HParam is new.HParam and old.HParams is new.HParams
+    assert old.spec_for("pie") is new.spec_for("pie")
