@@ -21,7 +21,7 @@ def dataset_for_shape(name, input_shape):
     the YAML, else the first built-in dataset of that shape; None if there is none."""
     shape = tuple(int(s) for s in input_shape)
     raw = config_lib.load_zoo(name)
-    default = raw.get("data", {}).get("dataset", config_lib.DATA_DEFAULTS["dataset"])
+    default = raw.get("data", {}).get("dataset", config_lib.DATA["dataset"].default)
     for cand in [default, *raw.get("datasets", {}), *catalog.DATASETS]:
         if catalog.shape_of(cand) == shape:
             return cand
@@ -92,7 +92,7 @@ def _args_of(model, zoo):
         raise ValueError(f"zoo config {zoo!r} builds model {raw.get('model', zoo)!r}, not "
                          f"{model.registry_name!r}")
     conf = model.get_config()
-    args = {k: conf[k] for k in raw.get("model_args", {}) if k in conf}
+    args = {k: conf[k] for k in config_lib.resolve(zoo)["model_args"] if k in conf}
     cls = registry.get_model_class(model.registry_name)
     probe = cls(input_shape=model.image_shape,
                 **{**config_lib.resolve(zoo, _model_overrides(args))["model_args"]})

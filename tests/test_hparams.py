@@ -1,5 +1,5 @@
-"""One declaration per hyperparameter (infozoo/hparams): every registered model has one, and
-the model's checks, get_config, the zoo configs and the CLI flags all follow from it."""
+"""One declaration per hyperparameter (infozoo/settings/hparams): every registered model has
+one, and the model's checks, get_config, the zoo configs and the CLI flags all follow from it."""
 import inspect
 import subprocess
 import sys
@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from infozoo.settings import config
-from infozoo.hparams import HParam, HParams, spec_for
+from infozoo.settings.hparams import HParam, HParams, spec_for
 from infozoo.settings.registry import get_model_class, model_names
 
 
@@ -81,7 +81,7 @@ def test_a_yaml_schema_for_a_declared_model_is_refused(tmp_path, monkeypatch):
     (tmp_path / "myvae.yaml").write_text("model: vae\nmodel_args: {beta: 2.0}\n"
                                          "schema: {beta: {min: 0}}\n")
     monkeypatch.setenv("INFOZOO_CONFIG_PATH", str(tmp_path))
-    with pytest.raises(config.ConfigError, match="declared in infozoo/hparams"):
+    with pytest.raises(config.ConfigError, match="declared in infozoo/settings/hparams"):
         config.resolve("myvae")
     (tmp_path / "myvae.yaml").write_text("model: vae\nmodel_args: {betta: 2.0}\n")
     with pytest.raises(config.ConfigError, match="betta: not a hyperparameter of model 'vae'"):

@@ -225,11 +225,12 @@ def test_config_files_broken_or_missing(tmp_path):
     p = run_cli("train", "pie", "--dry-run", env={"INFOZOO_CONFIG_DIR": str(zoo)}, check=2)
     assert "pie.yaml is not valid YAML" in p.stderr and "Traceback" not in p.stderr
     # an int where the schema says float does not turn --eps into an integer flag
-    (zoo / "pie.yaml").write_text(pie.replace("  eps: 0.1", "  eps: 1"))
+    assert "\nmodel_args:" not in pie  # pie.yaml keeps eps at its declared default
+    (zoo / "pie.yaml").write_text(pie + "model_args:\n  eps: 1\n")
     p = run_cli("train", "pie", "--eps", "0.2", "--dry-run", env={"INFOZOO_CONFIG_DIR": str(zoo)},
                 check=0)
     assert "eps: 0.2" in p.stdout
-    (zoo / "pie.yaml").write_text(pie.replace("  eps: 0.1", "  eps: 1e-1"))
+    (zoo / "pie.yaml").write_text(pie + "model_args:\n  eps: 1e-1\n")
     p = run_cli("train", "pie", "--dry-run", env={"INFOZOO_CONFIG_DIR": str(zoo)}, check=2)
     assert "model_args.eps" in p.stderr
     p = run_cli("bench", "--models", "foo", check=2)

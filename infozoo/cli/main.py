@@ -11,40 +11,10 @@ from infozoo.util.io import atomic_write
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
-# Flags every `infozoo train MODEL` has: (flag, config key, click type, help)
-COMMON_FLAGS = [
-    ("--dataset", "data.dataset", str,
-     "mnist, fashion_mnist, cifar10 (tensorflow-datasets), digits (no download)"),
-    ("--data-dir", "data.data_dir", click.Path(file_okay=False),
-     "directory with MNIST-style IDX files, a Keras-style .npz, or a TFDS data dir"),
-    ("--train-size", "data.train_size", click.IntRange(2), "train on the first N examples"),
-    ("--test-size", "data.test_size", click.IntRange(2),
-     "evaluate on the first N test examples (default: all; with --train-size N, "
-     "the first max(N, 1000))"),
-    ("--epochs", "train.epochs", click.IntRange(1), "training epochs"),
-    ("--batch-size", "train.batch_size", click.IntRange(2), "global batch size"),
-    ("--lr", "train.lr", float, "initial learning rate"),
-    ("--seed", "train.seed", click.IntRange(config_lib.TRAIN_SCHEMA["seed"]["min"],
-                                            config_lib.TRAIN_SCHEMA["seed"]["max"]),
-     "random seed (a CPU run with the same seed repeats exactly)"),
-    ("--strategy", "train.strategy", click.Choice(["default", "mirrored", "multiworker"]),
-     "tf.distribute strategy: mirrored uses every GPU there is; multiworker every GPU of "
-     "every worker in TF_CONFIG (see --local-workers)"),
-    ("--cpu-replicas", "train.cpu_replicas", click.IntRange(1),
-     "with --strategy mirrored and no GPU: split the CPU into N logical devices"),
-    ("--checkpoint-every", "train.checkpoint_every", click.IntRange(1),
-     "steps between checkpoints (also at every epoch end)"),
-    ("--probe-every", "train.probe_every", click.IntRange(0),
-     "epochs between information-probe logs to TensorBoard (0: off)"),
-    ("--precision", "train.precision",
-     click.Choice(["float32", "mixed_bfloat16", "mixed_float16", "auto"]),
-     "Keras dtype policy: subnets/encoders in bf16 or fp16 (fp16 with loss scaling), "
-     "couplings, log-dets, losses in float32; auto: bf16 on AMX/AVX-512-bf16 CPUs and "
-     "GPUs >= sm80, fp16 on GPUs >= sm70, else float32 (the run records what was used)"),
-]
-RESERVED = {f[0] for f in COMMON_FLAGS} | {"--run-dir", "--set", "--dry-run", "--quiet",
-                                          "--jit-compile", "--help", "--local-workers",
-                                          "--evaluate", "--export"}
+from infozoo.settings.run import RUN_SECTIONS
+
+#: flags of `infozoo train MODEL` that are not settings; a model's flag may not take them
+RESERVED = {"--run-dir", "--set", "--dry-run", "--quiet", "--help", "--local-workers"}
 
 
 def _fail(msg):
@@ -59,20 +29,49 @@ def _zoo_names():
         _fail(str(e))
 
 
-def _model_option(key, default, help_text, rule, typ, per_dataset=""):
-    flag = "--" + key.replace("_", "-")
-    if flag in RESERVED:
-        raise RuntimeError(f"model arg {key!r} clashes with a common flag")
-    shown = f"[config: {default}{per_dataset}]"
-    if typ == "bool":
-        return click.Option([f"{flag}/--no-{key.replace('_', '-')}", key], default=None,
-                            help=f"{help_text} {shown}")
-    if "choices" in rule:
-        ptype = click.Choice([str(c) for c in rule["choices"]])
-    else:
-        ptype = {"int": int, "float": float, "str": str}.get(typ, str)
-    return click.Option([flag, key], type=ptype, default=None,
-                        help=f"{help_text} {shown}".strip())
+def _describe(rule):
+    """A number rule as click writes its ranges (``x>=1``, ``x>0``, ``0<=x<=1``)."""
+    lo, hi = rule.get("min"), rule.get("max")
+    if lo is not None and hi is not None:
+        return f"{lo}{'<' if rule.get('exclusive_min') else '<='}x<={hi}"
+    if lo is not None:
+        return f"x{'>' if rule.get('exclusive_min') else '>='}{lo}"
+    return f"x<={hi}" if hi is not None else ""
+
+
+class SettingOption(click.Option):
+    """The flag of one declared setting ``key`` (``"train.lr"``, ``"model_args.eps"``):
+    click converts to the declared type, then the declared rule checks the value
+    (:func:`infozoo.settings.hparams.check_value`, as for ``--set`` and the zoo YAML)."""
+
+    def __init__(self, key, typ, rule, help_text, shown="", nullable=False, directory=False):
+        self.key = key
+        name = key.split(".", 1)[1]
+        flag = "--" + name.replace("_", "-")
+        if flag in RESERVED:
+            raise RuntimeError(f"setting {key!r} clashes with the flag {flag}")
+        rng = _describe(rule) if typ in ("int", "float") and "choices" not in rule else ""
+        text = " ".join(t for t in (help_text, shown, f"[{rng}]" if rng else "") if t)
+        if typ == "bool":
+            flag, ptype = f"{flag}/--no-{flag[2:]}", None
+        elif "choices" in rule and typ == "str":
+            ptype = click.Choice([str(c) for c in rule["choices"]])
+        elif directory:
+            ptype = click.Path(file_okay=False)
+        else:
+            ptype = {"int": int, "float": float}.get(typ, str)
+
+        def check(ctx, param, value):
+            if value is None:
+                return None
+            try:
+                return config_lib.check_value(key, value, typ, rule, nullable,
+                                              error=click.BadParameter)
+            except click.BadParameter as e:
+                raise click.BadParameter(e.message.removeprefix("bad value for "), ctx,
+                                         param) from None
+        super().__init__([flag, key.replace(".", "__")], type=ptype, default=None, help=text,
+                         callback=check)
 
 
 def _per_dataset(raw, section, key):
@@ -82,17 +81,38 @@ def _per_dataset(raw, section, key):
     return "; " + "; ".join(vals) if vals else ""
 
 
-def _common_default(raw, key):
-    section, sub = key.split(".")
-    base = {"data": config_lib.DATA_DEFAULTS, "train": config_lib.TRAIN_DEFAULTS}[section]
-    value = raw.get(section, {}).get(sub, base.get(sub))
+def _shown(raw, section, key, value):
+    """``[config: 0.1; digits: 0.2]``: the zoo config's value (nothing for an unset one)."""
     if value is None:
         return ""
-    return f" [config: {value}{_per_dataset(raw, section, sub)}]"
+    return f"[config: {value}{_per_dataset(raw, section, key)}]"
+
+
+def setting_options(name, raw):
+    """``(run flags, model flags)`` of zoo config ``name`` (``raw``, its YAML): the data and
+    train settings declared with ``flag=True`` (:mod:`infozoo.settings.run`), and the
+    model's hyperparameters (:func:`infozoo.settings.config.flag_specs`)."""
+    run = []
+    for section, decl in RUN_SECTIONS.items():
+        values = {**decl.defaults(), **(raw.get(section) or {})}
+        run += [SettingOption(f"{section}.{p.name}", p.type, p.rule, p.help,
+                              _shown(raw, section, p.name, values[p.name]), p.nullable,
+                              p.directory)
+                for p in decl if p.flag and p.type != "list"]
+    model = [SettingOption(f"model_args.{key}", typ, rule, help_text,
+                           _shown(raw, "model_args", key, default))
+             for key, default, help_text, rule, typ in config_lib.flag_specs(name)]
+    taken = {o for p in run for o in p.opts + p.secondary_opts}
+    for p in model:
+        if taken & set(p.opts + p.secondary_opts):
+            raise RuntimeError(f"model arg {p.key.split('.', 1)[1]!r} of {name} clashes with "
+                               f"the flag {p.opts[0]} of a data or train setting")
+    return run, model
 
 
 class TrainGroup(click.Group):
-    """``infozoo train MODEL``: one subcommand per zoo config, its flags from the YAML."""
+    """``infozoo train MODEL``: one subcommand per zoo config, its flags from the declared
+    settings (:func:`setting_options`), their shown values from the zoo config."""
 
     def list_commands(self, ctx):
         return _zoo_names()
@@ -110,20 +130,7 @@ class TrainGroup(click.Group):
             raw = config_lib.load_zoo(name)
         except config_lib.ConfigError as e:
             _fail(str(e))
-        params = [click.Option([flag, "_" + key.replace(".", "__")], type=typ, default=None,
-                               help=help_text + _common_default(raw, key))
-                  for flag, key, typ, help_text in COMMON_FLAGS]
-        params += [
-            click.Option(["--jit-compile/--no-jit-compile", "_train__jit_compile"], default=None,
-                         help="XLA-compile the train step"),
-            click.Option(["--evaluate", "_train__evaluate"], default=None,
-                         type=click.Choice(["full", "quick", "none"]),
-                         help="final test evaluation: full (the model's metrics, sharpness, "
-                              "figures), quick (loss terms, L1/MSE only) or none [config: "
-                              "full]"),
-            click.Option(["--export/--no-export", "_train__export"], default=None,
-                         help="write the SavedModel to RUN_DIR/export at the end [config: "
-                              "on]"),
+        params = [
             click.Option(["--run-dir"], type=click.Path(file_okay=False), default=None,
                          help="run directory (default runs/<model>-<time>); an existing one "
                               "resumes where it stopped"),
@@ -137,21 +144,17 @@ class TrainGroup(click.Group):
                               "one dies"),
         ]
         try:
-            specs = config_lib.flag_specs(name)
+            run_flags, model_flags = setting_options(name, raw)
         except config_lib.ConfigError as e:
             _fail(str(e))
-        params += [_model_option(*spec, _per_dataset(raw, "model_args", spec[0]))
-                   for spec in specs]
+        params = run_flags + params + model_flags
+        keys = {p.name: p.key for p in run_flags + model_flags}
 
         def callback(run_dir, set_items, dry_run, quiet, local_workers, **kw):
             overrides = {}
             try:
                 overrides.update(config_lib.parse_set(set_items))
-                for k, v in kw.items():
-                    if v is not None:
-                        key = (k[1:].replace("__", ".") if k.startswith("_")
-                               else f"model_args.{k}")
-                        overrides[key] = v
+                overrides.update({keys[k]: v for k, v in kw.items() if v is not None})
                 cfg = config_lib.resolve(name, overrides)
             except config_lib.ConfigError as e:
                 _fail(str(e))
@@ -263,7 +266,7 @@ def list_cmd():
             click.echo(f"{name:14s} BROKEN (see the error below)")
             broken.append(str(e))
             continue
-        ds = raw.get("data", {}).get("dataset", config_lib.DATA_DEFAULTS["dataset"])
+        ds = raw.get("data", {}).get("dataset", config_lib.DATA["dataset"].default)
         other = sorted(set(raw.get("datasets", {})) - {ds})
         also = f" (also: {', '.join(other)})" if other else ""
         click.echo(f"{name:14s} model={raw.get('model', name):9s} dataset={ds}{also}  "
@@ -400,7 +403,9 @@ def export_cmd(run_dir, out, preset):
               show_default=True, help="confidence level of the bootstrap intervals")
 @click.option("--n-boot", type=click.IntRange(10), default=None,
               help="bootstrap resamples [1000 over per-sample terms, 100 over rows]")
-@click.option("--strategy", type=click.Choice(["default", "mirrored"]), default="default",
+@click.option("--strategy", default="default",
+              type=click.Choice([s for s in RUN_SECTIONS["train"]["strategy"].choices
+                                 if s != "multiworker"]),
               show_default=True, help="tf.distribute strategy: mirrored uses every GPU there is")
 @click.option("--cpu-replicas", type=click.IntRange(1), default=1, show_default=True,
               help="with --strategy mirrored and no GPU: split the CPU into N logical devices")

@@ -25,6 +25,7 @@ With one replica (or outside ``strategy.run``) every helper is the identity.
 """
 
 from infozoo.distribute.cluster import check_tf_config
+from infozoo.settings.run import TRAIN
 
 
 def configure_cpu_replicas(n):
@@ -44,7 +45,7 @@ def configure_cpu_replicas(n):
                                f"TensorFlow work (a fresh process).") from None
 
 
-STRATEGIES = ("default", "mirrored", "multiworker")
+STRATEGIES = TRAIN["strategy"].choices  # the declaration of train.strategy
 #: seconds a collective may wait for its peers before the run is declared lost (multiworker)
 COLLECTIVE_TIMEOUT = 300
 

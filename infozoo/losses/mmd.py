@@ -9,7 +9,7 @@ kernel widths span 0.2 d to 20 d; an RBF kernel ``exp(-||x - y||^2 / C_s)`` is t
 """
 import tensorflow as tf
 
-from infozoo.hparams.stochastic import MMD_SCALES as DEFAULT_SCALES  # WAE's scales
+from infozoo.settings.hparams.stochastic import MMD_SCALES as DEFAULT_SCALES  # WAE's scales
 
 
 def _sq_dists(a, b):

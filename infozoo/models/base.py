@@ -25,7 +25,7 @@ import tensorflow as tf
 
 from infozoo.distribute import strategy as distribute
 from infozoo.data import inputs
-from infozoo.hparams import HParams
+from infozoo.settings.hparams import HParams
 from infozoo.losses.mmd import DEFAULT_SCALES, mmd
 from infozoo.run.precision import policy_scope
 from infozoo.settings.registry import register_model  # noqa: F401  (re-exported for model files)
@@ -68,7 +68,7 @@ class ZooModel(keras.Model):
     #: True where ``sample(n)`` draws from the model's prior
     can_sample = False
 
-    #: the model's typed hyperparameters (``infozoo.hparams``): ``__init__`` checks them,
+    #: the model's typed hyperparameters (``infozoo.settings.hparams``): ``__init__`` checks them,
     #: ``self.hp`` holds their values, ``get_config`` returns them
     hparams = HParams()
 

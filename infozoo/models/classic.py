@@ -3,7 +3,7 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from infozoo.hparams import classic as hp_specs
+from infozoo.settings.hparams import classic as hp_specs
 from infozoo.models.base import ZooModel, register_model
 
 

@@ -3,7 +3,7 @@ the NLL loss terms, the ``log_prob`` export endpoint, and the evaluation grids.
 
 A subclass (also a ``ZooModel``) provides ``log_prob_terms(x) -> {"log_pz",
 "log_pr", "logdet", "log_prob", ...}``, ``sample``/``encode``/``decode``, an
-``hp`` dict (``infozoo.hparams.pie.DENSITY``: ``dequantize``, ``num_bins``,
+``hp`` dict (``infozoo.settings.hparams.pie.DENSITY``: ``dequantize``, ``num_bins``,
 ``sharpness_samples``, ``seed``). See ``docs/pie.md`` for dequantisation and bits/dim.
 """
 import math

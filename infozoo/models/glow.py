@@ -8,7 +8,7 @@ shared with PIE in ``infozoo.models.density``). See ``docs/glow.md``.
 import numpy as np
 import tensorflow as tf
 
-from infozoo.hparams import glow as hp_specs
+from infozoo.settings.hparams import glow as hp_specs
 from infozoo.layers import ActNorm, GLOWCoupling, InvertibleConv1x1, Split, Squeeze
 from infozoo.models.base import ZooModel, register_model
 from infozoo.models.density import DequantizedDensity

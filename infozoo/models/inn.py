@@ -3,7 +3,7 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from infozoo.hparams import inn as hp_specs
+from infozoo.settings.hparams import inn as hp_specs
 from infozoo.layers import AffineCoupling, Flow, HaarDownsampling, Inverted, Reshape, Squeeze
 from infozoo.models.base import ZooModel, register_model
 from infozoo.nets.subnets import init_normal

@@ -22,7 +22,7 @@ The loss uses eq. 10 as printed (the constant changes no gradient).
 import tensorflow as tf
 
 from infozoo.distribute import strategy as distribute
-from infozoo.hparams import stochastic as hp_specs
+from infozoo.settings.hparams import stochastic as hp_specs
 from infozoo.losses.information import pairwise_information_bound
 from infozoo.models.base import register_model
 from infozoo.models.stochastic import StochasticAutoencoder

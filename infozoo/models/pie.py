@@ -11,7 +11,7 @@ import tensorflow_probability as tfp
 from infozoo.layers import AffineCoupling, Reshape, Squeeze
 from infozoo.layers.householder import Householder
 from infozoo.layers.split import Split
-from infozoo.hparams import pie as hp_specs
+from infozoo.settings.hparams import pie as hp_specs
 from infozoo.models.base import ZooModel, register_model
 from infozoo.models.density import DequantizedDensity
 from infozoo.util import draws
@@ -49,7 +49,7 @@ class PIE(DequantizedDensity, ZooModel):
 
     #### Hyperparameters
 
-    :data:`infozoo.hparams.pie.PIE` declares each (type, default, help, bounds); the
+    :data:`infozoo.settings.hparams.pie.PIE` declares each (type, default, help, bounds); the
     values are in ``self.hp``.
     """
 

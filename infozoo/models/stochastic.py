@@ -31,7 +31,7 @@ import numpy as np
 import tensorflow as tf
 
 from infozoo.util.batching import batched
-from infozoo.hparams import stochastic as hp_specs
+from infozoo.settings.hparams import stochastic as hp_specs
 from infozoo.losses.priors import gaussian_kl_to_standard_normal, make_prior, sample_prior
 from infozoo.models.base import ZooModel
 from infozoo.nets.encoders import make_encoder_decoder
@@ -60,7 +60,7 @@ def reconstruction_loss(kind, x, logits, output):
 class StochasticAutoencoder(ZooModel):
     """Base of IPAE, VAE and VIMAE; subclasses implement ``regularizer``.
 
-    Hyperparameters: :data:`infozoo.hparams.stochastic.STOCHASTIC` (type, default, help
+    Hyperparameters: :data:`infozoo.settings.hparams.stochastic.STOCHASTIC` (type, default, help
     and bounds of each; the values are in ``self.hp``).
     """
 

@@ -6,7 +6,7 @@ VAE (Kingma & Welling), ``beta > 1`` the beta_H-VAE (Higgins et al.), ``beta < 1
 beta_A-VAE (VIMAE §5, after Alemi et al.). The reconstruction uses the standard
 reparameterisation trick with ``K`` samples.
 """
-from infozoo.hparams import stochastic as hp_specs
+from infozoo.settings.hparams import stochastic as hp_specs
 from infozoo.models.base import register_model
 from infozoo.models.stochastic import StochasticAutoencoder
 
@@ -15,7 +15,7 @@ from infozoo.models.stochastic import StochasticAutoencoder
 class VAE(StochasticAutoencoder):
     """beta-VAE with the analytic KL to ``N(0, I)``.
 
-    Hyperparameters: :data:`infozoo.hparams.stochastic.VAE`. Terms: ``loss``, ``recon``,
+    Hyperparameters: :data:`infozoo.settings.hparams.stochastic.VAE`. Terms: ``loss``, ``recon``,
     ``kl`` (the rate)."""
 
     hparams = hp_specs.VAE

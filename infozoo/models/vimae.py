@@ -16,7 +16,7 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from infozoo.hparams import stochastic as hp_specs
+from infozoo.settings.hparams import stochastic as hp_specs
 from infozoo.losses.priors import check_prior, sample_prior
 from infozoo.models.base import register_model
 from infozoo.models.stochastic import StochasticAutoencoder
@@ -44,7 +44,7 @@ class VIMAE(StochasticAutoencoder):
     ``noise_clip``: the encoder's training input noise ``N(0, noise_std^2)`` truncated to
     ``[-noise_clip, noise_clip]`` (the appendix's "truncated at 0.01": both 0.01 here);
     ``mmd_kernel`` (``imq`` | ``rbf``), ``mmd_scales`` (``C = 2 d sigma^2 s`` per scale
-    ``s``, as WAE). All of them: :data:`infozoo.hparams.stochastic.VIMAE`. Terms: ``loss``,
+    ``s``, as WAE). All of them: :data:`infozoo.settings.hparams.stochastic.VIMAE`. Terms: ``loss``,
     ``recon``, ``mmd``.
     """
 

@@ -10,12 +10,15 @@ from infozoo.settings import config as config_lib
 
 
 def model_kwargs(cls, cfg):
-    """``cfg["model_args"]``, plus ``seed = train.seed`` for a model whose random draws
-    (noise, dequantisation, reparameterisation) take a seed (a ``seed`` hyperparameter): a
-    run's seed sets its weights, its data order and its draws alike."""
+    """``cfg["model_args"]``, plus each hyperparameter a run setting passes
+    (:attr:`~infozoo.settings.hparams.HParam.passed_by`): ``seed = train.seed`` for a model
+    whose random draws (noise, dequantisation, reparameterisation) take a seed, so a run's
+    seed sets its weights, its data order and its draws alike."""
     args = dict(cfg["model_args"])
-    if "seed" in getattr(cls, "hparams", ()) and "seed" not in args:
-        args["seed"] = int(cfg["train"]["seed"])
+    for p in getattr(cls, "hparams", None) or ():
+        if p.passed_by is not None and p.name not in args:
+            section, key = p.passed_by.split(".", 1)
+            args[p.name] = cfg[section][key]
     return args
 
 

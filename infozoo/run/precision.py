@@ -21,7 +21,9 @@ No TensorFlow at import time; :func:`resolve` imports it only to list GPUs.
 """
 import contextlib
 
-PRECISIONS = ("float32", "mixed_bfloat16", "mixed_float16", "auto")
+from infozoo.settings.run import TRAIN
+
+PRECISIONS = TRAIN["precision"].choices  # the declaration of train.precision
 MIXED = ("mixed_bfloat16", "mixed_float16")
 
 

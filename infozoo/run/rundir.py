@@ -186,12 +186,13 @@ def _flat(cfg):
 
 
 def check_resume(old, new, run_dir):
-    """``{key: (old, new)}`` of the allowed changes; ConfigError naming every other one."""
-    a, b = _flat(old), _flat(new)
-    # a key added to infozoo after the run was made reads as its default (data.val_size, ...)
-    defaults = {f"data.{k}": v for k, v in config_lib.DATA_DEFAULTS.items()}
-    defaults.update({f"train.{k}": v for k, v in config_lib.TRAIN_DEFAULTS.items()})
-    a.update({k: defaults[k] for k in b if k not in a and k in defaults and b[k] == defaults[k]})
+    """``{key: (old, new)}`` of the allowed changes; ConfigError naming every other one.
+
+    A setting ``old`` (the run's ``config.yaml``) does not hold reads as its declared
+    default (:func:`infozoo.settings.config.fill_defaults`): a run written before the
+    setting was declared, or before resolved configs listed every declared
+    hyperparameter, used the default."""
+    a, b = _flat(config_lib.fill_defaults(old)[0]), _flat(new)
     changed = {k: (a.get(k), b.get(k)) for k in sorted(set(a) | set(b)) if a.get(k) != b.get(k)}
     bad = {k: v for k, v in changed.items() if k not in RESUMABLE}
     if bad:
@@ -205,12 +206,16 @@ def check_resume(old, new, run_dir):
     return changed
 
 
-def record_segment(run_dir, cfg, epoch, step, changed):
-    """Writes the marker and ``config.yaml``, and appends the segment to ``segments.jsonl``."""
+def record_segment(run_dir, cfg, epoch, step, changed, filled=()):
+    """Writes the marker and ``config.yaml``, and appends the segment to ``segments.jsonl``
+    (``filled``: the keys the previous config lacked, now written at their declared
+    defaults)."""
     mark(run_dir)
     seg = {"started": _now(), "argv": sys.argv[1:], "from_epoch": int(epoch),
            "from_step": int(step), "changed": {k: list(v) for k, v in changed.items()},
            "config": cfg}
+    if filled:
+        seg["filled"] = list(filled)
     with open(os.path.join(run_dir, SEGMENTS), "a") as f:
         f.write(json.dumps(seg) + "\n")
     config_lib.save(cfg, os.path.join(run_dir, CONFIG))

@@ -146,6 +146,7 @@ def _prepare_locked(cfg, overrides, run_dir, lock, keras, tf, strategy=None, out
     cfg["input_shape"] = [int(s) for s in xtr.shape[1:]]
     old = runs.previous_config(run_dir) if chief else None
     changed = runs.check_resume(old, cfg, run_dir) if old else {}
+    filled = config_lib.fill_defaults(old)[1] if old else []
 
     keras.utils.set_random_seed(int(t["seed"]))
     tf.config.experimental.enable_op_determinism()
@@ -192,10 +193,14 @@ def _prepare_locked(cfg, overrides, run_dir, lock, keras, tf, strategy=None, out
     for k, (a, b) in changed.items():
         run.notes.append(f"{k} changed on resume: {a!r} -> {b!r} (recorded in "
                          f"{runs.SEGMENTS})")
+    if filled:
+        run.notes.append(f"{runs.CONFIG} now lists {len(filled)} setting(s) the run's config "
+                         f"left implicit, at the declared default the run used: "
+                         f"{', '.join(filled)} (the old config stays in {runs.SEGMENTS})")
     for note in run.notes:
         print(note, flush=True)
     if chief:
-        runs.record_segment(run_dir, cfg, run.epoch0, run.step0, changed)
+        runs.record_segment(run_dir, cfg, run.epoch0, run.step0, changed, filled)
         tb.log_run(run_dir, cfg)  # HParams session start, config text
     return run
 

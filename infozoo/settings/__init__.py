@@ -1,5 +1,7 @@
-"""What can be configured, and by which name: zoo configs (:mod:`infozoo.settings.config`:
-the YAMLs of ``zoo_configs/``, common train/data defaults, overrides, ``ConfigError``) and the
-one registry of models by name (:mod:`infozoo.settings.registry`, plug-ins by entry point).
-The models' hyperparameter declarations live beside them in ``infozoo.hparams``. No
-TensorFlow is imported by this package."""
+"""What can be configured, and by which name. Every setting is declared once, as an
+:class:`~infozoo.settings.hparams.HParam` (type, default, help, rule): each model family's
+hyperparameters in :mod:`infozoo.settings.hparams`, the data and train settings of a run in
+:mod:`infozoo.settings.run`. :mod:`infozoo.settings.config` resolves a zoo config (the
+YAMLs of ``zoo_configs/``, which hold only where an entry differs from the declarations) with
+the user's overrides; :mod:`infozoo.settings.registry` is the one registry of models by name
+(plug-ins by entry point). No TensorFlow is imported by this package."""

@@ -1,8 +1,10 @@
-"""Zoo configs: YAML defaults per model, merged with CLI flags and ``--set key=value``.
+"""Zoo configs: where a zoo entry differs from the declared defaults, merged with CLI flags
+and ``--set key=value``.
 
-Resolution order (later wins): the common defaults below, the zoo YAML (after
-its ``inherit:`` parent), the YAML's ``datasets: <name>:`` section for the
-dataset in use, then the user's overrides. Unknown keys and bad values raise
+Resolution order (later wins): the declared defaults (the model's hyperparameters,
+:mod:`infozoo.settings.hparams`; the data and train settings, :mod:`infozoo.settings.run`),
+the zoo YAML (after its ``inherit:`` parent), the YAML's ``datasets: <name>:`` section for
+the dataset in use, then the user's overrides. Unknown keys and bad values raise
 :class:`ConfigError` naming the key and what is allowed. No TensorFlow here.
 """
 import copy
@@ -12,72 +14,11 @@ from pathlib import Path
 
 import yaml
 
-from infozoo.hparams import check_value
+from infozoo.settings.hparams import check_value
+from infozoo.settings.run import DATA, EVAL_MIN, RUN_SECTIONS, TRAIN  # noqa: F401 (EVAL_MIN)
 from infozoo.util.io import atomic_write
 
 SECTIONS = ("data", "model_args", "train")
-
-DATA_DEFAULTS = {
-    "dataset": "mnist",       # mnist | fashion_mnist | cifar10 | digits | toy25 ...
-    "data_dir": None,         # IDX .gz files, a Keras-style .npz, or a TFDS data dir
-    "train_size": None,       # first N training examples (None: all)
-    "test_size": None,        # first N test examples (None: all)
-    "val_size": 0,            # last N of the training examples held out for validation (0: none)
-    "shuffle_buffer": 10000,
-}
-
-#: with --train-size N and no --test-size, runs evaluate on the first max(N, EVAL_MIN) test images
-EVAL_MIN = 1000
-
-TRAIN_DEFAULTS = {
-    "epochs": 10,
-    "batch_size": 128,
-    "lr": 1.0e-3,
-    "beta1": 0.9,
-    "beta2": 0.999,
-    "adam_epsilon": 1.0e-7,   # Keras' default (PyTorch's is 1e-8)
-    "weight_decay": 0.0,      # decoupled (Keras Adam ``weight_decay``)
-    "lr_drops": [],           # epochs (1-based) at whose start the lr is multiplied by lr_factor
-    "lr_factor": 0.1,
-    "seed": 0,
-    "checkpoint_every": 100,  # steps between checkpoints (and at every epoch end)
-    "image_every": 1,         # epochs between image grids
-    "jit_compile": False,
-    "precision": "float32",   # float32 | mixed_bfloat16 | mixed_float16 | auto (infozoo.run.precision)
-    "strategy": "default",    # default | mirrored | multiworker (TF_CONFIG)
-    "cpu_replicas": 1,        # logical CPU devices for 'mirrored' on a machine without GPUs
-    "eval_batch_size": 500,
-    "probe_every": 0,         # epochs between information-probe logs to TensorBoard (0: off)
-    "early_stop_patience": 0, # stop after N epochs without a better val_loss (needs data.val_size)
-    "early_stop_min_delta": 0.0,  # an improvement is a val_loss lower by more than this
-    "evaluate": "full",       # final test evaluation: full | quick (loss terms, L1/MSE) | none
-    "export": True,           # write the SavedModel to RUN_DIR/export at the end
-}
-
-TRAIN_SCHEMA = {
-    "epochs": {"min": 1},
-    "batch_size": {"min": 2},
-    "lr": {"min": 0, "exclusive_min": True},
-    "beta1": {"min": 0, "max": 1},
-    "beta2": {"min": 0, "max": 1},
-    "adam_epsilon": {"min": 0, "exclusive_min": True},
-    "weight_decay": {"min": 0},
-    "lr_factor": {"min": 0, "exclusive_min": True},
-    "lr_drops": {"items": {"type": "int", "min": 1}, "increasing": True},
-    "seed": {"min": 0, "max": 2**32 - 1},  # numpy's and Keras' seed range
-    "checkpoint_every": {"min": 1},
-    "image_every": {"min": 0},
-    "strategy": {"choices": ["default", "mirrored", "multiworker"]},
-    "precision": {"choices": ["float32", "mixed_bfloat16", "mixed_float16", "auto"]},
-    "cpu_replicas": {"min": 1},
-    "eval_batch_size": {"min": 1},
-    "probe_every": {"min": 0},
-    "early_stop_patience": {"min": 0},
-    "early_stop_min_delta": {"min": 0},
-    "evaluate": {"choices": ["full", "quick", "none"]},
-}
-DATA_SCHEMA = {"train_size": {"min": 2}, "test_size": {"min": 2}, "shuffle_buffer": {"min": 1},
-               "val_size": {"min": 0}}
 
 
 class ConfigError(ValueError):
@@ -175,7 +116,7 @@ def load_zoo(name, _seen=()):
 def _check_model(model, where):
     """ConfigError unless ``model`` names a registered model (a built-in one is known
     without importing TensorFlow)."""
-    from infozoo.hparams import declared
+    from infozoo.settings.hparams import declared
     if isinstance(model, str) and declared(model):
         return
     from infozoo.settings import registry
@@ -223,14 +164,23 @@ def _type_of(value):
     return None
 
 
+def model_defaults(raw):
+    """The declared defaults of the model_args of zoo config ``raw`` (every hyperparameter
+    no run setting passes, in declaration order), ``{}`` for a plug-in without a
+    declaration (its YAML's values are all there is)."""
+    from infozoo.settings.hparams import spec_for
+    spec = spec_for(raw.get("model"))
+    return spec.zoo_defaults() if spec is not None else {}
+
+
 def model_arg_specs(raw, name=None):
-    """``{key: (type name, rule, help)}`` of a zoo config's model_args. For a model that
-    declares its hyperparameters (``infozoo.hparams``) they come from the declaration, and a
-    key it does not declare is a ConfigError; a plug-in model without a declaration may give
-    ``schema:`` (``type``, bounds, choices) and ``help:`` in its YAML, else the type is that of
-    the YAML default. A default that contradicts its type or rule is a ConfigError (naming
-    the file of zoo config ``name`` that sets the key)."""
-    from infozoo.hparams import spec_for
+    """``{key: (type name, rule, help)}`` of a zoo config's model_args: every declared
+    hyperparameter (``infozoo.settings.hparams``) of its model, a key of the YAML it does not
+    declare being a ConfigError; a plug-in model without a declaration may give ``schema:``
+    (``type``, bounds, choices) and ``help:`` in its YAML for each of its YAML's keys, else
+    the type is that of the YAML value. A YAML value that contradicts its type or rule is a
+    ConfigError (naming the file of zoo config ``name`` that sets the key)."""
+    from infozoo.settings.hparams import spec_for
 
     def where(*keys):
         return f"zoo config {zoo_file_of(name, *keys)}" if name else "zoo config"
@@ -241,14 +191,16 @@ def model_arg_specs(raw, name=None):
         if extra:
             raise ConfigError(f"{where(extra[0])} for model {raw.get('model')!r} has "
                               f"{' and '.join(extra)}: its hyperparameters' types, bounds and "
-                              f"help are declared in infozoo/hparams; remove them from the YAML")
+                              f"help are declared in infozoo/settings/hparams; remove them "
+                              f"from the YAML")
         unknown = [k for k in args if k not in spec]
         if unknown:
             raise ConfigError(f"{where('model_args', unknown[0])}, model_args "
                               f"{', '.join(unknown)}: not a "
                               f"hyperparameter of model {raw.get('model')!r}; known: "
                               f"{', '.join(spec.names())}")
-        out = {k: (spec[k].type, spec[k].rule, spec[k].help) for k in args}
+        out = {p.name: (p.type, p.rule, p.help) for p in spec
+               if p.passed_by is None or p.name in args}
     else:
         schema, helps = raw.get("schema", {}), raw.get("help", {})
         out = {}
@@ -283,18 +235,26 @@ def _looks_numeric(v):
 
 
 def flag_specs(name):
-    """``[(key, default, help, rule, type name)]`` for the scalar model_args that get CLI
-    flags; the flag's type is the declared type, never the accident of a YAML value."""
+    """``[(key, default, help, rule, type name)]`` of the model_args that get CLI flags:
+    every declared scalar hyperparameter (a plug-in without a declaration: every scalar of
+    its YAML) but those a run setting passes (``seed``); ``default`` is the value the zoo
+    config gives before its ``datasets:`` sections. The flag's type is the declared type,
+    never the accident of a YAML value."""
+    from infozoo.settings.hparams import spec_for
     raw = load_zoo(name)
     specs = model_arg_specs(raw, name)
-    return [(k, v, specs[k][2], specs[k][1], specs[k][0])
-            for k, v in raw.get("model_args", {}).items()
+    values = _merge(model_defaults(raw), raw.get("model_args"))
+    spec = spec_for(raw.get("model"))
+    if spec is not None:
+        return [(p.name, values[p.name], p.help, p.rule, p.type) for p in spec
+                if p.type != "list" and p.passed_by is None and p.flag]
+    return [(k, v, specs[k][2], specs[k][1], specs[k][0]) for k, v in values.items()
             if isinstance(v, (int, float, str, bool))]
 
 
 def _check_value(section, key, value, typ, rule, nullable=False):
     """``value`` checked against type name ``typ`` and ``rule``
-    (:func:`infozoo.hparams.check_value`), as a ConfigError naming ``section.key``."""
+    (:func:`infozoo.settings.hparams.check_value`), as a ConfigError naming ``section.key``."""
     return check_value(f"{section}.{key}", value, typ, rule, nullable, error=ConfigError)
 
 
@@ -343,7 +303,9 @@ def _numbers(v):
 
 
 def resolve(name, overrides=None):
-    """The full config of zoo ``name`` with ``overrides`` (``{key or section.key: value}``)."""
+    """The full config of zoo ``name`` with ``overrides`` (``{key or section.key: value}``):
+    every declared setting, at its declared default unless the zoo YAML, its dataset's
+    section or an override says otherwise."""
     overrides = dict(overrides or {})
     raw = load_zoo(name)
     unknown = set(raw) - {"model", "description", "data", "model_args", "train", "datasets",
@@ -351,14 +313,17 @@ def resolve(name, overrides=None):
     if unknown:
         raise ConfigError(f"zoo config {zoo_file_of(name, sorted(unknown)[0])} has unknown "
                           f"top-level keys: {sorted(unknown)}")
-    cfg = {"zoo": name, "model": raw.get("model", name),
-           "data": _merge(DATA_DEFAULTS, raw.get("data")),
-           "model_args": copy.deepcopy(raw.get("model_args", {})),
-           "train": _merge(TRAIN_DEFAULTS, raw.get("train"))}
+    for section, decl in RUN_SECTIONS.items():
+        bad = sorted(set(raw.get(section) or {}) - set(decl.names()))
+        if bad:
+            raise ConfigError(f"zoo config {zoo_file_of(name, section, bad[0])}: unknown key "
+                              f"{section}.{bad[0]}; keys of {section}: "
+                              f"{', '.join(decl.names())}")
     specs = model_arg_specs(raw, name)
-    types = {"data": {k: _type_of(v) for k, v in DATA_DEFAULTS.items() if v is not None},
-             "train": {k: _type_of(v) for k, v in TRAIN_DEFAULTS.items() if v is not None},
-             "model_args": {k: t for k, (t, _, _) in specs.items()}}
+    cfg = {"zoo": name, "model": raw.get("model", name),
+           "data": _merge(DATA.defaults(), raw.get("data")),
+           "model_args": _merge(model_defaults(raw), raw.get("model_args")),
+           "train": _merge(TRAIN.defaults(), raw.get("train"))}
     located = {_locate(k, cfg): v for k, v in overrides.items()}
     dataset = located.get(("data", "dataset"), cfg["data"]["dataset"])
     per_ds = raw.get("datasets", {}).get(dataset, {})
@@ -369,24 +334,45 @@ def resolve(name, overrides=None):
                 raise ConfigError(f"zoo config {path}, datasets.{dataset}: unknown key "
                                   f"{section}.{k}")
             cfg[section][k] = copy.deepcopy(v)
-    schemas = {"data": DATA_SCHEMA, "train": TRAIN_SCHEMA,
-               "model_args": {k: rule for k, (_, rule, _) in specs.items()}}
     for (section, key), value in located.items():
         cfg[section][key] = value
     d = cfg["data"]
     if d["train_size"] is not None and d["test_size"] is None and isinstance(d["train_size"], int):
         # the evaluation budget follows the run's scale unless --test-size says otherwise
         d["test_size"] = max(EVAL_MIN, d["train_size"])
-    for section in SECTIONS:
+    for section, decl in RUN_SECTIONS.items():
         for key, value in cfg[section].items():
-            nullable = section == "data" and DATA_DEFAULTS.get(key, 0) is None
-            cfg[section][key] = _check_value(section, key, value, types[section].get(key),
-                                             schemas[section].get(key, {}), nullable)
+            cfg[section][key] = decl[key].check(value, f"{section}.{key}", error=ConfigError)
+    for key, value in cfg["model_args"].items():
+        typ, rule, _ = specs.get(key, (None, {}, ""))
+        cfg["model_args"][key] = _check_value("model_args", key, value, typ, rule)
     if cfg["train"]["early_stop_patience"] and not d["val_size"]:
         raise ConfigError("train.early_stop_patience needs a validation split held out of the "
                           "training set: set data.val_size N (e.g. --set data.val_size=5000); "
                           "early stopping never looks at the test set")
     return cfg
+
+
+def fill_defaults(cfg):
+    """A copy of run config ``cfg`` (a ``config.yaml``, maybe written before some settings
+    were declared) with every declared setting it lacks at its declared default: what the
+    run used for it, since a key a config does not hold was the declared default then.
+    Returns ``(filled config, ["section.key", ...] of the keys added)``."""
+    from infozoo.settings.hparams import spec_for
+    out = copy.deepcopy(cfg)
+    added = []
+    spec = spec_for(cfg.get("model")) if isinstance(cfg.get("model"), str) else None
+    decls = {"data": DATA.defaults(), "train": TRAIN.defaults(),
+             "model_args": spec.zoo_defaults() if spec is not None else {}}
+    for section, defaults in decls.items():
+        have = out.get(section)
+        if not isinstance(have, dict):
+            continue
+        for k, v in defaults.items():
+            if k not in have:
+                have[k] = copy.deepcopy(v)
+                added.append(f"{section}.{k}")
+    return out, added
 
 
 def dump(cfg):

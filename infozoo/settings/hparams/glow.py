@@ -1,6 +1,6 @@
 """Hyperparameters of Glow (Kingma & Dhariwal 2018; ``models/glow.py``)."""
-from infozoo.hparams import HParam, HParams, register
-from infozoo.hparams.pie import DENSITY
+from infozoo.settings.hparams import HParam, HParams, register
+from infozoo.settings.hparams.pie import DENSITY
 
 GLOW = register("glow", HParams(
     HParam("levels", "int", 2, "multi-scale levels (squeeze, steps of flow, split half the "

@@ -1,5 +1,5 @@
 """Hyperparameters of the INN autoencoders (INN-AE paper §2.2, §3.1; ``models/inn.py``)."""
-from infozoo.hparams import HParam, HParams, register
+from infozoo.settings.hparams import HParam, HParams, register
 
 INN = register("inn", HParams(
     HParam("bottleneck", "int", 32, "size of the code y; the rest of the latent is "
@@ -23,5 +23,6 @@ INN = register("inn", HParams(
 
 INN_VAE = register("inn-vae", INN.extend(
     HParam("w_mmd", "float", 1.0, "weight of the MMD distribution loss (eq. 6)", min=0),
-    HParam("seed", "int", 0, "seed of the model's draws (a run passes train.seed)", min=0),
+    HParam("seed", "int", 0, "seed of the model's draws (a run passes train.seed)", min=0,
+           set_by="train.seed"),
 ))

@@ -1,19 +1,23 @@
-"""Typed hyperparameters: one declaration per hyperparameter of a model.
+"""Typed settings: one declaration per model hyperparameter and per train or data setting.
 
 Each model declares its hyperparameters once, as an :class:`HParams` of :class:`HParam`
 (type, default, help text, bounds or choices), in a module of this package, as pythae's
-per-model config classes do. Everything else follows from that declaration:
+per-model config classes do; the train and data settings of a run are declared the same
+way in :mod:`infozoo.settings.run`. Everything else follows from that declaration:
 
 - the model's ``__init__`` checks its arguments with :meth:`HParams.check` (a clear
   ``ValueError`` naming the hyperparameter, what was given and what is allowed) and keeps
   them in ``model.hp``; ``get_config`` returns ``model.hp``;
-- the zoo config (``infozoo.settings.config``) types and validates ``model_args`` with it;
-- the CLI's per-model flags take their type, choices and help text from it.
+- the zoo config (``infozoo.settings.config``) starts from the declared defaults, and types
+  and validates ``model_args``, ``train`` and ``data`` with them;
+- every CLI flag of ``infozoo train MODEL`` takes its type, range, choices and help text
+  from them.
 
-A zoo YAML only says which values a zoo entry uses (``model_args``). No TensorFlow here:
+A zoo YAML only says where a zoo entry differs from the declaration. No TensorFlow here:
 the CLI and ``infozoo sweep`` resolve configs without importing it. A user's own model
 registers its declaration with :func:`register` (or sets ``hparams`` on its class).
 """
+import copy
 import dataclasses
 import importlib
 import inspect
@@ -92,10 +96,15 @@ def check_value(where, value, typ, rule, nullable=False, error=ValueError):
 
 @dataclasses.dataclass(frozen=True)
 class HParam:
-    """One hyperparameter: ``name``, ``type`` (one of :data:`TYPES`), ``default``, ``help``
-    and the rule its values obey (``min``/``max``/``exclusive_min`` for numbers,
-    ``choices``, ``items`` for the items of a list, ``min_items``). ``nullable``: None is
-    a valid value."""
+    """One hyperparameter or setting: ``name``, ``type`` (one of :data:`TYPES`),
+    ``default``, ``help`` and the rule its values obey (``min``/``max``/``exclusive_min``
+    for numbers, ``choices``, ``items`` for the items of a list, ``min_items``,
+    ``increasing``). ``nullable``: None is a valid value.
+
+    For the CLI: ``flag`` (default True) gives a scalar setting its ``--name`` flag of
+    ``infozoo train`` (every setting is reachable by ``--set``); ``directory``: the flag
+    takes a directory (not a file). ``set_by``: the run setting (``"train.seed"``) that
+    passes this hyperparameter to the model; it has no zoo value and no flag of its own."""
     name: str
     type: str
     default: object
@@ -106,7 +115,11 @@ class HParam:
     choices: tuple = None
     items: dict = None
     min_items: int = None
+    increasing: bool = False
     nullable: bool = False
+    flag: bool = True
+    directory: bool = False
+    set_by: str = None
 
     def __post_init__(self):
         if self.type not in TYPES:
@@ -121,6 +134,8 @@ class HParam:
                if getattr(self, k) is not None}
         if self.exclusive_min:
             out["exclusive_min"] = True
+        if self.increasing:
+            out["increasing"] = True
         if self.choices is not None:
             out["choices"] = list(self.choices)
         return out
@@ -128,6 +143,12 @@ class HParam:
     def check(self, value, where=None, error=ValueError):
         return check_value(where or self.name, value, self.type, self.rule,
                            nullable=self.nullable, error=error)
+
+    @property
+    def passed_by(self):
+        """The run setting that passes this model hyperparameter (``set_by``; a model's
+        ``seed`` is ``train.seed`` unless declared otherwise), or None."""
+        return self.set_by or ("train.seed" if self.name == "seed" else None)
 
 
 class HParams:
@@ -168,6 +189,11 @@ class HParams:
 
     def defaults(self):
         return {p.name: p.default for p in self}
+
+    def zoo_defaults(self):
+        """The defaults a resolved config's ``model_args`` hold: those of every
+        hyperparameter that no run setting passes (:attr:`HParam.passed_by`), copied."""
+        return {p.name: copy.deepcopy(p.default) for p in self if p.passed_by is None}
 
     def check(self, values, owner="the model"):
         """``values`` (a subset of the names) checked, in canonical form, with the defaults

@@ -1,5 +1,5 @@
 """Hyperparameters of PIE (§3-§5; ``models/pie.py``)."""
-from infozoo.hparams import HParam, HParams, register
+from infozoo.settings.hparams import HParam, HParams, register
 
 #: what every density model (PIE, glow) shares: dequantisation, bits/dim, sharpness, seed
 DENSITY = HParams(
@@ -9,7 +9,8 @@ DENSITY = HParams(
            "images, 16 for sklearn digits); used by the noise and bits/dim", min=2),
     HParam("sharpness_samples", "int", 1000, "images per sharpness estimate at evaluation",
            min=1),
-    HParam("seed", "int", 0, "seed of the model's draws (a run passes train.seed)", min=0),
+    HParam("seed", "int", 0, "seed of the model's draws (a run passes train.seed)", min=0,
+           set_by="train.seed"),
 )
 
 PIE = register("pie", HParams(

@@ -1,6 +1,6 @@
 """Hyperparameters of the stochastic-encoder family: IPAE, the (beta-)VAE and VIMAE
 (``infozoo/models/stochastic.py``, ``ipae.py``, ``vae.py``, ``vimae.py``)."""
-from infozoo.hparams import HParam, HParams, register
+from infozoo.settings.hparams import HParam, HParams, register
 
 #: the multi-scale MMD kernel widths of WAE (losses/mmd.py DEFAULT_SCALES)
 MMD_SCALES = (0.1, 0.2, 0.5, 1.0, 2.0, 5.0, 10.0)
@@ -33,7 +33,8 @@ STOCHASTIC = HParams(
     HParam("probe_protocol", "str", "both", "corrupted (VIMAE §5.3, the SVM trained on codes "
            "of corrupted inputs; reported as svm_*), clean (trained on clean codes; "
            "svm_cleanfit_*) or both", choices=("corrupted", "clean", "both")),
-    HParam("seed", "int", 0, "seed of the model's draws (a run passes train.seed)", min=0),
+    HParam("seed", "int", 0, "seed of the model's draws (a run passes train.seed)", min=0,
+           set_by="train.seed"),
 )
 
 VAE = register("vae", STOCHASTIC.extend(

@@ -1,6 +1,6 @@
 """Hyperparameters of the classical autoencoders the INN-AE paper compares with (§3.1;
 ``models/classic.py``)."""
-from infozoo.hparams import HParam, HParams, register
+from infozoo.settings.hparams import HParam, HParams, register
 
 CLASSIC = register("classic", HParams(
     HParam("bottleneck", "int", 32, "size of the code", min=1),
