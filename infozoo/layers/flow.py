@@ -24,6 +24,10 @@ own shape); ``inverse_factored(z)`` without the ``r_l`` uses each prior's mean
 information probe: all of them run the one walk ``Flow._cascade``. A flow without factor-out steps is unchanged: its
 ``forward`` returns the last step's output in its own shape.
 
+``FlowBuilder`` declares a flow step by step and tracks the per-example shape with each
+step's ``compute_output_shape`` (FrEIA's ``SequenceINN.append``), so a model reads the
+current shape instead of computing it by hand.
+
 A ``Flow`` hands the condition ``c`` to its conditional steps only.
 """
 import keras
@@ -278,3 +282,50 @@ class Flow(Invertible):
             **super().get_config(),
             "steps": [keras.saving.serialize_keras_object(s) for s in self.steps],
         }
+
+
+class FlowBuilder:
+    """Declares a ``Flow`` step by step, tracking the per-example shape (FrEIA's
+    ``SequenceINN.append``, nflows' ``MultiscaleCompositeTransform.add_transform``).
+
+    ``append(step)`` adds a layer and moves :attr:`shape` to the step's output
+    (``step.compute_output_shape``); a factor-out step's part goes to :attr:`r_shapes`.
+    ``len(builder)`` is the number of steps so far; ``build()`` returns the ``Flow``
+    (``name``, ``dtype``), built for ``input_shape``. A step that cannot take the current
+    shape (an odd size for a squeeze) raises its ``ValueError`` at ``append``::
+
+        f = FlowBuilder((8, 8, 1))
+        f.append(Squeeze())                      # f.shape == (4, 4, 4)
+        f.append(Split(2, f.shape[-1]))          # f.shape == (4, 4, 2), f.r_shapes == [(4, 4, 2)]
+        flow = f.build()
+    """
+
+    def __init__(self, input_shape, name="flow", dtype=None):
+        self.input_shape = tuple(int(d) for d in input_shape)
+        self.name, self.dtype = name, dtype
+        self.steps = []
+        #: per-example shape of the output of the steps so far
+        self.shape = self.input_shape
+        #: per-example shapes of the factored-out parts, in order
+        self.r_shapes = []
+
+    def __len__(self):
+        return len(self.steps)
+
+    def append(self, step):
+        """Adds ``step`` (an ``Invertible`` layer) at the end; returns it."""
+        if not isinstance(step, Invertible):
+            raise ValueError(f"a Flow step must be an infozoo.layers.Invertible layer, got "
+                             f"{type(step).__name__}")
+        out = tuple(int(d) for d in step.compute_output_shape((None, *self.shape))[1:])
+        if Flow._factors_out(step):
+            self.r_shapes.append((*out[:-1], self.shape[-1] - out[-1]))
+        self.steps.append(step)
+        self.shape = out
+        return step
+
+    def build(self):
+        """The ``Flow`` of the steps appended, built for ``(None, *input_shape)``."""
+        flow = Flow(self.steps, name=self.name, dtype=self.dtype)
+        flow.build((None, *self.input_shape))
+        return flow

@@ -56,31 +56,28 @@ class Glow(DequantizedDensity, ZooModel):
         super().__init__(input_shape=input_shape, **kwargs)
         self.build_flow()
 
-    def _make_steps(self):
+    def _make_steps(self, f):
+        """Appends the steps of the architecture above to ``f``, a ``FlowBuilder``."""
         hp, dt = self.hp, self.dtype_policy
-        h, w, c = self.image_shape
         subnet = ConvSubnet(hp["hidden"], hp["hidden_layers"], hp["kernel_size"], "leaky_relu")
-        steps = []
         for lv in range(hp["levels"]):
+            h, w, _ = f.shape
             if h % 2 or w % 2:
                 raise ValueError(f"level {lv + 1} of {hp['levels']} cannot squeeze a {h}x{w} "
                                  f"tensor (odd size): use fewer levels or pad/crop the images")
-            h, w, c = h // 2, w // 2, 4 * c
-            steps.append(Squeeze(name=f"level{lv}_squeeze", dtype=dt))
+            f.append(Squeeze(name=f"level{lv}_squeeze", dtype=dt))
             for k in range(hp["steps_per_level"]):
-                steps += [ActNorm(name=f"level{lv}_actnorm{k}", dtype=dt),
-                          InvertibleConv1x1(seed=hp["seed"] * 1000 + len(steps),
-                                            name=f"level{lv}_conv1x1_{k}", dtype=dt),
-                          GLOWCoupling(subnet, clamp=hp["clamp"], name=f"level{lv}_coupling{k}",
-                                       dtype=dt)]
+                seed = hp["seed"] * 1000 + len(f)   # the index of the step's ActNorm
+                f.append(ActNorm(name=f"level{lv}_actnorm{k}", dtype=dt))
+                f.append(InvertibleConv1x1(seed=seed, name=f"level{lv}_conv1x1_{k}", dtype=dt))
+                f.append(GLOWCoupling(subnet, clamp=hp["clamp"], name=f"level{lv}_coupling{k}",
+                                      dtype=dt))
             if lv < hp["levels"] - 1:
                 learned = hp["split_prior"] == "learned"
-                steps.append(Split(c // 2, c, eps=1.0, g="learned" if learned else "zero",
-                                   subnet="conv", hidden=hp["hidden"], hidden_layers=1,
-                                   kernel_size=hp["kernel_size"], name=f"level{lv}_split",
-                                   dtype=dt))
-                c = c // 2
-        return steps
+                c = f.shape[-1]
+                f.append(Split(c // 2, c, eps=1.0, g="learned" if learned else "zero",
+                               subnet="conv", hidden=hp["hidden"], hidden_layers=1,
+                               kernel_size=hp["kernel_size"], name=f"level{lv}_split", dtype=dt))
 
     @property
     def code_size(self):

@@ -4,7 +4,8 @@ import numpy as np
 import tensorflow as tf
 
 from infozoo.hparams import inn as hp_specs
-from infozoo.layers import AffineCoupling, Flow, HaarDownsampling, Inverted, Reshape, Squeeze
+from infozoo.layers import (AffineCoupling, FlowBuilder, HaarDownsampling, Inverted, Reshape,
+                            Squeeze)
 from infozoo.models.base import ZooModel, register_model
 from infozoo.nets.subnets import init_normal
 from infozoo.util import draws
@@ -33,23 +34,22 @@ class INNAutoencoder(ZooModel):
             raise ValueError(f"bottleneck must be between 1 and the data dimension {dim}, "
                              f"got {self.hp['bottleneck']}")
         down = {"haar": HaarDownsampling, "squeeze": Squeeze}[self.hp["downsampling"]]
-        h, w, c = self.image_shape
-        inner = (h // 2, w // 2, 4 * c)
-        steps = [down(name="down")]
-        steps += [AffineCoupling("conv", hidden=self.hp["conv_hidden"],
-                                 hidden_layers=self.hp["conv_hidden_layers"],
-                                 kernel_size=self.hp["kernel_size"], activation="leaky_relu",
-                                 clamp=self.hp["clamp"], name=f"conv_coupling_{i}")
-                  for i in range(self.hp["conv_blocks"])]
-        steps.append(Reshape(inner, (-1,), name="flatten"))
-        steps += [AffineCoupling("dense", hidden=self.hp["fc_hidden"], hidden_layers=1,
-                                 activation="relu", clamp=self.hp["clamp"], separate_st=True,
-                                 name=f"fc_coupling_{i}")
-                  for i in range(self.hp["fc_blocks"])]
-        steps.append(Reshape((dim,), inner, name="unflatten"))
-        steps.append(Inverted(down(name="up_inner"), name="up"))
-        self.flow = Flow(steps, name="flow")
-        self.flow.build((None, *self.image_shape))
+        f = FlowBuilder(self.image_shape, name="flow")
+        f.append(down(name="down"))
+        inner = f.shape
+        for i in range(self.hp["conv_blocks"]):
+            f.append(AffineCoupling("conv", hidden=self.hp["conv_hidden"],
+                                    hidden_layers=self.hp["conv_hidden_layers"],
+                                    kernel_size=self.hp["kernel_size"], activation="leaky_relu",
+                                    clamp=self.hp["clamp"], name=f"conv_coupling_{i}"))
+        f.append(Reshape(inner, (-1,), name="flatten"))
+        for i in range(self.hp["fc_blocks"]):
+            f.append(AffineCoupling("dense", hidden=self.hp["fc_hidden"], hidden_layers=1,
+                                    activation="relu", clamp=self.hp["clamp"], separate_st=True,
+                                    name=f"fc_coupling_{i}"))
+        f.append(Reshape(f.shape, inner, name="unflatten"))
+        f.append(Inverted(down(name="up_inner"), name="up"))
+        self.flow = f.build()
         if self.hp["init_std"]:
             init_normal(self.flow, self.hp["init_std"])  # the authors' init_param
 

@@ -62,56 +62,47 @@ class PIE(DequantizedDensity, ZooModel):
         self.build_flow()
 
     # -- architecture --------------------------------------------------------------
-    def _make_steps(self):
+    def _make_steps(self, f):
+        """Appends the steps of the architecture above to ``f``, a ``FlowBuilder``."""
         hp, dt = self.hp, self.dtype_policy
-        K = hp["couplings_per_block"]
-        steps = []
-        #: per-example shape after every split block: [(kind, shape_in, shape_kept)]
+        conv = dict(hidden=hp["conv_hidden"], hidden_layers=hp["conv_hidden_layers"],
+                    kernel_size=hp["kernel_size"], activation="leaky_relu", clamp=hp["clamp"],
+                    dtype=dt)
+        dense = dict(hidden=hp["linear_hidden"], hidden_layers=hp["linear_hidden_layers"],
+                     activation="leaky_relu", clamp=hp["clamp"], dtype=dt)
+        prior = dict(eps=hp["eps"], g=hp["g"], hidden=hp["g_hidden"],
+                     hidden_layers=hp["g_hidden_layers"], dtype=dt)
+
+        def couplings(kind, block, subnet):
+            for k in range(hp["couplings_per_block"]):
+                f.append(AffineCoupling(kind, name=f"{block}_coupling{k}", **subnet))
+                f.append(Householder(hp["reflections"], seed=hp["seed"] * 1000 + len(f),
+                                     name=f"{block}_householder{k}", dtype=dt))
+
+        #: per-example shape around every block: [(kind, shape_in, shape_kept)]
         self.block_shapes = []
-        h, w, c = self.image_shape
         for b in range(hp["conv_blocks"]):
+            h, w, _ = f.shape
             if h % 2 or w % 2:
                 raise ValueError(f"convolutional block {b + 1} of {hp['conv_blocks']} cannot "
                                  f"downsample a {h}x{w} tensor (odd size): use fewer conv_blocks "
                                  f"or pad/crop the images")
-            h, w, c = h // 2, w // 2, 4 * c
-            steps.append(Squeeze(name=f"conv{b}_squeeze", dtype=dt))
-            for k in range(K):
-                steps.append(AffineCoupling("conv", hidden=hp["conv_hidden"],
-                                            hidden_layers=hp["conv_hidden_layers"],
-                                            kernel_size=hp["kernel_size"], activation="leaky_relu",
-                                            clamp=hp["clamp"], name=f"conv{b}_coupling{k}",
-                                            dtype=dt))
-                steps.append(Householder(hp["reflections"], seed=hp["seed"] * 1000 + len(steps),
-                                         name=f"conv{b}_householder{k}", dtype=dt))
-            keep = c // 2
-            steps.append(Split(keep, c, eps=hp["eps"], g=hp["g"], subnet="conv",
-                               hidden=hp["g_hidden"], hidden_layers=hp["g_hidden_layers"],
-                               kernel_size=hp["kernel_size"], name=f"conv{b}_split", dtype=dt))
-            self.block_shapes.append(("conv", (h, w, c), (h, w, keep)))
-            c = keep
-        dim = h * w * c
-        steps.append(Reshape((h, w, c), (-1,), name="flatten", dtype=dt))
-        for b, target in enumerate(self.hp["linear_dims"]):
-            target = min(target, dim)
-            for k in range(K):
-                steps.append(AffineCoupling("dense", hidden=hp["linear_hidden"],
-                                            hidden_layers=hp["linear_hidden_layers"],
-                                            activation="leaky_relu", clamp=hp["clamp"],
-                                            name=f"linear{b}_coupling{k}", dtype=dt))
-                steps.append(Householder(hp["reflections"], seed=hp["seed"] * 1000 + len(steps),
-                                         name=f"linear{b}_householder{k}", dtype=dt))
+            f.append(Squeeze(name=f"conv{b}_squeeze", dtype=dt))
+            couplings("conv", f"conv{b}", conv)
+            shape, c = f.shape, f.shape[-1]
+            f.append(Split(c // 2, c, subnet="conv", kernel_size=hp["kernel_size"],
+                           name=f"conv{b}_split", **prior))
+            self.block_shapes.append(("conv", shape, f.shape))
+        f.append(Reshape(f.shape, (-1,), name="flatten", dtype=dt))
+        for b, target in enumerate(hp["linear_dims"]):
+            couplings("dense", f"linear{b}", dense)
+            (dim,) = f.shape
             if target < dim:
-                steps.append(Split(target, dim, eps=hp["eps"], g=hp["g"], subnet="dense",
-                                   hidden=hp["g_hidden"], hidden_layers=hp["g_hidden_layers"],
-                                   name=f"linear{b}_split", dtype=dt))
-            self.block_shapes.append(("linear", (dim,), (target,)))
-            dim = target
-        self.latent_dim = dim
-        # shapes of the dropped parts r_l, in order of the splits
-        self.r_shapes = [(*s_in[:-1], s_in[-1] - s_out[-1])
-                         for _, s_in, s_out in self.block_shapes if s_in != s_out]
-        return steps
+                f.append(Split(target, dim, subnet="dense", name=f"linear{b}_split", **prior))
+            self.block_shapes.append(("linear", (dim,), f.shape))
+        self.latent_dim = f.shape[0]
+        #: shapes of the dropped parts r_l, in order of the splits
+        self.r_shapes = list(f.r_shapes)
 
     @property
     def code_size(self):
