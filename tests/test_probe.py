@@ -1,5 +1,6 @@
 """The information probe: estimator known answers, exact log-dets, eager = graph,
 2 replicas = 1 replica, and ``infozoo probe`` / ``--probe-every`` as a user runs them."""
+import dataclasses
 import json
 import math
 import os
@@ -337,6 +338,24 @@ def test_probe_options_are_checked():
         Probe(m, estimators=["kgs"])
     with pytest.raises(ValueError, match="confidence level"):
         Probe(m, estimators=["ksg"], ci=95)
+
+
+def test_probe_settings_are_one_record():
+    from infozoo.probe import Probe
+    from infozoo.probe.settings import ProbeSettings
+    s = ProbeSettings(estimators=["input-noise", "ksg"], sigma=1.5, ci=0.9, gamma="0.5")
+    assert s.estimators == ("input-noise", "ksg") and s.alpha == 1.01
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        s.ci = 0.5
+    with pytest.raises(TypeError, match="unknown probe setting.*'sgima'"):
+        ProbeSettings.of(s, sgima=1.0)
+    p = Probe(object(), settings=s, ci=0.8)            # keywords replace the record's fields
+    r = p.settings
+    assert (r.estimators, r.ci, r.gamma, r.alpha, r.factor) == (("input-noise", "ksg"), 0.8,
+                                                                0.5, 1.01, 1.0)
+    assert r.options == {"input-noise": {"sigma": 1.5}} and s.options is None
+    q = Probe(object(), estimators="input-noise,ksg", sigma=1.5, ci=0.8, gamma="0.5")
+    assert q.settings == r
 
 
 # -- the command line --------------------------------------------------------------------

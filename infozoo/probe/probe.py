@@ -58,6 +58,7 @@ import tensorflow as tf
 from infozoo.distribute import strategy as distribute
 
 from infozoo.probe import renyi
+from infozoo.probe.settings import ProbeSettings
 
 LN2 = math.log(2.0)
 
@@ -83,41 +84,49 @@ class Probe:
     ``dequantize``, and options of :func:`infozoo.probe.padding.dropped_entropy`): adds
     ``h_given_kept``, the upper bound of ``h(dropped | kept)`` (bits), to every dropped
     part (:mod:`infozoo.probe.padding`).
+    These settings come as one :class:`~infozoo.probe.settings.ProbeSettings`
+    (``settings=``), as keywords (``Probe(m, estimators=["ksg"], ci=0.95)``), or both (the
+    keywords replace the record's fields); ``probe.settings`` holds them resolved.
     The ``tf.function`` is traced once per batch shape and reused.
     """
 
-    def __init__(self, model, strategy=None, alpha=renyi.DEFAULT_ALPHA, gamma="median",
-                 factor=1.0, eager=False, estimators=("input-noise",), sigma=None, ci=None,
-                 n_boot=None, options=None, dropped_entropy=None):
+    def __init__(self, model, strategy=None, settings=None, eager=False, **kwargs):
         from infozoo.probe import estimators as est_lib
+        settings = ProbeSettings.of(settings, **kwargs)
         self.model = model
-        self.estimators = est_lib.parse_names(",".join(estimators)
-                                              if not isinstance(estimators, str) else estimators)
+        est = settings.estimators
+        self.estimators = est_lib.parse_names(est if isinstance(est, str) else ",".join(est))
         self.renyi = "renyi" in self.estimators
-        self.options = {k: dict(v) for k, v in (options or {}).items()}
+        self.options = {k: dict(v) for k, v in (settings.options or {}).items()}
         unused = sorted(set(self.options) - set(self.estimators))
         if unused:
             raise ValueError(f"options given for {', '.join(map(repr, unused))}, which "
                              f"{'is' if len(unused) == 1 else 'are'} not among the estimators "
                              f"{self.estimators}: options take estimator names, one of "
                              f"{', '.join(est_lib.estimator_names())}")
+        sigma = settings.sigma
         if sigma is not None:   # the noise scale of noisy (layer units), input-noise (input units)
             for name in ("noisy", "input-noise"):
                 if name in self.estimators:
                     self.options.setdefault(name, {}).setdefault("sigma", float(sigma))
-        self.ci = None if ci is None else est_lib.base.check_level(ci)
-        self.n_boot = n_boot
+        self.ci = None if settings.ci is None else est_lib.base.check_level(settings.ci)
+        self.n_boot = settings.n_boot
         # configured once (bad options fail here, before any TensorFlow work)
         self._est = {name: est_lib.get_estimator(name, **self.options.get(name, {}))
                      for name in self.estimators if name != "renyi"}
         self.strategy = strategy or tf.distribute.get_strategy()
-        self.alpha = renyi.check_alpha(alpha)
-        self.gamma = renyi.check_gamma(gamma)
-        self.factor = float(factor)
+        self.alpha = renyi.check_alpha(settings.alpha)
+        self.gamma = renyi.check_gamma(settings.gamma)
+        self.factor = float(settings.factor)
         if not self.factor > 0:
-            raise ValueError(f"factor must be > 0, got {factor}")
+            raise ValueError(f"factor must be > 0, got {settings.factor}")
+        self.dropped_entropy = _padding_options(settings.dropped_entropy)
+        #: the settings as resolved and checked (what ``assemble`` reports)
+        self.settings = settings.replace(
+            estimators=tuple(self.estimators), options=self.options, ci=self.ci,
+            alpha=self.alpha, gamma=self.gamma, factor=self.factor,
+            dropped_entropy=self.dropped_entropy)
         self.eager = bool(eager)
-        self.dropped_entropy = _padding_options(dropped_entropy)
         self.meta = None
         self._representations = None
         self._fn = tf.function(self._distributed, jit_compile=False, autograph=False)
@@ -289,9 +298,8 @@ class Probe:
 
     def __call__(self, x):
         raw = self.raw(x)
-        out = assemble(self.meta, raw, n=len(x), alpha=self.alpha, gamma=self.gamma,
-                       factor=self.factor, replicas=self.replicas, renyi_on=self.renyi,
-                       shannon=self.shannon(raw), ci=self.ci)
+        out = assemble(self.meta, raw, n=len(x), replicas=self.replicas,
+                       settings=self.settings, shannon=self.shannon(raw))
         add_padding(out, self.padding(raw))
         return out
 
@@ -342,13 +350,15 @@ def _f(v):
     return None if v is None else float(v)
 
 
-def assemble(meta, raw, n, alpha, gamma, factor, replicas, renyi_on=True, shannon=None,
-             ci=None):
-    """The JSON-able result from the static layer info and the probe's tensors.
+def assemble(meta, raw, n, replicas, settings, shannon=None):
+    """The JSON-able result from the static layer info, the probe's tensors and its resolved
+    ``settings`` (a ``ProbeSettings``, as ``Probe.settings``: its ``alpha``, ``gamma``,
+    ``factor``, ``ci`` are reported).
 
     Rényi fields (``S``, ``dS``, ``I_XT``, ``I_TXhat``, ``sigma``, ``S_X``, ...) are None
     when ``renyi`` was not asked; ``estimates[name]`` holds every other estimator's
     ``I_XT`` / ``I_TXhat`` (or ``I_X`` for a dropped part) as ``Estimate.as_dict()``."""
+    renyi_on = "renyi" in settings.estimators
     L = len(meta)
     S, S_XT, S_TXhat, width = raw["S"], raw["S_XT"], raw["S_TXhat"], raw["sigma"]
     R = (lambda v: float(v)) if renyi_on else (lambda v: None)  # noqa: E731
@@ -389,10 +399,10 @@ def assemble(meta, raw, n, alpha, gamma, factor, replicas, renyi_on=True, shanno
     warn = ceiling_warnings(layers, dropped) + order_warnings(layers)
     for w in warn:
         warnings.warn(w, stacklevel=3)
-    return {"n": int(n), "alpha": alpha, "gamma": gamma, "factor": factor,
-            "replicas": int(replicas), "S_X": R(s_x), "S_Xhat": R(s_xh),
-            "I_X_Xhat": layers[-1]["I_XT"], "log2_n": math.log2(n),
-            "estimators": (["renyi"] if renyi_on else []) + list(shannon), "ci": ci,
+    return {"n": int(n), "alpha": settings.alpha, "gamma": settings.gamma,
+            "factor": settings.factor, "replicas": int(replicas), "S_X": R(s_x),
+            "S_Xhat": R(s_xh), "I_X_Xhat": layers[-1]["I_XT"], "log2_n": math.log2(n),
+            "estimators": (["renyi"] if renyi_on else []) + list(shannon), "ci": settings.ci,
             "estimator_options": {name: shannon[name]["layers"][0]["I_XT"].options
                                   for name in shannon},
             "layers": layers, "dropped": dropped, "warnings": warn,
