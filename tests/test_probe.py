@@ -340,6 +340,27 @@ def test_probe_options_are_checked():
         Probe(m, estimators=["ksg"], ci=95)
 
 
+def test_representation_record_and_its_dict_view():
+    from infozoo.util.representation import Representation
+    v, d = np.zeros((2, 3)), np.ones((2, 1))
+    r = Representation("split", v, False, dropped=d)
+    assert r["name"] == "split" and r["value"] is v and r.get("dropped") is d
+    assert "dropped" in r and "injective" not in r and r.get("injective", False) is False
+    assert list(r) == ["name", "value", "bijective", "logdet", "dropped"]
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        r.name = "other"
+    c = r.replace(name="code", injective=True)
+    assert (c.name, c.injective, r.name) == ("code", True, "split") and "injective" in c
+    old = {"name": "relu", "value": v, "bijective": False, "logdet": None, "extra": 1}
+    o = Representation.of(old)
+    assert (o.name, o.value, o.bijective, o.logdet, o.dropped) == ("relu", v, False, None, None)
+    assert Representation.of(o) is o
+    with pytest.raises(ValueError, match="'relu' has no 'bijective'"):
+        Representation.of({"name": "relu", "value": v})
+    with pytest.raises(ValueError, match="Representation or a dict, got list"):
+        Representation.of([v])
+
+
 def test_probe_settings_are_one_record():
     from infozoo.probe import Probe
     from infozoo.probe.settings import ProbeSettings

@@ -37,6 +37,7 @@ import tensorflow_probability as tfp
 
 from infozoo.layers.base import Invertible, register_layer, sum_except_batch, zero_logdet
 from infozoo.util import draws
+from infozoo.util.representation import Representation
 
 tfd = tfp.distributions
 
@@ -140,9 +141,9 @@ class Flow(Invertible):
         its prior's log-density is summed); inverse, it merges back ``rs[l]``, or its prior's
         mean where that is None, or a draw at ``temperature`` (``seed``: see
         :mod:`infozoo.util.draws`). ``logdet`` sums the other steps' log-dets. With ``record``,
-        ``entries`` holds one ``{"name", "value", "bijective", "logdet"}`` per step for the
-        information probe (``inv_<name>`` inverse; a forward factor-out step is not
-        bijective and carries its part as ``"dropped"``, an inverse one is bijective only if
+        ``entries`` holds one ``Representation`` per step for the information probe
+        (``inv_<name>`` inverse; a forward factor-out step is not bijective and carries
+        its part as ``dropped``, an inverse one is bijective only if
         given its part; ``probe_skip`` steps, i.e. flattening reshapes, are left out and
         their log-dets carried to the next entry)."""
         if c is None and self.conditional:
@@ -176,11 +177,9 @@ class Flow(Invertible):
                     if log_pr:
                         lp = lp + s.prior_log_prob(r, h)
                 if record:
-                    entry = {"name": prefix + s.name, "value": h, "bijective": given,
-                             "logdet": pending if given else None}
-                    if not inverse:
-                        entry["dropped"] = r
-                    entries.append(entry)
+                    entries.append(Representation(prefix + s.name, h, given,
+                                                  pending if given else None,
+                                                  dropped=None if inverse else r))
                 pending = zero_logdet(h)
                 continue
             h, ld = (s.inverse if inverse else s.forward)(h, self._c(s, c))
@@ -188,8 +187,8 @@ class Flow(Invertible):
             pending = pending + ld
             if record and not getattr(s, "probe_skip", False):
                 bij = bool(s.bijective)
-                entries.append({"name": prefix + s.name, "value": h, "bijective": bij,
-                                "logdet": pending if bij or not inverse else None})
+                entries.append(Representation(prefix + s.name, h, bij,
+                                              pending if bij or not inverse else None))
                 pending = zero_logdet(h)
         return h, rs, logdet, lp, entries
 
@@ -262,9 +261,9 @@ class Flow(Invertible):
 
     # -- every step, for the information probe ---------------------------------------------
     def representations(self, x, c=None):
-        """``(entries, z)``: one entry ``{"name", "value", "bijective", "logdet"}`` per step of
-        the forward walk; a factor-out step is not bijective (its input is not a function of
-        its kept part) and carries the part it sets aside as ``"dropped"``. Steps with
+        """``(entries, z)``: one ``Representation`` per step of the forward walk; a
+        factor-out step is not bijective (its input is not a function of its kept part) and
+        carries the part it sets aside as ``dropped``. Steps with
         ``probe_skip`` (flattening reshapes) are left out, their log-dets carried over."""
         h, _, _, _, entries = self._cascade(tf.convert_to_tensor(x, self.compute_dtype), c,
                                             record=True)

@@ -13,6 +13,7 @@ from infozoo.layers import ActNorm, GLOWCoupling, InvertibleConv1x1, Split, Sque
 from infozoo.models.base import ZooModel, register_model
 from infozoo.models.density import DequantizedDensity
 from infozoo.nets.subnets import ConvSubnet
+from infozoo.util.representation import Representation
 
 
 @register_model("glow")
@@ -100,16 +101,15 @@ class Glow(DequantizedDensity, ZooModel):
         return self.flow.sample(n, temperature, seed=seed)
 
     def representations(self, x):
-        """Every step of the flow (each split not bijective, its part as ``"dropped"``;
+        """Every step of the flow (each split not bijective, its part as ``dropped``;
         reshapes left out), ``code`` = the whole latent ``[z, r_1, ...]`` (not a function of
         the last step's output alone: not bijective), then every inverse step given all the
         parts (each bijective, with its log-det), the last named ``reconstruction``."""
         h = tf.convert_to_tensor(x, self.compute_dtype)
         steps, z = self.flow.representations(h)
-        rs = [r["dropped"] for r in steps if "dropped" in r]
-        reps = [{"name": "input", "value": h, "bijective": True, "logdet": None}] + steps
-        reps.append({"name": "code", "value": self.flow.flatten_parts(z, rs),
-                     "bijective": False, "logdet": None})
+        rs = [r.dropped for r in steps if r.dropped is not None]
+        reps = [Representation("input", h, True)] + steps
+        reps.append(Representation("code", self.flow.flatten_parts(z, rs), False))
         reps += self.flow.inverse_representations(z, rs)
-        reps[-1]["name"] = "reconstruction"
+        reps[-1] = reps[-1].replace(name="reconstruction")
         return reps

@@ -9,6 +9,7 @@ from infozoo.layers import (AffineCoupling, FlowBuilder, HaarDownsampling, Inver
 from infozoo.models.base import ZooModel, register_model
 from infozoo.nets.subnets import init_normal
 from infozoo.util import draws
+from infozoo.util.representation import Representation
 
 
 @register_model("inn")
@@ -84,7 +85,7 @@ class INNAutoencoder(ZooModel):
         Forward: ``input``, each step of ``self.flow.representations`` (bijective, with its
         log-det); ``Reshape`` steps are left out (flattened, a reshape is the identity).
         ``code``: the first ``bottleneck`` latent values, not bijective, with
-        ``"dropped"``: the zero-padded rest ``z``. Then ``inv_<step>`` for every inverse
+        ``dropped``: the zero-padded rest ``z``. Then ``inv_<step>`` for every inverse
         step of ``decode``; the first one starts from ``[y, 0]`` (an embedding, not a
         bijection: no log-det; marked ``injective``, so ``input-noise`` carries the code's
         figure over), the last is named ``reconstruction``.
@@ -92,18 +93,18 @@ class INNAutoencoder(ZooModel):
         x = tf.convert_to_tensor(x, self.compute_dtype)
         dim = int(np.prod(self.image_shape))
         steps, h = self.flow.representations(x)
-        reps = [{"name": "input", "value": x, "bijective": True, "logdet": None}] + steps
+        reps = [Representation("input", x, True)] + steps
         lat = tf.reshape(h, [-1, dim])
         code = lat[:, :self.bottleneck]
         full = self.bottleneck == dim
-        reps.append({"name": "code", "value": code, "bijective": full,
-                     "logdet": tf.zeros_like(lat[:, 0]) if full else None,
-                     "dropped": None if full else lat[:, self.bottleneck:]})
+        reps.append(Representation("code", code, full,
+                                   tf.zeros_like(lat[:, 0]) if full else None,
+                                   dropped=None if full else lat[:, self.bottleneck:]))
         inv = self.flow.inverse_representations(self.pad(code))
         if not full:   # [y, 0] is an embedding of the code, not a bijection
-            inv[0].update(bijective=False, logdet=None, injective=True)
+            inv[0] = inv[0].replace(bijective=False, logdet=None, injective=True)
         reps += inv
-        reps[-1]["name"] = "reconstruction"
+        reps[-1] = reps[-1].replace(name="reconstruction")
         return reps
 
     def _ae_terms(self, x):

@@ -15,6 +15,7 @@ from infozoo.hparams import pie as hp_specs
 from infozoo.models.base import ZooModel, register_model
 from infozoo.models.density import DequantizedDensity
 from infozoo.util import draws
+from infozoo.util.representation import Representation
 
 tfd = tfp.distributions
 
@@ -124,16 +125,16 @@ class PIE(DequantizedDensity, ZooModel):
         return self.flow.log_prob_terms(x, prior=lambda z: self.prior(z.dtype).log_prob(z))
 
     def representations(self, x):
-        """Every flow step (splits not bijective, with the split-off ``r`` as ``"dropped"``),
+        """Every flow step (splits not bijective, with the split-off ``r`` as ``dropped``),
         the last forward entry renamed ``code``, then every step of ``decode`` (``inv_<step>``;
         a split's inverse ``[z, g(z)]`` is not bijective), the last named ``reconstruction``.
         ``Reshape`` steps are left out (flattened, a reshape is the identity)."""
         h = tf.convert_to_tensor(x, self.compute_dtype)
         steps, z = self.flow.representations(h)
-        reps = [{"name": "input", "value": h, "bijective": True, "logdet": None}] + steps
-        reps[-1]["name"] = "code"
+        reps = [Representation("input", h, True)] + steps
+        reps[-1] = reps[-1].replace(name="code")
         reps += self.flow.inverse_representations(z)
-        reps[-1]["name"] = "reconstruction"
+        reps[-1] = reps[-1].replace(name="reconstruction")
         return reps
 
     # -- encoder, decoder, sampling ------------------------------------------------

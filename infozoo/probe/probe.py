@@ -3,9 +3,10 @@
 #### What it measures
 
 ``model.representations(x)`` (see ``ZooModel.representations``) gives the ordered
-representations ``T_0 = X, T_1, ..., T_L = X_hat`` of a probe batch, each with
+representations ``T_0 = X, T_1, ..., T_L = X_hat`` of a probe batch, each a
+:class:`~infozoo.util.representation.Representation` (or a dict with its fields) with
 ``bijective`` (the step ``T_{l-1} -> T_l`` is a bijection) and ``logdet`` (its
-per-example ``log|det J_l|``, or None). An entry may also carry ``"dropped"``
+per-example ``log|det J_l|``, or None). An entry may also carry ``dropped``
 ``[B, ...]``: the part of ``T_{l-1}`` the step throws away (INN zero-padding, PIE
 splits). For every entry the probe returns
 
@@ -59,6 +60,7 @@ from infozoo.distribute import strategy as distribute
 
 from infozoo.probe import renyi
 from infozoo.probe.settings import ProbeSettings
+from infozoo.util.representation import Representation
 
 LN2 = math.log(2.0)
 
@@ -149,18 +151,18 @@ class Probe:
             raise ValueError("representations(x) must return at least input and reconstruction")
         meta, flat, logdets, dropped = [], [], [], []
         for i, r in enumerate(reps):
-            v = renyi.flatten64(gather(r["value"]))
+            v = renyi.flatten64(gather(r.value))
             dim = v.shape[1]
             if dim is None:
-                raise ValueError(f"representation {r['name']!r} has no static size")
-            ld = r.get("logdet")
-            m = {"name": str(r["name"]), "dim": int(dim), "bijective": bool(r["bijective"]),
-                 "injective": bool(r.get("injective", False)),
-                 "has_logdet": ld is not None, "dropped_dim": None}
+                raise ValueError(f"representation {r.name!r} has no static size")
+            ld = r.logdet
+            m = {"name": str(r.name), "dim": int(dim), "bijective": bool(r.bijective),
+                 "injective": bool(r.injective), "has_logdet": ld is not None,
+                 "dropped_dim": None}
             flat.append(v)
             logdets.append(tf.reduce_mean(tf.cast(gather(ld), renyi.DTYPE))
                            if ld is not None else tf.zeros([], renyi.DTYPE))
-            dr = r.get("dropped")
+            dr = r.dropped
             if dr is not None:
                 d = renyi.flatten64(gather(dr))
                 if d.shape[1]:
@@ -229,10 +231,12 @@ class Probe:
     def _resolve(self, x):
         if self._representations is None:
             if hasattr(self.model, "representations"):
-                self._representations = self.model.representations
+                reps = self.model.representations
             else:
                 from infozoo.probe.keras_models import keras_representations
-                self._representations = keras_representations(self.model, x)
+                reps = keras_representations(self.model, x)
+            # a plug-in model's dicts become records here, once for every reader
+            self._representations = lambda xb: [Representation.of(r) for r in reps(xb)]
 
     def raw(self, x):
         """The tensors of the probe as NumPy arrays: named per-entry fields (``S``,
