@@ -1,5 +1,6 @@
 """The information probe: estimator known answers, exact log-dets, eager = graph,
 2 replicas = 1 replica, and ``infozoo probe`` / ``--probe-every`` as a user runs them."""
+import dataclasses
 import json
 import math
 import os
@@ -337,6 +338,45 @@ def test_probe_options_are_checked():
         Probe(m, estimators=["kgs"])
     with pytest.raises(ValueError, match="confidence level"):
         Probe(m, estimators=["ksg"], ci=95)
+
+
+def test_representation_record_and_its_dict_view():
+    from infozoo.util.representation import Representation
+    v, d = np.zeros((2, 3)), np.ones((2, 1))
+    r = Representation("split", v, False, dropped=d)
+    assert r["name"] == "split" and r["value"] is v and r.get("dropped") is d
+    assert "dropped" in r and "injective" not in r and r.get("injective", False) is False
+    assert list(r) == ["name", "value", "bijective", "logdet", "dropped"]
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        r.name = "other"
+    c = r.replace(name="code", injective=True)
+    assert (c.name, c.injective, r.name) == ("code", True, "split") and "injective" in c
+    old = {"name": "relu", "value": v, "bijective": False, "logdet": None, "extra": 1}
+    o = Representation.of(old)
+    assert (o.name, o.value, o.bijective, o.logdet, o.dropped) == ("relu", v, False, None, None)
+    assert Representation.of(o) is o
+    with pytest.raises(ValueError, match="'relu' has no 'bijective'"):
+        Representation.of({"name": "relu", "value": v})
+    with pytest.raises(ValueError, match="Representation or a dict, got list"):
+        Representation.of([v])
+
+
+def test_probe_settings_are_one_record():
+    from infozoo.probe import Probe
+    from infozoo.probe.settings import ProbeSettings
+    s = ProbeSettings(estimators=["input-noise", "ksg"], sigma=1.5, ci=0.9, gamma="0.5")
+    assert s.estimators == ("input-noise", "ksg") and s.alpha == 1.01
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        s.ci = 0.5
+    with pytest.raises(TypeError, match="unknown probe setting.*'sgima'"):
+        ProbeSettings.of(s, sgima=1.0)
+    p = Probe(object(), settings=s, ci=0.8)            # keywords replace the record's fields
+    r = p.settings
+    assert (r.estimators, r.ci, r.gamma, r.alpha, r.factor) == (("input-noise", "ksg"), 0.8,
+                                                                0.5, 1.01, 1.0)
+    assert r.options == {"input-noise": {"sigma": 1.5}} and s.options is None
+    q = Probe(object(), estimators="input-noise,ksg", sigma=1.5, ci=0.8, gamma="0.5")
+    assert q.settings == r
 
 
 # -- the command line --------------------------------------------------------------------

@@ -436,6 +436,7 @@ def probe_cmd(run_dir, as_json, samples, estimators, sigma, sigma_relative, ci, 
     from infozoo.probe.probe import format_table
     from infozoo.probe.renyi import check_gamma
     from infozoo.probe.run import run_probe
+    from infozoo.probe.settings import ProbeSettings
     run_dir = _source(run_dir, preset, keep=True)  # a preset's probe.json and figures stay
     try:
         gamma = check_gamma(gamma)
@@ -446,11 +447,13 @@ def probe_cmd(run_dir, as_json, samples, estimators, sigma, sigma_relative, ci, 
         if sigma_relative and "noisy" not in names:
             raise ValueError("--sigma-relative is an option of the noisy estimator: add "
                              "noisy to --estimator")
-        out = run_probe(run_dir, samples, strategy, cpu_replicas, alpha, gamma, data_dir,
-                        estimators=names, sigma=sigma, ci=ci, n_boot=n_boot,
-                        formats=formats or ("png",),
-                        options={"noisy": {"relative": True}} if sigma_relative else None,
-                        dropped_entropy=dropped_entropy)
+        settings = ProbeSettings(
+            estimators=names, sigma=sigma, ci=ci, n_boot=n_boot, alpha=alpha, gamma=gamma,
+            options={"noisy": {"relative": True}} if sigma_relative else None,
+            dropped_entropy=dropped_entropy)
+        out = run_probe(run_dir, settings, samples=samples, strategy=strategy,
+                        cpu_replicas=cpu_replicas, data_dir=data_dir,
+                        formats=formats or ("png",))
     except (FileNotFoundError, data_lib.DatasetUnavailable, RuntimeError, ValueError) as e:
         _fail(str(e))
     w = out["weights"]

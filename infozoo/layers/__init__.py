@@ -1,6 +1,6 @@
 """Invertible Keras 3 layers under one contract (see ``infozoo.layers.base``)."""
 from infozoo.layers.base import LAYER_REGISTRY, Invertible, register_layer  # noqa: F401
-from infozoo.layers.flow import Flow  # noqa: F401
+from infozoo.layers.flow import Flow, FlowBuilder  # noqa: F401
 from infozoo.layers.coupling import (AdditiveCoupling, AffineCoupling, Coupling,  # noqa: F401
                                      GLOWCoupling, RNVPCoupling, soft_clamp)
 from infozoo.layers.reshape import (FixedPermutation, HaarDownsampling, Inverted,  # noqa: F401

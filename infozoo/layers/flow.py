@@ -24,6 +24,10 @@ own shape); ``inverse_factored(z)`` without the ``r_l`` uses each prior's mean
 information probe: all of them run the one walk ``Flow._cascade``. A flow without factor-out steps is unchanged: its
 ``forward`` returns the last step's output in its own shape.
 
+``FlowBuilder`` declares a flow step by step and tracks the per-example shape with each
+step's ``compute_output_shape`` (FrEIA's ``SequenceINN.append``), so a model reads the
+current shape instead of computing it by hand.
+
 A ``Flow`` hands the condition ``c`` to its conditional steps only.
 """
 import keras
@@ -33,6 +37,7 @@ import tensorflow_probability as tfp
 
 from infozoo.layers.base import Invertible, register_layer, sum_except_batch, zero_logdet
 from infozoo.util import draws
+from infozoo.util.representation import Representation
 
 tfd = tfp.distributions
 
@@ -136,9 +141,9 @@ class Flow(Invertible):
         its prior's log-density is summed); inverse, it merges back ``rs[l]``, or its prior's
         mean where that is None, or a draw at ``temperature`` (``seed``: see
         :mod:`infozoo.util.draws`). ``logdet`` sums the other steps' log-dets. With ``record``,
-        ``entries`` holds one ``{"name", "value", "bijective", "logdet"}`` per step for the
-        information probe (``inv_<name>`` inverse; a forward factor-out step is not
-        bijective and carries its part as ``"dropped"``, an inverse one is bijective only if
+        ``entries`` holds one ``Representation`` per step for the information probe
+        (``inv_<name>`` inverse; a forward factor-out step is not bijective and carries
+        its part as ``dropped``, an inverse one is bijective only if
         given its part; ``probe_skip`` steps, i.e. flattening reshapes, are left out and
         their log-dets carried to the next entry)."""
         if c is None and self.conditional:
@@ -172,11 +177,9 @@ class Flow(Invertible):
                     if log_pr:
                         lp = lp + s.prior_log_prob(r, h)
                 if record:
-                    entry = {"name": prefix + s.name, "value": h, "bijective": given,
-                             "logdet": pending if given else None}
-                    if not inverse:
-                        entry["dropped"] = r
-                    entries.append(entry)
+                    entries.append(Representation(prefix + s.name, h, given,
+                                                  pending if given else None,
+                                                  dropped=None if inverse else r))
                 pending = zero_logdet(h)
                 continue
             h, ld = (s.inverse if inverse else s.forward)(h, self._c(s, c))
@@ -184,8 +187,8 @@ class Flow(Invertible):
             pending = pending + ld
             if record and not getattr(s, "probe_skip", False):
                 bij = bool(s.bijective)
-                entries.append({"name": prefix + s.name, "value": h, "bijective": bij,
-                                "logdet": pending if bij or not inverse else None})
+                entries.append(Representation(prefix + s.name, h, bij,
+                                              pending if bij or not inverse else None))
                 pending = zero_logdet(h)
         return h, rs, logdet, lp, entries
 
@@ -258,9 +261,9 @@ class Flow(Invertible):
 
     # -- every step, for the information probe ---------------------------------------------
     def representations(self, x, c=None):
-        """``(entries, z)``: one entry ``{"name", "value", "bijective", "logdet"}`` per step of
-        the forward walk; a factor-out step is not bijective (its input is not a function of
-        its kept part) and carries the part it sets aside as ``"dropped"``. Steps with
+        """``(entries, z)``: one ``Representation`` per step of the forward walk; a
+        factor-out step is not bijective (its input is not a function of its kept part) and
+        carries the part it sets aside as ``dropped``. Steps with
         ``probe_skip`` (flattening reshapes) are left out, their log-dets carried over."""
         h, _, _, _, entries = self._cascade(tf.convert_to_tensor(x, self.compute_dtype), c,
                                             record=True)
@@ -278,3 +281,50 @@ class Flow(Invertible):
             **super().get_config(),
             "steps": [keras.saving.serialize_keras_object(s) for s in self.steps],
         }
+
+
+class FlowBuilder:
+    """Declares a ``Flow`` step by step, tracking the per-example shape (FrEIA's
+    ``SequenceINN.append``, nflows' ``MultiscaleCompositeTransform.add_transform``).
+
+    ``append(step)`` adds a layer and moves :attr:`shape` to the step's output
+    (``step.compute_output_shape``); a factor-out step's part goes to :attr:`r_shapes`.
+    ``len(builder)`` is the number of steps so far; ``build()`` returns the ``Flow``
+    (``name``, ``dtype``), built for ``input_shape``. A step that cannot take the current
+    shape (an odd size for a squeeze) raises its ``ValueError`` at ``append``::
+
+        f = FlowBuilder((8, 8, 1))
+        f.append(Squeeze())                      # f.shape == (4, 4, 4)
+        f.append(Split(2, f.shape[-1]))          # f.shape == (4, 4, 2), f.r_shapes == [(4, 4, 2)]
+        flow = f.build()
+    """
+
+    def __init__(self, input_shape, name="flow", dtype=None):
+        self.input_shape = tuple(int(d) for d in input_shape)
+        self.name, self.dtype = name, dtype
+        self.steps = []
+        #: per-example shape of the output of the steps so far
+        self.shape = self.input_shape
+        #: per-example shapes of the factored-out parts, in order
+        self.r_shapes = []
+
+    def __len__(self):
+        return len(self.steps)
+
+    def append(self, step):
+        """Adds ``step`` (an ``Invertible`` layer) at the end; returns it."""
+        if not isinstance(step, Invertible):
+            raise ValueError(f"a Flow step must be an infozoo.layers.Invertible layer, got "
+                             f"{type(step).__name__}")
+        out = tuple(int(d) for d in step.compute_output_shape((None, *self.shape))[1:])
+        if Flow._factors_out(step):
+            self.r_shapes.append((*out[:-1], self.shape[-1] - out[-1]))
+        self.steps.append(step)
+        self.shape = out
+        return step
+
+    def build(self):
+        """The ``Flow`` of the steps appended, built for ``(None, *input_shape)``."""
+        flow = Flow(self.steps, name=self.name, dtype=self.dtype)
+        flow.build((None, *self.input_shape))
+        return flow

@@ -28,6 +28,7 @@ from infozoo.data import inputs
 from infozoo.settings.hparams import HParams
 from infozoo.losses.mmd import DEFAULT_SCALES, mmd
 from infozoo.run.precision import policy_scope
+from infozoo.util.representation import Representation
 from infozoo.settings.registry import register_model  # noqa: F401  (re-exported for model files)
 
 #: keyword arguments a ZooModel passes on to ``keras.Model`` (everything else is a
@@ -201,18 +202,15 @@ class ZooModel(keras.Model):
     def representations(self, x):
         """Ordered intermediate representations for the information probe.
 
-        A list of dicts ``{"name", "value" [batch, ...], "bijective" (bool: the step from
-        the previous entry is a bijection), "logdet" ([batch] or None)}``, from
-        ``"input"`` through the code to ``"reconstruction"``. Models override this
-        to expose every layer; the default has input, code and reconstruction.
+        A list of :class:`~infozoo.util.representation.Representation` (``name``,
+        ``value`` [batch, ...], ``bijective``: the step from the previous entry is a
+        bijection, ``logdet`` [batch] or None, ``dropped``, ``injective``), from ``"input"``
+        through the code to ``"reconstruction"``. Models override this to expose every
+        layer; the default has input, code and reconstruction.
         """
         code = self._encode(x)
-        return [
-            {"name": "input", "value": x, "bijective": True, "logdet": None},
-            {"name": "code", "value": code, "bijective": False, "logdet": None},
-            {"name": "reconstruction", "value": self._decode(code), "bijective": False,
-             "logdet": None},
-        ]
+        return [Representation("input", x, True), Representation("code", code, False),
+                Representation("reconstruction", self._decode(code), False)]
 
     # -- randomness and batch-level estimators under tf.distribute -------------------
     def batch_noise(self, draw, shape):

@@ -5,6 +5,7 @@ import tensorflow as tf
 
 from infozoo.settings.hparams import classic as hp_specs
 from infozoo.models.base import ZooModel, register_model
+from infozoo.util.representation import Representation
 
 
 @register_model("classic")
@@ -69,19 +70,19 @@ class ClassicAutoencoder(ZooModel):
         ``dec<i>_<kind><width>``.
         """
         x = tf.convert_to_tensor(x, self.compute_dtype)
-        reps = [{"name": "input", "value": x, "bijective": True, "logdet": None}]
+        reps = [Representation("input", x, True)]
         h = x
         for part, net in (("enc", self.encoder), ("dec", self.decoder)):
             for i, layer in enumerate(net.layers):
                 h = layer(h)
                 if isinstance(layer, (keras.layers.Flatten, keras.layers.Reshape)):
-                    reps[-1]["value"] = h
+                    reps[-1] = reps[-1].replace(value=h)
                     continue
                 width = getattr(layer, "units", None) or getattr(layer, "filters", "")
                 name = ("code" if net is self.encoder and i == len(net.layers) - 1
                         else f"{part}{i}_{type(layer).__name__.lower()}{width}")
-                reps.append({"name": name, "value": h, "bijective": False, "logdet": None})
-        reps[-1]["name"] = "reconstruction"
+                reps.append(Representation(name, h, False))
+        reps[-1] = reps[-1].replace(name="reconstruction")
         return reps
 
     def _loss_terms(self, x, training=False):

@@ -29,14 +29,16 @@ class DequantizedDensity:
 
     def build_flow(self):
         """Sets up what every density model shares, once ``self.hp`` is filled: the image-shape
-        check, the dequantisation seed stream and the flow of ``self._make_steps()``."""
-        from infozoo.layers import Flow
+        check, the dequantisation seed stream and the flow ``self._make_steps(builder)`` declares
+        on a ``FlowBuilder``."""
+        from infozoo.layers import FlowBuilder
         if len(self.image_shape) != 3:
             raise ValueError(f"{type(self).__name__} expects images [H, W, C], got input_shape "
                              f"{self.image_shape}")
         self.seed_gen = keras.random.SeedGenerator(self.hp["seed"])
-        self.flow = Flow(self._make_steps(), name="flow", dtype=self.dtype_policy)
-        self.flow.build((None, *self.image_shape))
+        f = FlowBuilder(self.image_shape, name="flow", dtype=self.dtype_policy)
+        self._make_steps(f)
+        self.flow = f.build()
 
     @property
     def random_terms(self):

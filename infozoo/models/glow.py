@@ -13,6 +13,7 @@ from infozoo.layers import ActNorm, GLOWCoupling, InvertibleConv1x1, Split, Sque
 from infozoo.models.base import ZooModel, register_model
 from infozoo.models.density import DequantizedDensity
 from infozoo.nets.subnets import ConvSubnet
+from infozoo.util.representation import Representation
 
 
 @register_model("glow")
@@ -56,31 +57,28 @@ class Glow(DequantizedDensity, ZooModel):
         super().__init__(input_shape=input_shape, **kwargs)
         self.build_flow()
 
-    def _make_steps(self):
+    def _make_steps(self, f):
+        """Appends the steps of the architecture above to ``f``, a ``FlowBuilder``."""
         hp, dt = self.hp, self.dtype_policy
-        h, w, c = self.image_shape
         subnet = ConvSubnet(hp["hidden"], hp["hidden_layers"], hp["kernel_size"], "leaky_relu")
-        steps = []
         for lv in range(hp["levels"]):
+            h, w, _ = f.shape
             if h % 2 or w % 2:
                 raise ValueError(f"level {lv + 1} of {hp['levels']} cannot squeeze a {h}x{w} "
                                  f"tensor (odd size): use fewer levels or pad/crop the images")
-            h, w, c = h // 2, w // 2, 4 * c
-            steps.append(Squeeze(name=f"level{lv}_squeeze", dtype=dt))
+            f.append(Squeeze(name=f"level{lv}_squeeze", dtype=dt))
             for k in range(hp["steps_per_level"]):
-                steps += [ActNorm(name=f"level{lv}_actnorm{k}", dtype=dt),
-                          InvertibleConv1x1(seed=hp["seed"] * 1000 + len(steps),
-                                            name=f"level{lv}_conv1x1_{k}", dtype=dt),
-                          GLOWCoupling(subnet, clamp=hp["clamp"], name=f"level{lv}_coupling{k}",
-                                       dtype=dt)]
+                seed = hp["seed"] * 1000 + len(f)   # the index of the step's ActNorm
+                f.append(ActNorm(name=f"level{lv}_actnorm{k}", dtype=dt))
+                f.append(InvertibleConv1x1(seed=seed, name=f"level{lv}_conv1x1_{k}", dtype=dt))
+                f.append(GLOWCoupling(subnet, clamp=hp["clamp"], name=f"level{lv}_coupling{k}",
+                                      dtype=dt))
             if lv < hp["levels"] - 1:
                 learned = hp["split_prior"] == "learned"
-                steps.append(Split(c // 2, c, eps=1.0, g="learned" if learned else "zero",
-                                   subnet="conv", hidden=hp["hidden"], hidden_layers=1,
-                                   kernel_size=hp["kernel_size"], name=f"level{lv}_split",
-                                   dtype=dt))
-                c = c // 2
-        return steps
+                c = f.shape[-1]
+                f.append(Split(c // 2, c, eps=1.0, g="learned" if learned else "zero",
+                               subnet="conv", hidden=hp["hidden"], hidden_layers=1,
+                               kernel_size=hp["kernel_size"], name=f"level{lv}_split", dtype=dt))
 
     @property
     def code_size(self):
@@ -103,16 +101,15 @@ class Glow(DequantizedDensity, ZooModel):
         return self.flow.sample(n, temperature, seed=seed)
 
     def representations(self, x):
-        """Every step of the flow (each split not bijective, its part as ``"dropped"``;
+        """Every step of the flow (each split not bijective, its part as ``dropped``;
         reshapes left out), ``code`` = the whole latent ``[z, r_1, ...]`` (not a function of
         the last step's output alone: not bijective), then every inverse step given all the
         parts (each bijective, with its log-det), the last named ``reconstruction``."""
         h = tf.convert_to_tensor(x, self.compute_dtype)
         steps, z = self.flow.representations(h)
-        rs = [r["dropped"] for r in steps if "dropped" in r]
-        reps = [{"name": "input", "value": h, "bijective": True, "logdet": None}] + steps
-        reps.append({"name": "code", "value": self.flow.flatten_parts(z, rs),
-                     "bijective": False, "logdet": None})
+        rs = [r.dropped for r in steps if r.dropped is not None]
+        reps = [Representation("input", h, True)] + steps
+        reps.append(Representation("code", self.flow.flatten_parts(z, rs), False))
         reps += self.flow.inverse_representations(z, rs)
-        reps[-1]["name"] = "reconstruction"
+        reps[-1] = reps[-1].replace(name="reconstruction")
         return reps

@@ -4,10 +4,12 @@ import numpy as np
 import tensorflow as tf
 
 from infozoo.settings.hparams import inn as hp_specs
-from infozoo.layers import AffineCoupling, Flow, HaarDownsampling, Inverted, Reshape, Squeeze
+from infozoo.layers import (AffineCoupling, FlowBuilder, HaarDownsampling, Inverted, Reshape,
+                            Squeeze)
 from infozoo.models.base import ZooModel, register_model
 from infozoo.nets.subnets import init_normal
 from infozoo.util import draws
+from infozoo.util.representation import Representation
 
 
 @register_model("inn")
@@ -33,23 +35,22 @@ class INNAutoencoder(ZooModel):
             raise ValueError(f"bottleneck must be between 1 and the data dimension {dim}, "
                              f"got {self.hp['bottleneck']}")
         down = {"haar": HaarDownsampling, "squeeze": Squeeze}[self.hp["downsampling"]]
-        h, w, c = self.image_shape
-        inner = (h // 2, w // 2, 4 * c)
-        steps = [down(name="down")]
-        steps += [AffineCoupling("conv", hidden=self.hp["conv_hidden"],
-                                 hidden_layers=self.hp["conv_hidden_layers"],
-                                 kernel_size=self.hp["kernel_size"], activation="leaky_relu",
-                                 clamp=self.hp["clamp"], name=f"conv_coupling_{i}")
-                  for i in range(self.hp["conv_blocks"])]
-        steps.append(Reshape(inner, (-1,), name="flatten"))
-        steps += [AffineCoupling("dense", hidden=self.hp["fc_hidden"], hidden_layers=1,
-                                 activation="relu", clamp=self.hp["clamp"], separate_st=True,
-                                 name=f"fc_coupling_{i}")
-                  for i in range(self.hp["fc_blocks"])]
-        steps.append(Reshape((dim,), inner, name="unflatten"))
-        steps.append(Inverted(down(name="up_inner"), name="up"))
-        self.flow = Flow(steps, name="flow")
-        self.flow.build((None, *self.image_shape))
+        f = FlowBuilder(self.image_shape, name="flow")
+        f.append(down(name="down"))
+        inner = f.shape
+        for i in range(self.hp["conv_blocks"]):
+            f.append(AffineCoupling("conv", hidden=self.hp["conv_hidden"],
+                                    hidden_layers=self.hp["conv_hidden_layers"],
+                                    kernel_size=self.hp["kernel_size"], activation="leaky_relu",
+                                    clamp=self.hp["clamp"], name=f"conv_coupling_{i}"))
+        f.append(Reshape(inner, (-1,), name="flatten"))
+        for i in range(self.hp["fc_blocks"]):
+            f.append(AffineCoupling("dense", hidden=self.hp["fc_hidden"], hidden_layers=1,
+                                    activation="relu", clamp=self.hp["clamp"], separate_st=True,
+                                    name=f"fc_coupling_{i}"))
+        f.append(Reshape(f.shape, inner, name="unflatten"))
+        f.append(Inverted(down(name="up_inner"), name="up"))
+        self.flow = f.build()
         if self.hp["init_std"]:
             init_normal(self.flow, self.hp["init_std"])  # the authors' init_param
 
@@ -84,7 +85,7 @@ class INNAutoencoder(ZooModel):
         Forward: ``input``, each step of ``self.flow.representations`` (bijective, with its
         log-det); ``Reshape`` steps are left out (flattened, a reshape is the identity).
         ``code``: the first ``bottleneck`` latent values, not bijective, with
-        ``"dropped"``: the zero-padded rest ``z``. Then ``inv_<step>`` for every inverse
+        ``dropped``: the zero-padded rest ``z``. Then ``inv_<step>`` for every inverse
         step of ``decode``; the first one starts from ``[y, 0]`` (an embedding, not a
         bijection: no log-det; marked ``injective``, so ``input-noise`` carries the code's
         figure over), the last is named ``reconstruction``.
@@ -92,18 +93,18 @@ class INNAutoencoder(ZooModel):
         x = tf.convert_to_tensor(x, self.compute_dtype)
         dim = int(np.prod(self.image_shape))
         steps, h = self.flow.representations(x)
-        reps = [{"name": "input", "value": x, "bijective": True, "logdet": None}] + steps
+        reps = [Representation("input", x, True)] + steps
         lat = tf.reshape(h, [-1, dim])
         code = lat[:, :self.bottleneck]
         full = self.bottleneck == dim
-        reps.append({"name": "code", "value": code, "bijective": full,
-                     "logdet": tf.zeros_like(lat[:, 0]) if full else None,
-                     "dropped": None if full else lat[:, self.bottleneck:]})
+        reps.append(Representation("code", code, full,
+                                   tf.zeros_like(lat[:, 0]) if full else None,
+                                   dropped=None if full else lat[:, self.bottleneck:]))
         inv = self.flow.inverse_representations(self.pad(code))
         if not full:   # [y, 0] is an embedding of the code, not a bijection
-            inv[0].update(bijective=False, logdet=None, injective=True)
+            inv[0] = inv[0].replace(bijective=False, logdet=None, injective=True)
         reps += inv
-        reps[-1]["name"] = "reconstruction"
+        reps[-1] = reps[-1].replace(name="reconstruction")
         return reps
 
     def _ae_terms(self, x):

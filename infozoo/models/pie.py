@@ -15,6 +15,7 @@ from infozoo.settings.hparams import pie as hp_specs
 from infozoo.models.base import ZooModel, register_model
 from infozoo.models.density import DequantizedDensity
 from infozoo.util import draws
+from infozoo.util.representation import Representation
 
 tfd = tfp.distributions
 
@@ -62,56 +63,47 @@ class PIE(DequantizedDensity, ZooModel):
         self.build_flow()
 
     # -- architecture --------------------------------------------------------------
-    def _make_steps(self):
+    def _make_steps(self, f):
+        """Appends the steps of the architecture above to ``f``, a ``FlowBuilder``."""
         hp, dt = self.hp, self.dtype_policy
-        K = hp["couplings_per_block"]
-        steps = []
-        #: per-example shape after every split block: [(kind, shape_in, shape_kept)]
+        conv = dict(hidden=hp["conv_hidden"], hidden_layers=hp["conv_hidden_layers"],
+                    kernel_size=hp["kernel_size"], activation="leaky_relu", clamp=hp["clamp"],
+                    dtype=dt)
+        dense = dict(hidden=hp["linear_hidden"], hidden_layers=hp["linear_hidden_layers"],
+                     activation="leaky_relu", clamp=hp["clamp"], dtype=dt)
+        prior = dict(eps=hp["eps"], g=hp["g"], hidden=hp["g_hidden"],
+                     hidden_layers=hp["g_hidden_layers"], dtype=dt)
+
+        def couplings(kind, block, subnet):
+            for k in range(hp["couplings_per_block"]):
+                f.append(AffineCoupling(kind, name=f"{block}_coupling{k}", **subnet))
+                f.append(Householder(hp["reflections"], seed=hp["seed"] * 1000 + len(f),
+                                     name=f"{block}_householder{k}", dtype=dt))
+
+        #: per-example shape around every block: [(kind, shape_in, shape_kept)]
         self.block_shapes = []
-        h, w, c = self.image_shape
         for b in range(hp["conv_blocks"]):
+            h, w, _ = f.shape
             if h % 2 or w % 2:
                 raise ValueError(f"convolutional block {b + 1} of {hp['conv_blocks']} cannot "
                                  f"downsample a {h}x{w} tensor (odd size): use fewer conv_blocks "
                                  f"or pad/crop the images")
-            h, w, c = h // 2, w // 2, 4 * c
-            steps.append(Squeeze(name=f"conv{b}_squeeze", dtype=dt))
-            for k in range(K):
-                steps.append(AffineCoupling("conv", hidden=hp["conv_hidden"],
-                                            hidden_layers=hp["conv_hidden_layers"],
-                                            kernel_size=hp["kernel_size"], activation="leaky_relu",
-                                            clamp=hp["clamp"], name=f"conv{b}_coupling{k}",
-                                            dtype=dt))
-                steps.append(Householder(hp["reflections"], seed=hp["seed"] * 1000 + len(steps),
-                                         name=f"conv{b}_householder{k}", dtype=dt))
-            keep = c // 2
-            steps.append(Split(keep, c, eps=hp["eps"], g=hp["g"], subnet="conv",
-                               hidden=hp["g_hidden"], hidden_layers=hp["g_hidden_layers"],
-                               kernel_size=hp["kernel_size"], name=f"conv{b}_split", dtype=dt))
-            self.block_shapes.append(("conv", (h, w, c), (h, w, keep)))
-            c = keep
-        dim = h * w * c
-        steps.append(Reshape((h, w, c), (-1,), name="flatten", dtype=dt))
-        for b, target in enumerate(self.hp["linear_dims"]):
-            target = min(target, dim)
-            for k in range(K):
-                steps.append(AffineCoupling("dense", hidden=hp["linear_hidden"],
-                                            hidden_layers=hp["linear_hidden_layers"],
-                                            activation="leaky_relu", clamp=hp["clamp"],
-                                            name=f"linear{b}_coupling{k}", dtype=dt))
-                steps.append(Householder(hp["reflections"], seed=hp["seed"] * 1000 + len(steps),
-                                         name=f"linear{b}_householder{k}", dtype=dt))
+            f.append(Squeeze(name=f"conv{b}_squeeze", dtype=dt))
+            couplings("conv", f"conv{b}", conv)
+            shape, c = f.shape, f.shape[-1]
+            f.append(Split(c // 2, c, subnet="conv", kernel_size=hp["kernel_size"],
+                           name=f"conv{b}_split", **prior))
+            self.block_shapes.append(("conv", shape, f.shape))
+        f.append(Reshape(f.shape, (-1,), name="flatten", dtype=dt))
+        for b, target in enumerate(hp["linear_dims"]):
+            couplings("dense", f"linear{b}", dense)
+            (dim,) = f.shape
             if target < dim:
-                steps.append(Split(target, dim, eps=hp["eps"], g=hp["g"], subnet="dense",
-                                   hidden=hp["g_hidden"], hidden_layers=hp["g_hidden_layers"],
-                                   name=f"linear{b}_split", dtype=dt))
-            self.block_shapes.append(("linear", (dim,), (target,)))
-            dim = target
-        self.latent_dim = dim
-        # shapes of the dropped parts r_l, in order of the splits
-        self.r_shapes = [(*s_in[:-1], s_in[-1] - s_out[-1])
-                         for _, s_in, s_out in self.block_shapes if s_in != s_out]
-        return steps
+                f.append(Split(target, dim, subnet="dense", name=f"linear{b}_split", **prior))
+            self.block_shapes.append(("linear", (dim,), f.shape))
+        self.latent_dim = f.shape[0]
+        #: shapes of the dropped parts r_l, in order of the splits
+        self.r_shapes = list(f.r_shapes)
 
     @property
     def code_size(self):
@@ -133,16 +125,16 @@ class PIE(DequantizedDensity, ZooModel):
         return self.flow.log_prob_terms(x, prior=lambda z: self.prior(z.dtype).log_prob(z))
 
     def representations(self, x):
-        """Every flow step (splits not bijective, with the split-off ``r`` as ``"dropped"``),
+        """Every flow step (splits not bijective, with the split-off ``r`` as ``dropped``),
         the last forward entry renamed ``code``, then every step of ``decode`` (``inv_<step>``;
         a split's inverse ``[z, g(z)]`` is not bijective), the last named ``reconstruction``.
         ``Reshape`` steps are left out (flattened, a reshape is the identity)."""
         h = tf.convert_to_tensor(x, self.compute_dtype)
         steps, z = self.flow.representations(h)
-        reps = [{"name": "input", "value": h, "bijective": True, "logdet": None}] + steps
-        reps[-1]["name"] = "code"
+        reps = [Representation("input", h, True)] + steps
+        reps[-1] = reps[-1].replace(name="code")
         reps += self.flow.inverse_representations(z)
-        reps[-1]["name"] = "reconstruction"
+        reps[-1] = reps[-1].replace(name="reconstruction")
         return reps
 
     # -- encoder, decoder, sampling ------------------------------------------------

@@ -11,7 +11,8 @@
   (not Shannon; kept for comparison and for the entropy column);
 - :mod:`infozoo.probe.probe`: :class:`Probe` / :func:`probe`, a ``tf.function`` under any
   ``tf.distribute`` strategy that walks ``model.representations(x)`` or the layers of a
-  plain Keras model (:mod:`infozoo.probe.keras_models`);
+  plain Keras model (:mod:`infozoo.probe.keras_models`), asked by one
+  :class:`~infozoo.probe.settings.ProbeSettings` (or its fields as keywords);
 - figures: :mod:`infozoo.viz.plots` (information plane, entropy-change bars);
 - :mod:`infozoo.probe.callback`: :class:`ProbeCallback` for TensorBoard during training;
 - :func:`run_probe`: what ``infozoo probe RUN_DIR`` does.
@@ -21,6 +22,7 @@ See ``docs/information.md``.
 from infozoo.probe.estimators import (Estimate, estimator_names, get_estimator,  # noqa: F401
                                       mutual_information, noisy_information)
 from infozoo.probe.probe import Probe, assemble, format_table, probe  # noqa: F401
+from infozoo.probe.settings import ProbeSettings  # noqa: F401
 from infozoo.probe.renyi import (DEFAULT_ALPHA, entropy, gram, joint_entropy,  # noqa: F401
                                  kernel_width, matrix_entropy)
 

@@ -26,10 +26,11 @@ class ProbeCallback(keras.callbacks.Callback):
     def __init__(self, x_probe, every=1, log_dir=None, run_dir=None, alpha=1.01,
                  gamma="median", estimators=("input-noise",), sigma=None):
         super().__init__()
-        self.estimators, self.sigma = tuple(estimators), sigma
+        from infozoo.probe.settings import ProbeSettings
+        self.settings = ProbeSettings(estimators=tuple(estimators), sigma=sigma, alpha=alpha,
+                                      gamma=gamma)
         self.x = np.asarray(x_probe, np.float32)
         self.every, self.log_dir, self.run_dir = int(every), log_dir, run_dir
-        self.alpha, self.gamma = alpha, gamma
         self._probe, self._writer = None, None
         self.history = []
 
@@ -39,8 +40,7 @@ class ProbeCallback(keras.callbacks.Callback):
         from infozoo.probe.probe import Probe
         if self._probe is None or self._probe.model is not self.model:
             self._probe = Probe(self.model, strategy=tf.distribute.get_strategy(),
-                                alpha=self.alpha, gamma=self.gamma,
-                                estimators=self.estimators, sigma=self.sigma)
+                                settings=self.settings)
         return self._probe
 
     def on_epoch_end(self, epoch, logs=None):

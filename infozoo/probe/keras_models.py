@@ -9,9 +9,11 @@ changes a model implements ``representations(x)`` itself, as the zoo models do.
 
 
 def keras_representations(model, x):
-    """``x -> [{"name", "value", "bijective", "logdet"}, ...]`` for a plain Keras model
-    (``x``, a sample batch, builds an unbuilt Sequential model)."""
+    """``x -> [Representation, ...]`` for a plain Keras model (``x``, a sample batch, builds
+    an unbuilt Sequential model)."""
     import keras
+
+    from infozoo.util.representation import Representation
     if not isinstance(model, keras.Model):
         raise ValueError(f"probe needs a Keras model or an object with representations(x), "
                          f"got {type(model).__name__}")
@@ -46,7 +48,6 @@ def keras_representations(model, x):
     def representations(xb):
         vals = sub(xb, training=False)
         vals = vals if isinstance(vals, (list, tuple)) else [vals]
-        return ([{"name": "input", "value": xb, "bijective": False, "logdet": None}]
-                + [{"name": n, "value": v, "bijective": False, "logdet": None}
-                   for n, v in zip(names, vals)])
+        return ([Representation("input", xb, False)]
+                + [Representation(n, v, False) for n, v in zip(names, vals)])
     return representations

@@ -3,9 +3,10 @@
 #### What it measures
 
 ``model.representations(x)`` (see ``ZooModel.representations``) gives the ordered
-representations ``T_0 = X, T_1, ..., T_L = X_hat`` of a probe batch, each with
+representations ``T_0 = X, T_1, ..., T_L = X_hat`` of a probe batch, each a
+:class:`~infozoo.util.representation.Representation` (or a dict with its fields) with
 ``bijective`` (the step ``T_{l-1} -> T_l`` is a bijection) and ``logdet`` (its
-per-example ``log|det J_l|``, or None). An entry may also carry ``"dropped"``
+per-example ``log|det J_l|``, or None). An entry may also carry ``dropped``
 ``[B, ...]``: the part of ``T_{l-1}`` the step throws away (INN zero-padding, PIE
 splits). For every entry the probe returns
 
@@ -58,6 +59,8 @@ import tensorflow as tf
 from infozoo.distribute import strategy as distribute
 
 from infozoo.probe import renyi
+from infozoo.probe.settings import ProbeSettings
+from infozoo.util.representation import Representation
 
 LN2 = math.log(2.0)
 
@@ -83,41 +86,49 @@ class Probe:
     ``dequantize``, and options of :func:`infozoo.probe.padding.dropped_entropy`): adds
     ``h_given_kept``, the upper bound of ``h(dropped | kept)`` (bits), to every dropped
     part (:mod:`infozoo.probe.padding`).
+    These settings come as one :class:`~infozoo.probe.settings.ProbeSettings`
+    (``settings=``), as keywords (``Probe(m, estimators=["ksg"], ci=0.95)``), or both (the
+    keywords replace the record's fields); ``probe.settings`` holds them resolved.
     The ``tf.function`` is traced once per batch shape and reused.
     """
 
-    def __init__(self, model, strategy=None, alpha=renyi.DEFAULT_ALPHA, gamma="median",
-                 factor=1.0, eager=False, estimators=("input-noise",), sigma=None, ci=None,
-                 n_boot=None, options=None, dropped_entropy=None):
+    def __init__(self, model, strategy=None, settings=None, eager=False, **kwargs):
         from infozoo.probe import estimators as est_lib
+        settings = ProbeSettings.of(settings, **kwargs)
         self.model = model
-        self.estimators = est_lib.parse_names(",".join(estimators)
-                                              if not isinstance(estimators, str) else estimators)
+        est = settings.estimators
+        self.estimators = est_lib.parse_names(est if isinstance(est, str) else ",".join(est))
         self.renyi = "renyi" in self.estimators
-        self.options = {k: dict(v) for k, v in (options or {}).items()}
+        self.options = {k: dict(v) for k, v in (settings.options or {}).items()}
         unused = sorted(set(self.options) - set(self.estimators))
         if unused:
             raise ValueError(f"options given for {', '.join(map(repr, unused))}, which "
                              f"{'is' if len(unused) == 1 else 'are'} not among the estimators "
                              f"{self.estimators}: options take estimator names, one of "
                              f"{', '.join(est_lib.estimator_names())}")
+        sigma = settings.sigma
         if sigma is not None:   # the noise scale of noisy (layer units), input-noise (input units)
             for name in ("noisy", "input-noise"):
                 if name in self.estimators:
                     self.options.setdefault(name, {}).setdefault("sigma", float(sigma))
-        self.ci = None if ci is None else est_lib.base.check_level(ci)
-        self.n_boot = n_boot
+        self.ci = None if settings.ci is None else est_lib.base.check_level(settings.ci)
+        self.n_boot = settings.n_boot
         # configured once (bad options fail here, before any TensorFlow work)
         self._est = {name: est_lib.get_estimator(name, **self.options.get(name, {}))
                      for name in self.estimators if name != "renyi"}
         self.strategy = strategy or tf.distribute.get_strategy()
-        self.alpha = renyi.check_alpha(alpha)
-        self.gamma = renyi.check_gamma(gamma)
-        self.factor = float(factor)
+        self.alpha = renyi.check_alpha(settings.alpha)
+        self.gamma = renyi.check_gamma(settings.gamma)
+        self.factor = float(settings.factor)
         if not self.factor > 0:
-            raise ValueError(f"factor must be > 0, got {factor}")
+            raise ValueError(f"factor must be > 0, got {settings.factor}")
+        self.dropped_entropy = _padding_options(settings.dropped_entropy)
+        #: the settings as resolved and checked (what ``assemble`` reports)
+        self.settings = settings.replace(
+            estimators=tuple(self.estimators), options=self.options, ci=self.ci,
+            alpha=self.alpha, gamma=self.gamma, factor=self.factor,
+            dropped_entropy=self.dropped_entropy)
         self.eager = bool(eager)
-        self.dropped_entropy = _padding_options(dropped_entropy)
         self.meta = None
         self._representations = None
         self._fn = tf.function(self._distributed, jit_compile=False, autograph=False)
@@ -140,18 +151,18 @@ class Probe:
             raise ValueError("representations(x) must return at least input and reconstruction")
         meta, flat, logdets, dropped = [], [], [], []
         for i, r in enumerate(reps):
-            v = renyi.flatten64(gather(r["value"]))
+            v = renyi.flatten64(gather(r.value))
             dim = v.shape[1]
             if dim is None:
-                raise ValueError(f"representation {r['name']!r} has no static size")
-            ld = r.get("logdet")
-            m = {"name": str(r["name"]), "dim": int(dim), "bijective": bool(r["bijective"]),
-                 "injective": bool(r.get("injective", False)),
-                 "has_logdet": ld is not None, "dropped_dim": None}
+                raise ValueError(f"representation {r.name!r} has no static size")
+            ld = r.logdet
+            m = {"name": str(r.name), "dim": int(dim), "bijective": bool(r.bijective),
+                 "injective": bool(r.injective), "has_logdet": ld is not None,
+                 "dropped_dim": None}
             flat.append(v)
             logdets.append(tf.reduce_mean(tf.cast(gather(ld), renyi.DTYPE))
                            if ld is not None else tf.zeros([], renyi.DTYPE))
-            dr = r.get("dropped")
+            dr = r.dropped
             if dr is not None:
                 d = renyi.flatten64(gather(dr))
                 if d.shape[1]:
@@ -220,10 +231,12 @@ class Probe:
     def _resolve(self, x):
         if self._representations is None:
             if hasattr(self.model, "representations"):
-                self._representations = self.model.representations
+                reps = self.model.representations
             else:
                 from infozoo.probe.keras_models import keras_representations
-                self._representations = keras_representations(self.model, x)
+                reps = keras_representations(self.model, x)
+            # a plug-in model's dicts become records here, once for every reader
+            self._representations = lambda xb: [Representation.of(r) for r in reps(xb)]
 
     def raw(self, x):
         """The tensors of the probe as NumPy arrays: named per-entry fields (``S``,
@@ -289,9 +302,8 @@ class Probe:
 
     def __call__(self, x):
         raw = self.raw(x)
-        out = assemble(self.meta, raw, n=len(x), alpha=self.alpha, gamma=self.gamma,
-                       factor=self.factor, replicas=self.replicas, renyi_on=self.renyi,
-                       shannon=self.shannon(raw), ci=self.ci)
+        out = assemble(self.meta, raw, n=len(x), replicas=self.replicas,
+                       settings=self.settings, shannon=self.shannon(raw))
         add_padding(out, self.padding(raw))
         return out
 
@@ -342,13 +354,15 @@ def _f(v):
     return None if v is None else float(v)
 
 
-def assemble(meta, raw, n, alpha, gamma, factor, replicas, renyi_on=True, shannon=None,
-             ci=None):
-    """The JSON-able result from the static layer info and the probe's tensors.
+def assemble(meta, raw, n, replicas, settings, shannon=None):
+    """The JSON-able result from the static layer info, the probe's tensors and its resolved
+    ``settings`` (a ``ProbeSettings``, as ``Probe.settings``: its ``alpha``, ``gamma``,
+    ``factor``, ``ci`` are reported).
 
     Rényi fields (``S``, ``dS``, ``I_XT``, ``I_TXhat``, ``sigma``, ``S_X``, ...) are None
     when ``renyi`` was not asked; ``estimates[name]`` holds every other estimator's
     ``I_XT`` / ``I_TXhat`` (or ``I_X`` for a dropped part) as ``Estimate.as_dict()``."""
+    renyi_on = "renyi" in settings.estimators
     L = len(meta)
     S, S_XT, S_TXhat, width = raw["S"], raw["S_XT"], raw["S_TXhat"], raw["sigma"]
     R = (lambda v: float(v)) if renyi_on else (lambda v: None)  # noqa: E731
@@ -389,10 +403,10 @@ def assemble(meta, raw, n, alpha, gamma, factor, replicas, renyi_on=True, shanno
     warn = ceiling_warnings(layers, dropped) + order_warnings(layers)
     for w in warn:
         warnings.warn(w, stacklevel=3)
-    return {"n": int(n), "alpha": alpha, "gamma": gamma, "factor": factor,
-            "replicas": int(replicas), "S_X": R(s_x), "S_Xhat": R(s_xh),
-            "I_X_Xhat": layers[-1]["I_XT"], "log2_n": math.log2(n),
-            "estimators": (["renyi"] if renyi_on else []) + list(shannon), "ci": ci,
+    return {"n": int(n), "alpha": settings.alpha, "gamma": settings.gamma,
+            "factor": settings.factor, "replicas": int(replicas), "S_X": R(s_x),
+            "S_Xhat": R(s_xh), "I_X_Xhat": layers[-1]["I_XT"], "log2_n": math.log2(n),
+            "estimators": (["renyi"] if renyi_on else []) + list(shannon), "ci": settings.ci,
             "estimator_options": {name: shannon[name]["layers"][0]["I_XT"].options
                                   for name in shannon},
             "layers": layers, "dropped": dropped, "warnings": warn,

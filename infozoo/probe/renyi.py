@@ -51,7 +51,7 @@ import math
 import tensorflow as tf
 
 DTYPE = tf.float64
-DEFAULT_ALPHA = 1.01
+from infozoo.probe.settings import DEFAULT_ALPHA  # noqa: E402,F401  (Renyi order 1.01)
 
 
 def check_alpha(alpha):

@@ -5,18 +5,24 @@ import os
 from infozoo.util.io import atomic_write
 
 
-def run_probe(run_dir, samples=512, strategy="default", cpu_replicas=1, alpha=1.01,
-              gamma="median", data_dir=None, estimators=("input-noise",), sigma=None, ci=0.95,
-              n_boot=None, formats=("png",), options=None, dropped_entropy="flow"):
+#: the settings ``infozoo probe`` uses where ``ProbeSettings``' own defaults differ
+RUN_DEFAULTS = {"ci": 0.95, "dropped_entropy": "flow"}
+
+
+def run_probe(run_dir, settings=None, samples=512, strategy="default", cpu_replicas=1,
+              data_dir=None, formats=("png",), **kwargs):
     """Probes the run's model on its first ``samples`` test images (trimmed to a multiple
-    of the replicas) with ``estimators`` (intervals at level ``ci``). Writes
+    of the replicas) with ``settings`` (a ``ProbeSettings``; default: its defaults with
+    :data:`RUN_DEFAULTS`, intervals at 0.95; keywords replace fields). Writes
     ``RUN_DIR/probe.json`` and ``RUN_DIR/images/probe_information.png`` (the Shannon figures
     with their intervals and ceilings), with ``renyi`` also ``probe_information_plane.png``
-    and ``probe_entropy_change.png`` (``formats``: png, pdf, svg; ``options``:
-    ``{estimator: {option: value}}``); ``dropped_entropy`` (``"flow"``, ``"gaussian"`` or
-    None): the upper bound of ``h(dropped | kept)`` at every zero-padding / split
-    (:mod:`infozoo.probe.padding`), on the images dequantised by ``U(0, 1/256)``; returns the
-    result dict (with ``"files"``)."""
+    and ``probe_entropy_change.png`` (``formats``: png, pdf, svg); ``dropped_entropy``
+    (``"flow"``, ``"gaussian"`` or None): the upper bound of ``h(dropped | kept)`` at every
+    zero-padding / split (:mod:`infozoo.probe.padding`), on the images dequantised by
+    ``U(0, 1/256)``; returns the result dict (with ``"files"``)."""
+    from infozoo.probe.settings import ProbeSettings
+    settings = ProbeSettings.of(ProbeSettings(**RUN_DEFAULTS) if settings is None else settings,
+                                **kwargs)
     from infozoo.distribute import strategy as distribute
     distribute.configure_cpu_replicas(cpu_replicas if strategy == "mirrored" else 1)
     from infozoo.data import loaders as data_lib
@@ -36,12 +42,11 @@ def run_probe(run_dir, samples=512, strategy="default", cpu_replicas=1, alpha=1.
     if n < 2 * R:
         raise ValueError(f"need at least {2 * R} test images for {R} replica(s), have {len(xte)}")
     padding = None
-    if dropped_entropy not in (None, "none"):   # 8-bit images: x + U(0, 1/256) has a density
-        padding = {"model": dropped_entropy,
+    if settings.dropped_entropy not in (None, "none"):   # 8-bit images: x + U(0, 1/256)
+        padding = {"model": settings.dropped_entropy,    # has a density
                    "dequantize": None if str(d["dataset"]).startswith("toy25") else 1 / 256}
-    result = Probe(model, strategy=strat, alpha=alpha, gamma=gamma, estimators=estimators,
-                   sigma=sigma, ci=ci, n_boot=n_boot, options=options,
-                   dropped_entropy=padding)(xte[:n])
+    result = Probe(model, strategy=strat,
+                   settings=settings.replace(dropped_entropy=padding))(xte[:n])
     result.update(run_dir=run_dir, zoo=cfg.get("zoo"), model=cfg.get("model"),
                   dataset=d["dataset"], code_size=int(model.code_size),
                   weights={k: weights[k] for k in ("source", "path", "epoch", "step",

@@ -78,7 +78,7 @@ def _first_line(e):
 
 def restore_checkpoint(model, run_dir, verbose=True, rewrite=True):
     """Restores the newest readable checkpoint of ``run_dir`` into ``model``; returns its
-    record (see :func:`checkpoint_records`) or None when the run has none.
+    :class:`~infozoo.run.rundir.CheckpointRecord` or None when the run has none.
 
     A newest checkpoint that cannot be read (truncated, missing) falls back to the older
     ones the run keeps, named on stderr; ``state.json`` then names the one used (with
@@ -88,9 +88,9 @@ def restore_checkpoint(model, run_dir, verbose=True, rewrite=True):
     errors = []
     for i, r in enumerate(records):
         try:
-            if not os.path.isfile(r["weights_path"]):
-                raise RuntimeError(f"{r['weights_path']} is missing")
-            restore_weights(model, r["weights_path"])
+            if not os.path.isfile(r.weights_path):
+                raise RuntimeError(f"{r.weights_path} is missing")
+            restore_weights(model, r.weights_path)
         except RuntimeError as e:
             errors.append(str(e))
             if verbose:
@@ -99,12 +99,12 @@ def restore_checkpoint(model, run_dir, verbose=True, rewrite=True):
         if i and rewrite:
             state = checkpoint_state(run_dir)
             older = [{k: o[k] for k in ("epoch", "step", "global_step", "weights", "confirmed")
-                      if k in o} for o in state.get("older", [])[i:]]
+                      if k in o} for o in state.data.get("older", [])[i:]]
             write_checkpoint_state(run_dir, {**{k: v for k, v in r.items() if v is not None},
                                              "older": older})
             if verbose:
-                print(f"Using the older checkpoint {r['weights_path']} (epoch {r['epoch']}, "
-                      f"step {r['step']})", file=sys.stderr, flush=True)
+                print(f"Using the older checkpoint {r.weights_path} (epoch {r.epoch}, "
+                      f"step {r.step})", file=sys.stderr, flush=True)
         return r
     if not records:
         return None
@@ -135,8 +135,8 @@ def load_model(run_dir, verbose=True, attempts=5):
             errors.append(str(e))
             if verbose:
                 print(f"Warning: {e}", file=sys.stderr, flush=True)
-        candidates += [{"source": "checkpoint", "path": r["weights_path"], "epoch": r["epoch"],
-                        "step": r["step"], "global_step": r["global_step"]} for r in records]
+        candidates += [{"source": "checkpoint", "path": r.weights_path, "epoch": r.epoch,
+                        "step": r.step, "global_step": r.global_step} for r in records]
         keras_file = os.path.join(run_dir, EXPORT_DIR, "model.keras")
         if os.path.isfile(keras_file):
             info = export_info(os.path.join(run_dir, EXPORT_DIR)) or {}

@@ -15,11 +15,14 @@ A run directory holds (written by infozoo only)::
 Train, evaluate, export and the probe all depend on this module; it imports none of them.
 Building a run's model and loading its weights: :mod:`infozoo.run.factory`.
 """
+import dataclasses
 import datetime
 import json
 import os
 import socket
 import sys
+from collections.abc import Mapping
+from typing import Optional
 
 from infozoo.settings import config as config_lib
 from infozoo.util.io import atomic_write
@@ -254,21 +257,123 @@ def segments(run_dir):
 
 
 # -- checkpoints --------------------------------------------------------------------------
-def checkpoint_state(run_dir):
-    """The newest checkpoint's record, or None: ``{"epoch", "step", "global_step", "weights",
-    "weights_path", "confirmed", "older": [...], "diverged": {...} (after a NaN stop)}``.
+#: the fields of one checkpoint's record, in the order ``checkpoint_records`` gives them
+RECORD_KEYS = ("epoch", "step", "global_step", "weights", "weights_path", "confirmed")
 
-    The weights file itself may be missing (a live run rotates its checkpoints): readers
-    go through :func:`checkpoint_records` and fall back to the older ones."""
+
+@dataclasses.dataclass(frozen=True)
+class CheckpointRecord(Mapping):
+    """One checkpoint a run keeps: ``epoch`` and ``step`` (where training resumes),
+    ``global_step``, ``weights`` (the file name in ``checkpoints/``), ``weights_path``
+    (its path) and ``confirmed`` (a batch after it had a finite, non-exploding loss;
+    records of runs that predate the flag count as confirmed). It reads as the dict of
+    earlier releases too (``r["weights_path"]``, ``dict(r)``: the six keys of
+    :data:`RECORD_KEYS`)."""
+
+    epoch: Optional[int]
+    step: Optional[int]
+    global_step: Optional[int]
+    weights: Optional[str]
+    weights_path: Optional[str]
+    confirmed: bool = True
+
+    @classmethod
+    def of(cls, entry, ckpt_dir):
+        """The record of one entry of ``state.json`` (the newest or an ``older`` one)."""
+        return cls(*(entry.get(k) for k in RECORD_KEYS[:4]),
+                   os.path.join(ckpt_dir, entry["weights"]), entry.get("confirmed", True))
+
+    def __getitem__(self, key):
+        if key in RECORD_KEYS:
+            return getattr(self, key)
+        raise KeyError(key)
+
+    def __iter__(self):
+        return iter(RECORD_KEYS)
+
+    def __len__(self):
+        return len(RECORD_KEYS)
+
+
+@dataclasses.dataclass(frozen=True, eq=False)
+class CheckpointState(Mapping):
+    """``checkpoints/state.json`` of a run, as read.
+
+    ``data`` is the file's object unchanged (it is written back as it is, so a key this
+    release does not know survives); the fields are read from it: the newest checkpoint
+    (``epoch``, ``step``, ``global_step``, ``weights``, ``weights_path``, ``confirmed``),
+    ``older`` (the :class:`CheckpointRecord` of every older checkpoint kept, newest first),
+    ``best_loss``/``first_loss`` (the run's lowest and first batch losses), ``diverged``
+    (``{"epoch", "batch", "lr"}`` after a NaN stop) and ``preset`` (a preset's name).
+    :meth:`updated` gives a state with some keys changed, for
+    :func:`write_checkpoint_state`. It reads as the dict of earlier releases too
+    (``state["step"]``, ``{**state}``: the file's keys and ``weights_path``, each ``older``
+    entry with its ``weights_path``)."""
+
+    data: Mapping
+    ckpt_dir: str
+
+    def __post_init__(self):
+        if not isinstance(self.data, Mapping):
+            raise TypeError(f"the state is a {type(self.data).__name__}, not an object")
+        self.records()        # every checkpoint names its weights file (KeyError if not)
+
+    def records(self):
+        """The newest checkpoint and the older ones, newest first."""
+        return [CheckpointRecord.of(r, self.ckpt_dir)
+                for r in [self.data, *self.data.get("older", [])]]
+
+    @property
+    def newest(self):
+        return CheckpointRecord.of(self.data, self.ckpt_dir)
+
+    epoch = property(lambda self: self.data.get("epoch"))
+    step = property(lambda self: self.data.get("step"))
+    global_step = property(lambda self: self.data.get("global_step"))
+    weights = property(lambda self: self.data["weights"])
+    weights_path = property(lambda self: os.path.join(self.ckpt_dir, self.data["weights"]))
+    confirmed = property(lambda self: self.data.get("confirmed", True))
+    best_loss = property(lambda self: self.data.get("best_loss"))
+    first_loss = property(lambda self: self.data.get("first_loss"))
+    diverged = property(lambda self: self.data.get("diverged"))
+    preset = property(lambda self: self.data.get("preset"))
+    older = property(lambda self: tuple(self.records()[1:]))
+
+    def updated(self, **changes):
+        """This state with ``changes`` to the file's keys (new keys go last)."""
+        return CheckpointState({**self.data, **changes}, self.ckpt_dir)
+
+    # -- the dict view of earlier releases -----------------------------------------------
+    def _view(self):
+        view = {**self.data, "weights_path": self.weights_path}
+        if "older" in self.data:
+            view["older"] = [{**o, "weights_path": os.path.join(self.ckpt_dir, o["weights"])}
+                             for o in self.data["older"]]
+        return view
+
+    def __getitem__(self, key):
+        return self._view()[key]
+
+    def __iter__(self):
+        return iter(self._view())
+
+    def __len__(self):
+        return len(self.data) + 1
+
+    __eq__ = object.__eq__
+    __hash__ = object.__hash__
+
+
+def checkpoint_state(run_dir):
+    """The run's :class:`CheckpointState`, or None when it has none. The weights file
+    itself may be missing (a live run rotates its checkpoints): readers go through
+    :func:`checkpoint_records` and fall back to the older ones."""
     path = os.path.join(run_dir, CKPT_DIR, "state.json")
     if not os.path.isfile(path):
         return None
     try:
         with open(path) as f:
-            state = json.load(f)
-        state["weights_path"] = os.path.join(run_dir, CKPT_DIR, state["weights"])
-        for o in state.get("older", []):
-            o["weights_path"] = os.path.join(run_dir, CKPT_DIR, o["weights"])
+            state = CheckpointState(json.load(f), os.path.join(run_dir, CKPT_DIR))
     except (ValueError, KeyError, OSError, TypeError, AttributeError) as e:
         raise RuntimeError(f"checkpoint state {path} is corrupt ({e}); move it aside (e.g. "
                            f"mv {path} {path}.broken) to start over, or use another --run-dir"
@@ -277,13 +382,8 @@ def checkpoint_state(run_dir):
 
 
 def checkpoint_records(state):
-    """``state`` and its older checkpoints, newest first (each ``{"epoch", "step",
-    "global_step", "weights", "weights_path", "confirmed"}``)."""
-    if not state:
-        return []
-    keys = ("epoch", "step", "global_step", "weights", "weights_path", "confirmed")
-    return [{k: r.get(k, True if k == "confirmed" else None) for k in keys}
-            for r in [state, *state.get("older", [])]]
+    """``state``'s checkpoints as :class:`CheckpointRecord`, newest first ([] for None)."""
+    return state.records() if state else []
 
 
 def is_live(run_dir):
@@ -303,6 +403,10 @@ def is_live(run_dir):
 
 
 def write_checkpoint_state(run_dir, state):
+    """Replaces ``state.json`` atomically by ``state``: a :class:`CheckpointState` (its
+    ``data``) or a mapping of the file's keys (``weights_path`` entries are left out)."""
+    if isinstance(state, CheckpointState):
+        state = state.data
     state = {k: v for k, v in state.items() if k != "weights_path"}
     if "older" in state:
         state["older"] = [{k: v for k, v in o.items() if k != "weights_path"}

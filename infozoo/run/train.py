@@ -166,29 +166,29 @@ def _prepare_locked(cfg, overrides, run_dir, lock, keras, tf, strategy=None, out
     run = Run(cfg, run_dir, (xtr, ytr, xte, yte), strategy, model, steps, lock=lock,
               chief=chief, out_dir=out_dir, x_val=xval)
     if state:
-        if not 0 <= state["step"] < steps:
-            raise RuntimeError(f"checkpoint of {run_dir} is at step {state['step']} of an epoch "
+        if not 0 <= state.step < steps:
+            raise RuntimeError(f"checkpoint of {run_dir} is at step {state.step} of an epoch "
                                f"of {steps} steps: the run's batch size or training set has "
                                f"changed; resume with the run's settings ({runs.CONFIG})")
-        done = state["epoch"] + (state["step"] > 0)
+        done = state.epoch + (state.step > 0)
         if t["epochs"] < done:
-            steps_note = f" and {state['step']} steps" if state["step"] else ""
+            steps_note = f" and {state.step} steps" if state.step else ""
             raise config_lib.ConfigError(
-                f"--epochs {t['epochs']}: the run in {run_dir} has trained {state['epoch']} "
+                f"--epochs {t['epochs']}: the run in {run_dir} has trained {state.epoch} "
                 f"epoch(s){steps_note} already; give --epochs {done} or more (--epochs {done} "
                 f"only re-evaluates and re-exports), or use another --run-dir")
-        used = factory.restore_checkpoint(model, run_dir, rewrite=chief)
-        state = {**runs.checkpoint_state(run_dir), **used}  # ``used``: the newest readable
-        run.epoch0, run.step0 = used["epoch"], used["step"]
+        used = factory.restore_checkpoint(model, run_dir, rewrite=chief)  # the newest readable
+        diverged = runs.checkpoint_state(run_dir).diverged
+        run.epoch0, run.step0 = used.epoch, used.step
         print(f"Resuming {run_dir} at epoch {run.epoch0 + 1}, step {run.step0} "
-              f"(global step {state['global_step']})", flush=True)
-        if state.get("diverged"):
+              f"(global step {used.global_step})", flush=True)
+        if diverged:
             with strategy.scope():
                 model.compile(optimizer=make_optimizer(cfg), jit_compile=bool(t["jit_compile"]))
                 model.optimizer.build(model.trainable_variables)
             run.notes.append(
-                f"The previous segment stopped on a NaN loss at epoch {state['diverged']['epoch']}"
-                f", batch {state['diverged']['batch']}: the weights of the last good checkpoint "
+                f"The previous segment stopped on a NaN loss at epoch {diverged['epoch']}"
+                f", batch {diverged['batch']}: the weights of the last good checkpoint "
                 f"are kept, the optimizer state (Adam moments) starts afresh, lr {t['lr']}.")
     for k, (a, b) in changed.items():
         run.notes.append(f"{k} changed on resume: {a!r} -> {b!r} (recorded in "
@@ -278,7 +278,7 @@ def fit(run, verbose=1):
 def _worker_lost(run, e):
     from infozoo.distribute import cluster
     good = runs.checkpoint_state(run.run_dir)
-    where = (f"from the last checkpoint (epoch {good['epoch'] + 1}, step {good['step']})"
+    where = (f"from the last checkpoint (epoch {good.epoch + 1}, step {good.step})"
              if good else "from the start (no checkpoint was written yet)")
     raise WorkerLost(
         f"lost contact with another worker of the cluster ({type(e).__name__}: "
@@ -292,23 +292,23 @@ def _diverged(run, where):
     epoch, batch = where
     lr = run.cfg["train"]["lr"]
     records = runs.checkpoint_records(runs.checkpoint_state(run.run_dir))
-    good = next((i for i, r in enumerate(records) if r["confirmed"]), None)
+    good = next((i for i, r in enumerate(records) if r.confirmed), None)
     path = os.path.join(run.run_dir, runs.CKPT_DIR, "state.json")
     if good is not None and run.chief:
         g = records[good]
-        state = runs.checkpoint_state(run.run_dir)
+        state = runs.checkpoint_state(run.run_dir).data
         skipped = ""
         if good:
-            skipped = (f" (the newer {', '.join(r['weights'] for r in records[:good])} came "
+            skipped = (f" (the newer {', '.join(r.weights for r in records[:good])} came "
                        f"after the loss had begun to explode and will not be used)")
             state = {**{k: v for k, v in g.items() if k != "weights_path"},
                      "older": [{k: v for k, v in r.items() if k != "weights_path"}
                                for r in records[good + 1:]],
                      **{k: state[k] for k in ("best_loss", "first_loss") if k in state}}
-        state["diverged"] = {"epoch": epoch + 1, "batch": batch + 1, "lr": lr}
+        state = {**state, "diverged": {"epoch": epoch + 1, "batch": batch + 1, "lr": lr}}
         runs.write_checkpoint_state(run.run_dir, state)
-        kept = (f"the last good checkpoint {g['weights']} (epoch {g['epoch']}, step "
-                f"{g['step']}) is kept in {os.path.join(run.run_dir, runs.CKPT_DIR)}"
+        kept = (f"the last good checkpoint {g.weights} (epoch {g.epoch}, step "
+                f"{g.step}) is kept in {os.path.join(run.run_dir, runs.CKPT_DIR)}"
                 f"{skipped}. Lower --lr (e.g. --lr {lr / 10:g}) and run the same command "
                 f"again: it resumes from that checkpoint with a fresh optimizer state")
     elif records and run.chief:
@@ -351,8 +351,8 @@ def finalise(run, train_seconds, images_per_s, trained, verbose=1):
                    images_per_s=round(images_per_s, 2) if cb.finite(images_per_s) else None,
                    replicas=run.strategy.num_replicas_in_sync, dataset=cfg["data"]["dataset"],
                    train_size=int(len(xtr)), epochs=int(t["epochs"]),
-                   weights_epoch=weights["epoch"] if weights else None,
-                   weights_step=weights["step"] if weights else None,
+                   weights_epoch=weights.epoch if weights else None,
+                   weights_step=weights.step if weights else None,
                    val_size=int(cfg["data"]["val_size"]))
     if t["early_stop_patience"]:
         es = cb.EarlyStop.read(run_dir)
