@@ -126,11 +126,14 @@ def test_decode_encode_is_identity_on_z():
 
 @pytest.fixture(scope="module")
 def model64():
+    # the global dtype policy is made from floatx on its first use and then kept: restore both
+    policy = keras.config.dtype_policy()
     keras.config.set_floatx("float64")
     try:
         m = PIE(**{**TINY, "dtype": "float64"})
     finally:
         keras.config.set_floatx("float32")
+        keras.config.set_dtype_policy(policy)
     perturb(m.trainable_variables, 0.1, seed=4)
     return m
 
