@@ -9,6 +9,7 @@ import pytest
 
 from conftest import REPO, run_cli
 
+import infozoo
 from infozoo import presets
 
 
@@ -55,6 +56,28 @@ def test_names_and_budget_are_checked(tmp_path):
         "pie-fashion_mnist-eps0.1") and presets.NAME.match("ipae-toy25")
 
 
+def test_the_commit_comes_from_the_runs_segments(tmp_path):
+    """make() names the commit its run's segments recorded, and refuses to guess one."""
+    run = tmp_path / "run"
+    run.mkdir()
+    (run / "metrics.json").write_text("{}")
+
+    def segments(*codes):
+        (run / "segments.jsonl").write_text(
+            "".join(json.dumps({"argv": ["train"], "code": c}) + "\n" for c in codes))
+    a, b = {"commit": "a" * 40, "modified": False}, {"commit": "b" * 40, "modified": False}
+    segments(a, a)
+    assert presets.run_commit(run) == "a" * 40
+    for codes, what in [((a, b), "2 commits"), ((a, {**a, "modified": True}), "changes"),
+                        (({},), "does not record"), ((None,), "does not record")]:
+        segments(*codes)
+        with pytest.raises(presets.PresetError, match=what):
+            presets.make(run, "classic-digits-b4", tmp_path / "out", "tiny")
+    (run / "segments.jsonl").unlink()
+    with pytest.raises(presets.PresetError, match="--commit"):
+        presets.run_commit(run)
+
+
 def test_import_infozoo_lists_presets_without_tensorflow():
     code = ("import sys, infozoo; infozoo.presets.available(); "
             "assert callable(infozoo.from_preset); print('tensorflow' in sys.modules)")
@@ -70,6 +93,9 @@ def test_preset_from_a_tiny_run_loads_by_name_and_reproduces_its_metrics(tmp_pat
     invoke_cli("train", "classic", "--dataset", "digits", "--bottleneck", "4", "--set",
                "hidden=[32,16]", "--train-size", "256", "--test-size", "200", "--epochs", "2",
                "--quiet", "--set", "train.image_every=0", "--run-dir", run, check=0)
+    from infozoo.util.provenance import code_version
+    (seg,) = [json.loads(line) for line in (run / "segments.jsonl").read_text().splitlines()]
+    assert seg["code"] == code_version() and seg["code"]["infozoo"] == infozoo.__version__
     p = invoke_cli("presets", "make", run, "classic-digits-b4-short", "--out", root,
                    "--budget", "2 epochs of 256 digits (a test)", "--commit", "abc", check=0)
     assert "written" in p.stdout

@@ -305,7 +305,7 @@ def presets_cmd(ctx):
 @click.option("--out", "out_root", type=click.Path(file_okay=False), default=None,
               help="folder to write NAME/ into [the package's presets folder, which ships]")
 @click.option("--commit", default=None, help="commit of the code that trained the run "
-              "[this checkout's HEAD]")
+              "[the one its segments.jsonl records]")
 def presets_make_cmd(run_dir, name, budget, out_root, commit):
     """Turn the finished run RUN_DIR into preset NAME (config.yaml, model.weights.h5,
     metrics.json, metadata.json with the command, commit, budget and checksums)."""

@@ -22,7 +22,6 @@ import json
 import os
 import re
 import shutil
-import subprocess
 import sys
 import tempfile
 from importlib import resources
@@ -155,14 +154,29 @@ def run_view(name, directory):
     return directory
 
 
-def _git_commit():
-    here = Path(__file__).resolve().parent
-    try:
-        out = subprocess.run(["git", "-C", str(here), "rev-parse", "HEAD"], capture_output=True,
-                             text=True, timeout=10)
-    except (OSError, subprocess.SubprocessError):
-        return None
-    return out.stdout.strip() or None
+def run_commit(run_dir):
+    """The commit of the code that trained ``run_dir``, from each segment's ``code`` record in
+    ``segments.jsonl``; PresetError when it is unknown (a run written before segments recorded
+    it), differs between segments, or ran on a modified checkout."""
+    from infozoo.run import rundir as runs
+    segs = runs.segments(run_dir)
+    codes = [s.get("code") or {} for s in segs]
+    if not segs or any(not c.get("commit") for c in codes):
+        raise PresetError(f"{run_dir} does not record the commit of the code that trained it "
+                          f"(a run written before {runs.SEGMENTS} recorded it, or code not in a "
+                          f"git checkout): give --commit SHA")
+    modified = [i + 1 for i, c in enumerate(codes) if c.get("modified")]
+    if modified:
+        raise PresetError(f"segment(s) {modified} of {run_dir} ran on a checkout with changes "
+                          f"to infozoo/ not in commit {codes[modified[0] - 1]['commit'][:12]}: "
+                          f"the commit does not reproduce the run; give --commit to state the "
+                          f"code yourself")
+    found = sorted({c["commit"] for c in codes})
+    if len(found) > 1:
+        raise PresetError(f"{run_dir} was trained by {len(found)} commits "
+                          f"({', '.join(c[:12] for c in found)}) across its resumes: give "
+                          f"--commit to state which one the preset names")
+    return found[0]
 
 
 def training_command(run_dir):
@@ -178,8 +192,8 @@ def training_command(run_dir):
 def make(run_dir, name, out_root, budget, commit=None, command=None):
     """Turns the finished run ``run_dir`` into preset folder ``out_root/name``; returns its
     path. ``budget`` states what the model was trained on and for how long, against the
-    paper's budget. ``commit`` defaults to this checkout's HEAD (say so if it is not the
-    code that trained the run)."""
+    paper's budget. ``commit`` defaults to the one the run's segments recorded
+    (:func:`run_commit`)."""
     from infozoo.run import rundir as runs
     from infozoo.run import factory
     if not NAME.match(name):
@@ -191,6 +205,7 @@ def make(run_dir, name, out_root, budget, commit=None, command=None):
     metrics_path = os.path.join(run_dir, "metrics.json")
     if not os.path.isfile(metrics_path):
         raise PresetError(f"{run_dir} has no metrics.json: only a finished run becomes a preset")
+    commit = commit or run_commit(run_dir)
     target = Path(out_root) / name
     if target.exists():
         raise PresetError(f"{target} exists: remove it first or choose another name")
@@ -206,7 +221,7 @@ def make(run_dir, name, out_root, budget, commit=None, command=None):
         meta = {"name": name, "model": cfg["model"], "zoo": cfg["zoo"],
                 "dataset": cfg["data"]["dataset"], "budget": str(budget).strip(),
                 "command": command or training_command(run_dir),
-                "commit": commit or _git_commit(),
+                "commit": commit,
                 "weights": {k: weights[k] for k in ("source", "epoch", "step")},
                 "sha256": {f: sha256(tmp / f) for f in FILES}}
         (tmp / META).write_text(json.dumps(meta, indent=2) + "\n")

@@ -211,12 +211,13 @@ def check_resume(old, new, run_dir):
 
 def record_segment(run_dir, cfg, epoch, step, changed, filled=()):
     """Writes the marker and ``config.yaml``, and appends the segment to ``segments.jsonl``
-    (``filled``: the keys the previous config lacked, now written at their declared
+    (``code``: the infozoo version and commit that ran it; ``filled``: the keys the previous config lacked, now written at their declared
     defaults)."""
+    from infozoo.util.provenance import code_version
     mark(run_dir)
     seg = {"started": _now(), "argv": sys.argv[1:], "from_epoch": int(epoch),
            "from_step": int(step), "changed": {k: list(v) for k, v in changed.items()},
-           "config": cfg}
+           "code": code_version(), "config": cfg}
     if filled:
         seg["filled"] = list(filled)
     with open(os.path.join(run_dir, SEGMENTS), "a") as f:
