@@ -56,3 +56,25 @@ def test_fused_batch_norm_keeps_keras_config_and_weights():
     assert type(clone) is BatchNormalization and clone.get_config() == layer.get_config()
     assert [w.path for w in layer.weights] == ["bn/gamma", "bn/beta", "bn/moving_mean",
                                                 "bn/moving_variance"]
+
+
+@pytest.mark.parametrize("bn", [BatchNormalization, keras.layers.BatchNormalization])
+def test_recompute_statistics_is_the_mean_of_the_batch_moments(bn):
+    """After recompute_statistics the moving mean and variance are the averages over the full
+    batches of each batch's mean and (biased) variance of the layer's input: computed here
+    from the convolution's output directly. A trailing partial batch is not used."""
+    from infozoo.nets.batch_norm import recompute_statistics
+    keras.utils.set_random_seed(0)
+    conv = keras.layers.Conv2D(3, 3)
+    norm = bn(momentum=0.99)
+    net = keras.Sequential([keras.Input((6, 6, 2)), conv, norm])
+    x = np.random.RandomState(0).randn(4 * 8 + 5, 6, 6, 2).astype("float32") * 2 + 1
+    n = recompute_statistics(net, x, 8, forward=lambda b: net(b, training=True))
+    h = np.asarray(conv(x[:32]), np.float64).reshape(4, 8 * 4 * 4, 3)  # 4 full batches
+    mean, var = h.mean(1).mean(0), h.var(1).mean(0)
+    assert n == 1 and norm.momentum == 0.99
+    # float32 moments of 128 rows per channel: relative error ~1e-6
+    np.testing.assert_allclose(np.asarray(norm.moving_mean), mean, rtol=1e-4, atol=1e-5)
+    np.testing.assert_allclose(np.asarray(norm.moving_variance), var, rtol=1e-4)
+    with pytest.raises(ValueError, match="at least one full batch"):
+        recompute_statistics(net, x[:5], 8, forward=lambda b: net(b, training=True))

@@ -300,3 +300,23 @@ def test_train_size_scales_the_eval_budget():
     cfg = yaml.safe_load(invoke_cli("train", "pie", "--train-size", "512", "--test-size", "64",
                                     "--dry-run", check=0).stdout)
     assert cfg["data"]["test_size"] == 64
+
+
+@pytest.mark.slow  # evaluates two tiny runs in process
+def test_eval_recompute_bn(finished_run, tmp_path):
+    """eval --recompute-bn: a batch-norm model is evaluated with its final weights' own
+    statistics (said in the JSON, the weights on disk untouched); a model without batch norm
+    exits 2 naming the flag."""
+    from conftest import invoke_cli  # in this process: no process boundary tested
+    old = tmp_path / "vimae"
+    shutil.copytree(os.path.join(REPO, "tests", "data", "run-799aeb7-vimae"), old)
+    weights = {p: p.read_bytes() for p in (old / "checkpoints").rglob("*") if p.is_file()}
+    plain = json.loads(invoke_cli("eval", old, "--json", check=0).stdout)
+    again = json.loads(invoke_cli("eval", old, "--json", "--recompute-bn", check=0).stdout)
+    assert "bn_recomputed" not in plain
+    assert again["bn_recomputed"] == {"layers": 3, "images": 64, "batch_size": 32}
+    assert np.isfinite(again["test_loss"]) and again["test_loss"] != plain["test_loss"]
+    assert weights == {p: p.read_bytes() for p in (old / "checkpoints").rglob("*")
+                       if p.is_file()}
+    p = invoke_cli("eval", copy_run(finished_run, tmp_path), "--recompute-bn", check=2)
+    assert "has no batch-norm layer" in p.stderr and "Traceback" not in p.stderr

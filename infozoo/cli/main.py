@@ -327,7 +327,11 @@ def presets_make_cmd(run_dir, name, budget, out_root, commit):
               help="read the test set from here instead of the run's data source")
 @click.option("--test-size", type=click.IntRange(2), default=None,
               help="evaluate on the first N test examples")
-def eval_cmd(run_dir, as_json, data_dir, test_size, preset):
+@click.option("--recompute-bn", is_flag=True,
+              help="first set the batch-norm moving statistics to the final weights' own on "
+                   "the training images (a short run's moving averages still hold much of "
+                   "their initial values); the weights on disk are not changed")
+def eval_cmd(run_dir, as_json, data_dir, test_size, preset, recompute_bn):
     """Test metrics of a run or a preset (reconstruction L1/MSE, every loss term, model
     extras); with --preset also the preset's recorded figures beside them."""
     _tf()
@@ -335,7 +339,7 @@ def eval_cmd(run_dir, as_json, data_dir, test_size, preset):
     from infozoo.data import loaders as data_lib
     from infozoo.evaluation import evaluate
     try:
-        out = evaluate.evaluate_run(run_dir, data_dir, test_size)
+        out = evaluate.evaluate_run(run_dir, data_dir, test_size, recompute_bn)
     except (FileNotFoundError, data_lib.DatasetUnavailable, RuntimeError, ValueError) as e:
         _fail(str(e))
     w = out["weights"]

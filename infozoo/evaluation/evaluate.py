@@ -46,17 +46,30 @@ def load_run_model(run_dir):
     return cfg, model
 
 
-def evaluate_run(run_dir, data_dir=None, test_size=None):
+def evaluate_run(run_dir, data_dir=None, test_size=None, recompute_bn=False):
     """Test metrics of a run's newest weights; ``weights`` in the result says which.
 
-    Writes TensorBoard images under ``RUN_DIR/logs/eval`` where the run directory is
-    writable (a read-only run is evaluated all the same)."""
+    ``recompute_bn``: first set the batch-norm moving statistics to those of the final
+    weights on the run's training split (:func:`infozoo.nets.batch_norm.recompute_statistics`,
+    at the run's batch size; the weights on disk are not changed); ``bn_recomputed`` in the
+    result says so. Writes TensorBoard images under ``RUN_DIR/logs/eval`` where the run
+    directory is writable (a read-only run is evaluated all the same)."""
     import tensorflow as tf
     cfg, model, weights = factory.load_model(run_dir)
     d = cfg["data"]
     xtr, ytr, xte, yte = data_lib.load_arrays(d["dataset"], data_dir or d["data_dir"],
                                               d["train_size"], test_size or d["test_size"])
     data_lib.check_images(xte, model.image_shape, "test data")
+    recomputed = None
+    if recompute_bn:
+        from infozoo.nets.batch_norm import recompute_statistics
+        fit_x = data_lib.hold_out(xtr, ytr, d.get("val_size") or 0)[0]  # the rows it trained on
+        bs = cfg["train"]["batch_size"]
+        layers = recompute_statistics(model, fit_x, bs)
+        if not layers:
+            raise ValueError(f"--recompute-bn: the {cfg['zoo']} model of {run_dir} has no "
+                             f"batch-norm layer; evaluate it without the flag")
+        recomputed = {"layers": layers, "images": (len(fit_x) // bs) * bs, "batch_size": bs}
     writable = os.access(run_dir, os.W_OK)
     writer = (tf.summary.create_file_writer(os.path.join(run_dir, "logs", "eval"))
               if writable else None)
@@ -67,4 +80,6 @@ def evaluate_run(run_dir, data_dir=None, test_size=None):
     out["run_dir"] = run_dir
     out["dataset"] = d["dataset"]
     out["weights"] = {k: weights[k] for k in ("source", "path", "epoch", "step", "global_step")}
+    if recomputed:
+        out["bn_recomputed"] = recomputed
     return out

@@ -55,3 +55,31 @@ class BatchNormalization(keras.layers.BatchNormalization):
         self.moving_variance.assign(self.moving_variance * self.momentum
                                     + var * (1.0 - self.momentum))
         return tf.cast(y, self.compute_dtype)
+
+
+def recompute_statistics(model, x, batch_size, forward=None):
+    """Sets every ``keras.layers.BatchNormalization`` of ``model`` to the statistics of its
+    current weights on ``x``: the mean of the batch moments over the full batches of
+    ``batch_size`` rows (momentum ``i / (i + 1)`` at batch ``i`` is a running mean), each
+    batch run in training mode by ``forward(batch)`` (default: ``model.loss_terms(batch,
+    training=True)``, as in training). The moving averages a run evaluates with otherwise
+    still hold ``momentum ** steps`` of their initial values (0.99^50 = 61 % after 50 steps),
+    so a short run's test figures measure that lag as much as its weights
+    (``docs/performance.md``; fvcore's PreciseBN does the same). Only the moving statistics
+    change. Returns the number of layers; one replica (call it outside a strategy's run)."""
+    if len(x) < batch_size:
+        raise ValueError(f"recomputing batch-norm statistics needs at least one full batch of "
+                         f"{batch_size} rows; got {len(x)}")
+    forward = forward or (lambda b: model.loss_terms(b, training=True))
+    bns = [layer for layer in model._flatten_layers()
+           if isinstance(layer, keras.layers.BatchNormalization)]
+    momenta = [layer.momentum for layer in bns]
+    try:
+        for i, s in enumerate(range(0, len(x) - batch_size + 1, batch_size)):
+            for layer in bns:
+                layer.momentum = i / (i + 1.0)
+            forward(x[s:s + batch_size])
+    finally:
+        for layer, m in zip(bns, momenta):
+            layer.momentum = m
+    return len(bns)
