@@ -23,7 +23,6 @@ import os
 import re
 import shutil
 import sys
-import tempfile
 from importlib import resources
 from pathlib import Path
 

@@ -31,7 +31,6 @@ SavedModel keeps no Python docstrings, so the descriptions live there.
 import json
 import os
 import shutil
-import tempfile
 
 from infozoo.data import inputs
 from infozoo.run import rundir as runs
