@@ -175,3 +175,26 @@ def test_dict_access_is_deprecated_for_one_release():
         warnings.simplefilter("ignore", DeprecationWarning)
         assert cfg["input_shape"] == [8, 8, 1] and cfg["model_args"] == cfg.to_dict()[
             "model_args"]
+
+
+def test_infozoo_itself_reads_no_config_as_a_dict(tmp_path):
+    """The run's own readers (factory, optimizer, lr schedule, TensorBoard HParams, resume
+    check, segment record) use the attributes: with the deprecation an error, they work."""
+    from infozoo.run import factory, rundir, tensorboard
+    from infozoo.run.train import lr_at
+    cfg = config.resolve("classic", {"data.dataset": "digits", "hidden": [16],
+                                     "train.lr_drops": [2]}).replace(input_shape=(8, 8, 1))
+    with warnings.catch_warnings():
+        warnings.filterwarnings("error", r"RunConfig\[", DeprecationWarning)
+        model = factory.compile_model(factory.build_model(cfg, cfg.input_shape), cfg)
+        assert model.count_params_trainable() > 0
+        assert [lr_at(cfg, e) for e in range(3)] == pytest.approx([1e-3, 1e-4, 1e-4])
+        hp = tensorboard.hparams_of(cfg)
+        assert hp["train.lr_drops"] == "[2]" and hp["input_shape"] == "[8, 8, 1]"
+        rundir.record_segment(str(tmp_path), cfg, 0, 0, {})
+        old = rundir.previous_config(str(tmp_path))
+        assert old == cfg and rundir.check_resume(old, cfg.with_train(epochs=3),
+                                                  str(tmp_path)) == {"train.epochs": (cfg.train.epochs, 3)}
+    seg = json.loads((tmp_path / "segments.jsonl").read_text())
+    assert seg["config"] == cfg.to_dict() and (tmp_path / "config.yaml").read_text() == \
+        config.dump(cfg)
