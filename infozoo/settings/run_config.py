@@ -10,7 +10,9 @@ the model's declaration when it has one) and ``input_shape`` (a tuple, once the 
 loaded). Lists read as tuples, so nothing in a record can change; :meth:`RunConfig.to_dict`
 gives the plain dict of ``config.yaml`` (lists, key order), :meth:`RunConfig.from_dict`
 reads one back. A change is a new record, checked again: ``cfg.with_train(precision=...)``,
-``cfg.with_data(dataset=...)``, ``cfg.replace(input_shape=...)``.
+``cfg.with_data(dataset=...)``, ``cfg.replace(input_shape=...)``. Bad values and unknown
+keys are a :class:`ConfigError` (also :func:`infozoo.settings.config.resolve`'s error) naming
+the key and its rule.
 """
 import copy
 import dataclasses
@@ -18,6 +20,7 @@ import warnings
 from collections.abc import Mapping
 from typing import Optional, Tuple
 
+from infozoo.settings.hparams import spec_for
 from infozoo.settings.run import DATA, TRAIN
 
 
@@ -139,11 +142,6 @@ def _section(section, values):
     return cls(**values)
 
 
-def _model_spec(model):
-    from infozoo.settings.hparams import spec_for
-    return spec_for(model)
-
-
 @dataclasses.dataclass(frozen=True)
 class RunConfig:
     """The settings of one run (see the module docstring). ``filled`` names the settings
@@ -169,7 +167,7 @@ class RunConfig:
             raise ConfigError(f"config section model_args must be a mapping of keys, not "
                               f"{type(self.model_args).__name__}")
         args = dict(self.model_args)
-        spec = _model_spec(self.model)
+        spec = spec_for(self.model)
         if spec is not None:  # a model with declared hyperparameters: each value checked
             unknown = [k for k in args if k not in spec]
             if unknown:
@@ -212,7 +210,7 @@ class RunConfig:
                                   f"{type(values).__name__}")
             values = copy.deepcopy(dict(values))
             if section == "model_args":
-                spec = _model_spec(d["model"]) if isinstance(d["model"], str) else None
+                spec = spec_for(d["model"]) if isinstance(d["model"], str) else None
                 defaults = spec.zoo_defaults() if spec is not None else {}
             else:
                 defaults = SECTION_CLASSES[section]().to_dict()
@@ -251,7 +249,7 @@ class RunConfig:
         return self.replace(train=self.train.replace(**changes))
 
     # -- the dict of earlier releases, for one release ---------------------------------------
-    __iter__ = None  # not a mapping
+    __iter__ = None  # not a mapping: list(cfg) and "x in cfg" are TypeErrors
 
     def __getitem__(self, key):
         """``cfg["train"]`` as a plain dict: deprecated, for code written against the dicts
