@@ -43,7 +43,8 @@ def _model_overrides(model_args):
 
 def config_for(name, input_shape=None, dataset=None, **model_args):
     """The resolved config (``infozoo train NAME --dry-run``) with ``model_args`` set,
-    plus ``input_shape``. ``dataset`` picks the YAML's ``datasets:`` section; without it,
+    plus ``input_shape``: a :class:`~infozoo.settings.run_config.RunConfig` (``cfg.train.lr``,
+    ``cfg.model_args["bottleneck"]``; ``cfg.to_dict()`` is the plain dict of ``config.yaml``). ``dataset`` picks the YAML's ``datasets:`` section; without it,
     ``input_shape`` picks the dataset of that shape (:func:`dataset_for_shape`).
     Unknown names, keys or values raise :class:`infozoo.settings.config.ConfigError` (a ValueError)."""
     if input_shape is not None:
@@ -54,12 +55,11 @@ def config_for(name, input_shape=None, dataset=None, **model_args):
     if dataset is not None:
         overrides["data.dataset"] = dataset
     cfg = config_lib.resolve(name, overrides)
-    shape = input_shape or catalog.shape_of(cfg["data"]["dataset"])
+    shape = input_shape or catalog.shape_of(cfg.data.dataset)
     if shape is None:
         raise config_lib.ConfigError(f"cannot tell the image shape of dataset "
-                                     f"{cfg['data']['dataset']!r}: pass input_shape=")
-    cfg["input_shape"] = [int(s) for s in shape]
-    return cfg
+                                     f"{cfg.data.dataset!r}: pass input_shape=")
+    return cfg.replace(input_shape=tuple(int(s) for s in shape))
 
 
 def build(name, input_shape=None, dataset=None, **model_args):
@@ -80,7 +80,7 @@ def build(name, input_shape=None, dataset=None, **model_args):
         return cls(input_shape=tuple(shape), **model_args)
     from infozoo.run.factory import build_model
     cfg = config_for(name, input_shape, dataset, **model_args)
-    return build_model(cfg, cfg["input_shape"])
+    return build_model(cfg, cfg.input_shape)
 
 
 def _args_of(model, zoo):
@@ -92,10 +92,10 @@ def _args_of(model, zoo):
         raise ValueError(f"zoo config {zoo!r} builds model {raw.get('model', zoo)!r}, not "
                          f"{model.registry_name!r}")
     conf = model.get_config()
-    args = {k: conf[k] for k in config_lib.resolve(zoo)["model_args"] if k in conf}
+    args = {k: conf[k] for k in config_lib.resolve(zoo).model_args if k in conf}
     cls = registry.get_model_class(model.registry_name)
     probe = cls(input_shape=model.image_shape,
-                **{**config_lib.resolve(zoo, _model_overrides(args))["model_args"]})
+                **config_lib.resolve(zoo, _model_overrides(args)).to_dict()["model_args"])
     skip = {"name", "trainable", "dtype", "input_range"}
     other = probe.get_config()
     diff = sorted(k for k in set(conf) | set(other) if k not in skip and conf.get(k) != other.get(k))

@@ -128,8 +128,9 @@ def test_build_uses_the_config_and_its_dataset_sections():
     for k, v in digits.items():
         assert m.hp[k] == v, k
     cfg = infozoo.config_for("pie", dataset="cifar10")
-    assert cfg["input_shape"] == [32, 32, 3]
-    assert cfg["model_args"]["linear_dims"] == raw["datasets"]["cifar10"]["model_args"]["linear_dims"]
+    assert cfg.input_shape == (32, 32, 3)
+    assert list(cfg.model_args["linear_dims"]) == raw["datasets"]["cifar10"]["model_args"][
+        "linear_dims"]
     with pytest.raises(ValueError, match="unknown config key 'model_args.epz'"):
         infozoo.build("pie", epz=0.1)
     with pytest.raises(ValueError, match="must be > 0"):

@@ -81,11 +81,11 @@ def test_seed_range_and_lr_drops_order_are_config_rules():
     for seed in (-1, 2**32):
         with pytest.raises(config.ConfigError, match="train.seed"):
             config.resolve("inn", {"train.seed": seed})
-    assert config.resolve("inn", {"train.seed": 2**32 - 1})["train"]["seed"] == 2**32 - 1
+    assert config.resolve("inn", {"train.seed": 2**32 - 1}).train.seed == 2**32 - 1
     for drops in ([5, 5, 3], [5, 3], [2, 2]):
         with pytest.raises(config.ConfigError, match="strictly increasing"):
             config.resolve("inn", {"train.lr_drops": drops})
-    assert config.resolve("inn", {"train.lr_drops": [3, 5]})["train"]["lr_drops"] == [3, 5]
+    assert config.resolve("inn", {"train.lr_drops": [3, 5]}).train.lr_drops == (3, 5)
     for name in config.zoo_names():  # every bundled config still resolves
         config.resolve(name)
 
@@ -159,7 +159,7 @@ def test_unreadable_checkpoint_warning_is_not_cut(interrupted, tmp_path, capsys)
         f.truncate(1000)
     cfg = runs.read_config(str(run))
     with pytest.raises(RuntimeError) as e:
-        factory.restore_weights(factory.compile_model(factory.build_model(cfg, cfg["input_shape"]), cfg),
+        factory.restore_weights(factory.compile_model(factory.build_model(cfg, cfg.input_shape), cfg),
                              state["weights_path"])
     assert len(str(e.value)) > 200  # what used to be cut
     capsys.readouterr()
@@ -272,7 +272,7 @@ def test_a_toy25_model_takes_points_and_keeps_that_through_its_config():
     import infozoo
     from infozoo.run.export import input_range_of
     m = infozoo.build("ipae", dataset="toy25", code_size=2, hidden=[8])
-    assert m.input_range is None is input_range_of({"data": {"dataset": "toy25"}})
+    assert m.input_range is None is input_range_of(infozoo.config_for("ipae", dataset="toy25"))
     assert m.encode(np.full((3, 1, 1, 2), -4.0, "float32")).shape == (3, 2)
     assert type(m).from_config(m.get_config()).input_range is None
     assert infozoo.build("inn", dataset="digits").input_range == (0.0, 1.0)

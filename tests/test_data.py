@@ -96,12 +96,12 @@ def test_fallback_to_digits_when_default_dataset_missing(tmp_path, monkeypatch, 
     monkeypatch.setenv("TFDS_DATA_DIR", str(tmp_path))
     monkeypatch.setattr(data, "_network_available", lambda timeout=3.0: False)
     cfg = config.resolve("inn", {})
-    assert cfg["data"]["dataset"] == "mnist"
+    assert cfg.data.dataset == "mnist"
     cfg2, arrays = train.load_data(cfg, {})
     err = capsys.readouterr().err.strip().splitlines()
     # one plain line, not a Python warning with a source line
     assert len(err) == 1 and "falling back to --dataset digits" in err[0], err
-    assert cfg2["data"]["dataset"] == "digits" and arrays[0].shape[1:] == (8, 8, 1)
+    assert cfg2.data.dataset == "digits" and arrays[0].shape[1:] == (8, 8, 1)
     # an explicit --dataset is never replaced
     with pytest.raises(data.DatasetUnavailable):
         train.load_data(config.resolve("inn", {"dataset": "mnist"}), {"dataset": "mnist"})

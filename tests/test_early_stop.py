@@ -13,6 +13,7 @@ import pytest
 from conftest import REPO, run_cli
 
 from infozoo.settings import config as config_lib
+from infozoo.settings.run_config import RunConfig
 from infozoo.data import loaders as data_lib
 
 
@@ -61,7 +62,7 @@ def test_early_stopping_needs_a_validation_split():
     with pytest.raises(config_lib.ConfigError, match="data.val_size"):
         config_lib.resolve("classic", {"train.early_stop_patience": 3})
     cfg = config_lib.resolve("classic", {"train.early_stop_patience": 3, "data.val_size": 50})
-    assert cfg["train"]["early_stop_patience"] == 3
+    assert cfg.train.early_stop_patience == 3
     with pytest.raises(config_lib.ConfigError, match="val_size"):
         config_lib.resolve("classic", {"data.val_size": -1})
 
@@ -112,10 +113,13 @@ def test_a_run_made_before_the_new_keys_resumes(tmp_path):
     their defaults, so the run resumes; asking for a split it did not have is refused."""
     from infozoo.run import rundir as runs
     new = config_lib.resolve("classic")
-    old = {**new, "data": dict(new["data"]), "train": dict(new["train"])}
+    old = new.to_dict()
     for section, k in (("data", "val_size"), ("train", "early_stop_patience"),
                        ("train", "early_stop_min_delta")):
         del old[section][k]
+    old = RunConfig.from_dict(old)
+    assert old.filled == ("data.val_size", "train.early_stop_patience",
+                          "train.early_stop_min_delta")
     assert runs.check_resume(old, new, str(tmp_path)) == {}
     split = config_lib.resolve("classic", {"data.val_size": 100})
     with pytest.raises(config_lib.ConfigError, match="data.val_size"):

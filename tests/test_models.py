@@ -199,7 +199,7 @@ def test_a_runs_seed_seeds_the_models_draws():
     from infozoo.run.factory import build_model, model_kwargs
     for zoo, seeded in (("vae", True), ("vimae", True), ("pie", True), ("classic", False)):
         cfg = config.resolve(zoo, {"dataset": "digits", "train.seed": 3})
-        args = model_kwargs(get_model_class(cfg["model"]), cfg)
+        args = model_kwargs(get_model_class(cfg.model), cfg)
         assert ("seed" in args) == seeded, zoo
         if seeded:
             assert args["seed"] == 3 and build_model(cfg, (8, 8, 1)).hp["seed"] == 3

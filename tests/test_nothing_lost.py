@@ -233,8 +233,8 @@ def test_hparams_dashboard_has_one_row_per_run(tmp_path):
     cfg0 = config_lib.resolve("inn", {"data.dataset": "digits"})
     for b in (4, 8):
         for seed in (0, 1):
-            cfg = json.loads(json.dumps(cfg0))
-            cfg["model_args"]["bottleneck"], cfg["train"]["seed"] = b, seed
+            cfg = cfg0.replace(model_args={**cfg0.model_args, "bottleneck": b}).with_train(
+                seed=seed)
             run_dir = tmp_path / f"bottleneck={b}" / f"seed={seed}"
             tb.log_run(str(run_dir), cfg)
             tb.log_run(str(run_dir), cfg, {"test_l1": b + seed / 10, "weights_step": 3,

@@ -49,9 +49,9 @@ def test_auto_picks_by_hardware(tmp_path, monkeypatch):
 
 
 def test_precision_is_a_checked_config_key():
-    assert config_lib.resolve("inn")["train"]["precision"] == "float32"
+    assert config_lib.resolve("inn").train.precision == "float32"
     cfg = config_lib.resolve("inn", {"train.precision": "mixed_bfloat16"})
-    assert cfg["train"]["precision"] == "mixed_bfloat16"
+    assert cfg.train.precision == "mixed_bfloat16"
     with pytest.raises(config_lib.ConfigError, match="precision"):
         config_lib.resolve("inn", {"precision": "half"})
 
@@ -59,12 +59,12 @@ def test_precision_is_a_checked_config_key():
 def test_build_model_and_optimizer_follow_the_config():
     from infozoo.run.factory import build_model, make_optimizer
     cfg = config_lib.resolve("inn", {"train.precision": "mixed_float16"})
-    cfg["model_args"].update(TINY["inn"])
+    cfg = cfg.replace(model_args={**cfg.model_args, **TINY["inn"]})
     m = build_model(cfg, SHAPE)
     assert m.dtype_policy.name == "mixed_float16" and m.compute_dtype == "float32"
     assert keras.mixed_precision.global_policy().name == "float32"  # restored after building
     assert isinstance(make_optimizer(cfg), keras.optimizers.LossScaleOptimizer)
-    cfg["train"]["precision"] = "mixed_bfloat16"   # bf16 has float32's range: no loss scale
+    cfg = cfg.with_train(precision="mixed_bfloat16")   # bf16 has float32's range: no loss scale
     assert not isinstance(make_optimizer(cfg), keras.optimizers.LossScaleOptimizer)
 
 

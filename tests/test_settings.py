@@ -34,11 +34,11 @@ def cli(*args):
 def test_every_declared_setting_is_in_the_resolved_config():
     for name in config.zoo_names():
         cfg = config.resolve(name)
-        spec = spec_for(cfg["model"])
-        assert set(cfg["data"]) == set(DATA.names()), name
-        assert set(cfg["train"]) == set(TRAIN.names()), name
-        assert set(cfg["model_args"]) == {p.name for p in spec if p.passed_by is None}, name
-    assert config.resolve("vimae")["model_args"]["min_sigma"] == 1e-4  # not in vimae.yaml
+        spec = spec_for(cfg.model)
+        assert set(cfg.data.to_dict()) == set(DATA.names()), name
+        assert set(cfg.train.to_dict()) == set(TRAIN.names()), name
+        assert set(cfg.model_args) == {p.name for p in spec if p.passed_by is None}, name
+    assert config.resolve("vimae").model_args["min_sigma"] == 1e-4  # not in vimae.yaml
 
 
 def test_every_declared_scalar_has_its_flag_with_declared_help():
@@ -130,22 +130,22 @@ def test_an_undeclared_train_or_data_key_in_a_zoo_yaml_is_refused(tmp_path, monk
 # -- run directories written by the previous release ----------------------------------------
 def test_a_config_written_before_lacks_keys_that_read_as_their_declared_defaults():
     from infozoo.run import rundir as runs
+    assert "min_sigma" not in yaml.safe_load(open(os.path.join(OLD_RUN, "config.yaml")))[
+        "model_args"]
     old = runs.read_config(OLD_RUN)
-    assert "min_sigma" not in old["model_args"]
+    assert old.filled == ("model_args.min_sigma",) and old.model_args["min_sigma"] == 1e-4
     overrides = {"data.dataset": "digits", "code_size": 3, "kernel_size": 3,
                  "enc_channels": [4, 8], "dec_channels": [8, 4], "train_size": 64,
                  "batch_size": 32, "epochs": 1, "image_every": 0, "probe_size": 0,
                  "evaluate": "quick", "export": False}
-    new = {**config.resolve("vimae", overrides), "input_shape": [8, 8, 1]}
+    new = config.resolve("vimae", overrides).replace(input_shape=(8, 8, 1))
     assert runs.check_resume(old, new, OLD_RUN) == {}
-    filled, added = config.fill_defaults(old)
-    assert added == ["model_args.min_sigma"] and filled == new
-    assert "min_sigma" not in old["model_args"]  # the caller's config is left as it was
-    changed = runs.check_resume(old, {**new, "train": {**new["train"], "epochs": 3}}, OLD_RUN)
+    assert old == new  # filled at the default the run used
+    changed = runs.check_resume(old, new.with_train(epochs=3), OLD_RUN)
     assert changed == {"train.epochs": (1, 3)}
     with pytest.raises(config.ConfigError, match=r"model_args.min_sigma: the run used 0.0001, "
                                                  r"this command asks for 0.01"):
-        runs.check_resume(old, {**new, "model_args": {**new["model_args"], "min_sigma": 0.01}},
+        runs.check_resume(old, new.replace(model_args={**new.model_args, "min_sigma": 0.01}),
                           OLD_RUN)
 
 

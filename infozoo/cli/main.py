@@ -162,14 +162,14 @@ class TrainGroup(click.Group):
                 click.echo(config_lib.dump(cfg), nl=False)
                 return
             run_dir = run_dir or os.path.join("runs", f"{name}-{time.strftime('%Y%m%d-%H%M%S')}")
-            if cfg["train"]["strategy"] == "multiworker" and not local_workers:
+            if cfg.train.strategy == "multiworker" and not local_workers:
                 from infozoo.distribute import cluster
                 try:
                     cluster.check_tf_config()
                 except ValueError as e:
                     _fail(str(e))
             if local_workers:
-                if cfg["train"]["strategy"] != "multiworker":
+                if cfg.train.strategy != "multiworker":
                     _fail("--local-workers needs --strategy multiworker")
                 from infozoo.distribute import launcher
                 sys.exit(launcher.launch_from_argv(sys.argv[1:], local_workers, run_dir))

@@ -56,29 +56,29 @@ def evaluate_run(run_dir, data_dir=None, test_size=None, recompute_bn=False):
     directory is writable (a read-only run is evaluated all the same)."""
     import tensorflow as tf
     cfg, model, weights = factory.load_model(run_dir)
-    d = cfg["data"]
-    xtr, ytr, xte, yte = data_lib.load_arrays(d["dataset"], data_dir or d["data_dir"],
-                                              d["train_size"], test_size or d["test_size"])
+    d = cfg.data
+    xtr, ytr, xte, yte = data_lib.load_arrays(d.dataset, data_dir or d.data_dir,
+                                              d.train_size, test_size or d.test_size)
     data_lib.check_images(xte, model.image_shape, "test data")
     recomputed = None
     if recompute_bn:
         from infozoo.nets.batch_norm import recompute_statistics
-        fit_x = data_lib.hold_out(xtr, ytr, d.get("val_size") or 0)[0]  # the rows it trained on
-        bs = cfg["train"]["batch_size"]
+        fit_x = data_lib.hold_out(xtr, ytr, d.val_size)[0]  # the rows it trained on
+        bs = cfg.train.batch_size
         layers = recompute_statistics(model, fit_x, bs)
         if not layers:
-            raise ValueError(f"--recompute-bn: the {cfg['zoo']} model of {run_dir} has no "
+            raise ValueError(f"--recompute-bn: the {cfg.zoo} model of {run_dir} has no "
                              f"batch-norm layer; evaluate it without the flag")
         recomputed = {"layers": layers, "images": (len(fit_x) // bs) * bs, "batch_size": bs}
     writable = os.access(run_dir, os.W_OK)
     writer = (tf.summary.create_file_writer(os.path.join(run_dir, "logs", "eval"))
               if writable else None)
-    out = evaluate_model(model, xte, cfg["train"]["eval_batch_size"],
-                         run_dir if writable else None, writer, cfg["train"]["epochs"] - 1,
-                         y_test=yte, x_train=xtr, y_train=ytr, dataset=d["dataset"])
+    out = evaluate_model(model, xte, cfg.train.eval_batch_size,
+                         run_dir if writable else None, writer, cfg.train.epochs - 1,
+                         y_test=yte, x_train=xtr, y_train=ytr, dataset=d.dataset)
     out["params"] = model.count_params_trainable()
     out["run_dir"] = run_dir
-    out["dataset"] = d["dataset"]
+    out["dataset"] = d.dataset
     out["weights"] = {k: weights[k] for k in ("source", "path", "epoch", "step", "global_step")}
     if recomputed:
         out["bn_recomputed"] = recomputed

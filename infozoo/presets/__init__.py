@@ -26,7 +26,7 @@ import sys
 from importlib import resources
 from pathlib import Path
 
-from infozoo.util.io import move, temp_dir_beside
+from infozoo.util.io import atomic_write, move, temp_dir_beside
 
 FILES = ("config.yaml", "model.weights.h5", "metrics.json")
 META = "metadata.json"
@@ -116,9 +116,10 @@ def info(name):
 def load(name):
     """The trained model of preset ``name`` (its checksums verified first)."""
     from infozoo.run import factory
+    from infozoo.settings.run_config import RunConfig
     i = info(name)
-    cfg = i["config"]
-    model = factory.build_model(cfg, tuple(cfg["input_shape"]))
+    cfg = RunConfig.from_dict(i["config"])
+    model = factory.build_model(cfg, cfg.input_shape)
     try:
         model.load_weights(os.path.join(i["path"], "model.weights.h5"))
     except Exception as e:  # noqa: BLE001  (h5py/Keras raise many kinds)
@@ -136,20 +137,22 @@ def run_view(name, directory):
     or empty ``directory``, so that the run commands (eval, probe, export) read it."""
     from infozoo.run import rundir as runs
     from infozoo.run import factory
+    from infozoo.settings.run_config import RunConfig
     i = info(name)
-    cfg = i["config"]
+    cfg = RunConfig.from_dict(i["config"])
     os.makedirs(os.path.join(directory, runs.CKPT_DIR), exist_ok=True)
     if any(f != runs.CKPT_DIR for f in os.listdir(directory)):
         raise PresetError(f"{directory} is not empty: give a new or empty directory")
-    model = factory.compile_model(factory.build_model(cfg, tuple(cfg["input_shape"])), cfg)
+    model = factory.compile_model(factory.build_model(cfg, cfg.input_shape), cfg)
     model.set_weights(load(name).get_weights())
     ckpt = "ckpt-preset.weights.h5"
     model.save_weights(os.path.join(directory, runs.CKPT_DIR, ckpt))
-    epoch = int(i["metrics"].get("weights_epoch") or cfg["train"]["epochs"])
+    epoch = int(i["metrics"].get("weights_epoch") or cfg.train.epochs)
     runs.write_checkpoint_state(directory, {"epoch": epoch, "step": 0, "global_step": -1,
                                             "weights": ckpt, "older": [], "preset": name})
-    from infozoo.settings import config as config_lib
-    config_lib.save(cfg, os.path.join(directory, runs.CONFIG))
+    # the preset's own file, byte for byte (an older one may lack settings declared since)
+    atomic_write(os.path.join(directory, runs.CONFIG),
+                 (Path(i["path"]) / "config.yaml").read_text())
     return directory
 
 
@@ -209,7 +212,7 @@ def make(run_dir, name, out_root, budget, commit=None, command=None):
     if target.exists():
         raise PresetError(f"{target} exists: remove it first or choose another name")
     cfg, model, weights = factory.load_model(run_dir, verbose=False)
-    final = factory.build_model(cfg, tuple(cfg["input_shape"]))
+    final = factory.build_model(cfg, cfg.input_shape)
     final.set_weights(model.get_weights())
     os.makedirs(out_root, exist_ok=True)
     tmp = Path(temp_dir_beside(str(target)))  # ours alone, with the umask's permissions
@@ -217,8 +220,8 @@ def make(run_dir, name, out_root, budget, commit=None, command=None):
         final.save_weights(str(tmp / "model.weights.h5"))
         shutil.copyfile(os.path.join(run_dir, runs.CONFIG), tmp / "config.yaml")
         shutil.copyfile(metrics_path, tmp / "metrics.json")
-        meta = {"name": name, "model": cfg["model"], "zoo": cfg["zoo"],
-                "dataset": cfg["data"]["dataset"], "budget": str(budget).strip(),
+        meta = {"name": name, "model": cfg.model, "zoo": cfg.zoo,
+                "dataset": cfg.data.dataset, "budget": str(budget).strip(),
                 "command": command or training_command(run_dir),
                 "commit": commit,
                 "weights": {k: weights[k] for k in ("source", "epoch", "step")},

@@ -33,8 +33,8 @@ def run_probe(run_dir, settings=None, samples=512, strategy="default", cpu_repli
     strat = distribute.make_strategy(strategy, cpu_replicas)
     with strat.scope():
         cfg, model, weights = factory.load_model(run_dir)
-    d = cfg["data"]
-    _, _, xte, _ = data_lib.load_arrays(d["dataset"], data_dir or d["data_dir"], 1,
+    d = cfg.data
+    _, _, xte, _ = data_lib.load_arrays(d.dataset, data_dir or d.data_dir, 1,
                                         int(samples))
     data_lib.check_images(xte, model.image_shape, "test data")
     R = strat.num_replicas_in_sync
@@ -44,14 +44,14 @@ def run_probe(run_dir, settings=None, samples=512, strategy="default", cpu_repli
     padding = None
     if settings.dropped_entropy not in (None, "none"):   # 8-bit images: x + U(0, 1/256)
         padding = {"model": settings.dropped_entropy,    # has a density
-                   "dequantize": None if str(d["dataset"]).startswith("toy25") else 1 / 256}
+                   "dequantize": None if d.dataset.startswith("toy25") else 1 / 256}
     result = Probe(model, strategy=strat,
                    settings=settings.replace(dropped_entropy=padding))(xte[:n])
-    result.update(run_dir=run_dir, zoo=cfg.get("zoo"), model=cfg.get("model"),
-                  dataset=d["dataset"], code_size=int(model.code_size),
+    result.update(run_dir=run_dir, zoo=cfg.zoo, model=cfg.model,
+                  dataset=d.dataset, code_size=int(model.code_size),
                   weights={k: weights[k] for k in ("source", "path", "epoch", "step",
                                                    "global_step")})
-    title = f"{cfg.get('zoo')} on {d['dataset']}, code {model.code_size}"
+    title = f"{cfg.zoo} on {d.dataset}, code {model.code_size}"
     result["files"] = []
     try:  # a run directory that cannot take the files still gets its results printed
         result["files"] = plots.write_plots(result, os.path.join(run_dir, "images"), "probe",

@@ -264,4 +264,4 @@ def export_run(run_dir, out_dir):
 
 
 def input_range_of(cfg):
-    return inputs.range_of_dataset(cfg["data"]["dataset"])
+    return inputs.range_of_dataset(cfg.data.dataset)

@@ -10,36 +10,39 @@ from infozoo.settings import config as config_lib
 
 
 def model_kwargs(cls, cfg):
-    """``cfg["model_args"]``, plus each hyperparameter a run setting passes
+    """The keyword arguments of ``cls`` for RunConfig ``cfg``: its ``model_args`` (lists as
+    lists, as ``config.yaml`` holds them), plus each hyperparameter a run setting passes
     (:attr:`~infozoo.settings.hparams.HParam.passed_by`): ``seed = train.seed`` for a model
     whose random draws (noise, dequantisation, reparameterisation) take a seed, so a run's
     seed sets its weights, its data order and its draws alike."""
-    args = dict(cfg["model_args"])
+    plain = cfg.to_dict()
+    args = plain["model_args"]
     for p in getattr(cls, "hparams", None) or ():
         if p.passed_by is not None and p.name not in args:
             section, key = p.passed_by.split(".", 1)
-            args[p.name] = cfg[section][key]
+            args[p.name] = plain[section][key]
     return args
 
 
 def build_model(cfg, input_shape):
-    """The registered model of ``cfg`` for images of ``input_shape``; bad args -> ConfigError."""
+    """The registered model of RunConfig ``cfg`` for images of ``input_shape``; bad args ->
+    ConfigError."""
     from infozoo.run.precision import policy_scope, resolve
     from infozoo.settings.registry import get_model_class
     from infozoo.data.inputs import PIXELS, range_of_dataset
-    cls = get_model_class(cfg["model"])
+    cls = get_model_class(cfg.model)
     kwargs = model_kwargs(cls, cfg)
-    input_range = range_of_dataset(cfg.get("data", {}).get("dataset"))
+    input_range = range_of_dataset(cfg.data.dataset)
     if input_range != PIXELS:  # toy25: points, not pixels
         kwargs["input_range"] = input_range
     try:
         # layers take the dtype policy in force when they are made (train.precision)
-        with policy_scope(resolve(cfg["train"].get("precision", "float32"))):
+        with policy_scope(resolve(cfg.train.precision)):
             return cls(input_shape=tuple(input_shape), **kwargs)
     except (ValueError, TypeError) as e:
-        raise config_lib.ConfigError(f"bad model_args for {cfg['zoo']}: {e}") from None
+        raise config_lib.ConfigError(f"bad model_args for {cfg.zoo}: {e}") from None
     except Exception as e:  # noqa: BLE001  (TF raises ResourceExhausted etc. for absurd sizes)
-        raise config_lib.ConfigError(f"cannot build {cfg['zoo']} with these model_args "
+        raise config_lib.ConfigError(f"cannot build {cfg.zoo} with these model_args "
                                      f"({type(e).__name__}: {str(e).splitlines()[0][:300]})"
                                      ) from None
 
@@ -47,17 +50,17 @@ def build_model(cfg, input_shape):
 def make_optimizer(cfg):
     import keras
     from infozoo.run.precision import resolve
-    t = cfg["train"]
-    opt = keras.optimizers.Adam(learning_rate=t["lr"], beta_1=t["beta1"], beta_2=t["beta2"],
-                                epsilon=t["adam_epsilon"], weight_decay=t["weight_decay"] or None)
-    if resolve(t.get("precision", "float32")) == "mixed_float16":
+    t = cfg.train
+    opt = keras.optimizers.Adam(learning_rate=t.lr, beta_1=t.beta1, beta_2=t.beta2,
+                                epsilon=t.adam_epsilon, weight_decay=t.weight_decay or None)
+    if resolve(t.precision) == "mixed_float16":
         # float16 gradients underflow: dynamic loss scaling (bfloat16 has float32's range)
         opt = keras.optimizers.LossScaleOptimizer(opt)
     return opt
 
 
 def compile_model(model, cfg):
-    model.compile(optimizer=make_optimizer(cfg), jit_compile=bool(cfg["train"]["jit_compile"]))
+    model.compile(optimizer=make_optimizer(cfg), jit_compile=cfg.train.jit_compile)
     model.optimizer.build(model.trainable_variables)
     return model
 
@@ -115,7 +118,8 @@ def restore_checkpoint(model, run_dir, verbose=True, rewrite=True):
 
 
 def load_model(run_dir, verbose=True, attempts=5):
-    """``(cfg, model, weights)``: the run's model with its newest readable weights.
+    """``(cfg, model, weights)``: the run's RunConfig and model with its newest readable
+    weights.
 
     ``weights`` says which: ``{"source": "checkpoint" | "export", "path", "epoch", "step",
     "global_step"}``. Candidates, newest first: every checkpoint the run keeps and its
@@ -177,13 +181,13 @@ def load_model(run_dir, verbose=True, attempts=5):
 
 def _load_candidate(cfg, c):
     if c["source"] == "checkpoint":
-        model = compile_model(build_model(cfg, tuple(cfg["input_shape"])), cfg)
+        model = compile_model(build_model(cfg, cfg.input_shape), cfg)
         restore_weights(model, c["path"])
         return model
     import keras
 
     import infozoo.settings.registry as registry
-    registry.get_model_class(cfg["model"])  # registers the class with Keras
+    registry.get_model_class(cfg.model)  # registers the class with Keras
     try:
         return keras.saving.load_model(c["path"], compile=False)
     except Exception as e:  # noqa: BLE001  (zip/h5/Keras errors on a truncated file)

@@ -25,6 +25,7 @@ from collections.abc import Mapping
 from typing import Optional
 
 from infozoo.settings import config as config_lib
+from infozoo.settings.run_config import RunConfig
 from infozoo.util.io import atomic_write
 
 CONFIG = "config.yaml"
@@ -164,38 +165,36 @@ class Lock:
 
 # -- config and its history ---------------------------------------------------------------
 def read_config(run_dir):
-    """The run's ``config.yaml``; ConfigError naming the file when it is broken."""
+    """The :class:`~infozoo.settings.run_config.RunConfig` of the run's ``config.yaml``
+    (the settings an older release's file lacks at their declared defaults, named in its
+    ``filled``); ConfigError naming the file when it is broken."""
     path = os.path.join(run_dir, CONFIG)
     if not os.path.isfile(path):
         raise FileNotFoundError(f"{run_dir} is not a run directory (no {CONFIG})")
     try:
-        cfg = config_lib.load(path)
+        return config_lib.load(path)
+    except config_lib.ConfigError:
+        raise
     except Exception as e:  # noqa: BLE001  (yaml and OS errors)
         raise config_lib.ConfigError(f"{path} is not readable YAML ({e}); restore it from "
                                      f"the last line of {SEGMENTS} in the same directory, "
                                      f"or start a new run") from None
-    if not isinstance(cfg, dict) or not all(s in cfg for s in ("model", *config_lib.SECTIONS)):
-        raise config_lib.ConfigError(f"{path} is not an infozoo run config (model, data, "
-                                     f"model_args, train missing)")
-    return cfg
 
 
 def _flat(cfg):
-    out = {"model": cfg.get("model")}
-    for section in config_lib.SECTIONS:
-        for k, v in (cfg.get(section) or {}).items():
-            out[f"{section}.{k}"] = v
-    return out
+    d = cfg.to_dict()
+    return {"model": d["model"], **{f"{section}.{k}": v for section in config_lib.SECTIONS
+                                    for k, v in d[section].items()}}
 
 
 def check_resume(old, new, run_dir):
     """``{key: (old, new)}`` of the allowed changes; ConfigError naming every other one.
 
-    A setting ``old`` (the run's ``config.yaml``) does not hold reads as its declared
-    default (:func:`infozoo.settings.config.fill_defaults`): a run written before the
+    ``old`` is the run's config (:func:`previous_config`): a setting its file did not hold
+    reads as its declared default (``old.filled``), since a run written before the
     setting was declared, or before resolved configs listed every declared
     hyperparameter, used the default."""
-    a, b = _flat(config_lib.fill_defaults(old)[0]), _flat(new)
+    a, b = _flat(old), _flat(new)
     changed = {k: (a.get(k), b.get(k)) for k in sorted(set(a) | set(b)) if a.get(k) != b.get(k)}
     bad = {k: v for k, v in changed.items() if k not in RESUMABLE}
     if bad:
@@ -217,7 +216,7 @@ def record_segment(run_dir, cfg, epoch, step, changed, filled=()):
     mark(run_dir)
     seg = {"started": _now(), "argv": sys.argv[1:], "from_epoch": int(epoch),
            "from_step": int(step), "changed": {k: list(v) for k, v in changed.items()},
-           "code": code_version(), "config": cfg}
+           "code": code_version(), "config": cfg.to_dict()}
     if filled:
         seg["filled"] = list(filled)
     with open(os.path.join(run_dir, SEGMENTS), "a") as f:
@@ -241,7 +240,11 @@ def previous_config(run_dir):
     if segs and isinstance(segs[-1].get("config"), dict):
         print(f"Note: {os.path.join(run_dir, CONFIG)} is missing; checking this command "
               f"against the run's last segment in {SEGMENTS}", file=sys.stderr, flush=True)
-        return segs[-1]["config"]
+        try:
+            return RunConfig.from_dict(segs[-1]["config"])
+        except config_lib.ConfigError as e:
+            raise config_lib.ConfigError(f"{os.path.join(run_dir, SEGMENTS)}, last segment's "
+                                         f"config: {e}") from None
     if os.path.isfile(os.path.join(run_dir, CKPT_DIR, "state.json")):
         raise config_lib.ConfigError(f"{run_dir} holds checkpoints but neither {CONFIG} nor "
                                      f"{SEGMENTS}: the run's settings are unknown, so it cannot "

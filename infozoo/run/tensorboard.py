@@ -22,16 +22,18 @@ DESCRIPTION = {"train_size", "epochs", "weights_epoch", "weights_step", "replica
 
 
 def hparams_of(cfg):
-    """``{"model_args.eps": 0.1, "train.lr": 0.001, ...}``: every hyperparameter of the run
-    as a scalar HParam (lists become strings, None is left out; ``NOT_HPARAMS`` are not)."""
-    out = {"zoo": str(cfg.get("zoo")), "model": str(cfg.get("model"))}
+    """``{"model_args.eps": 0.1, "train.lr": 0.001, ...}``: every hyperparameter of RunConfig
+    ``cfg`` as a scalar HParam (lists become strings, None is left out; ``NOT_HPARAMS`` are
+    not)."""
+    d = cfg.to_dict()  # lists as lists: their text is config.yaml's
+    out = {"zoo": str(d["zoo"]), "model": str(d["model"])}
     for section in ("data", "model_args", "train"):
-        for k, v in (cfg.get(section) or {}).items():
+        for k, v in d[section].items():
             if v is None or f"{section}.{k}" in NOT_HPARAMS:
                 continue
             out[f"{section}.{k}"] = v if isinstance(v, (bool, int, float, str)) else str(v)
-    if cfg.get("input_shape"):
-        out["input_shape"] = str(list(cfg["input_shape"]))
+    if d.get("input_shape"):
+        out["input_shape"] = str(d["input_shape"])
     return out
 
 

@@ -17,6 +17,7 @@ from infozoo.run import rundir as runs
 from infozoo.run import tensorboard as tb
 from infozoo.run.factory import build_model, compile_model, make_optimizer
 from infozoo.settings import config as config_lib
+from infozoo.settings.run_config import RunConfig
 from infozoo.util.io import atomic_write, move
 
 
@@ -38,36 +39,36 @@ def load_data(cfg, overrides):
     Returns the (possibly re-resolved) config and the arrays. The fallback is
     recorded in ``data.dataset`` so the run's config says what was used.
     """
-    d = cfg["data"]
-    if d["data_dir"] and not explicit_dataset(overrides):
+    d = cfg.data
+    if d.data_dir and not explicit_dataset(overrides):
         raise config_lib.ConfigError(
-            f"--data-dir {d['data_dir']} needs --dataset NAME to say what the files hold "
+            f"--data-dir {d.data_dir} needs --dataset NAME to say what the files hold "
             f"(e.g. --dataset fashion_mnist): the name picks the zoo config's dataset section "
             f"and is recorded in the run")
     try:
-        arrays = data_lib.load_arrays(d["dataset"], d["data_dir"], d["train_size"], d["test_size"])
+        arrays = data_lib.load_arrays(d.dataset, d.data_dir, d.train_size, d.test_size)
     except data_lib.DatasetUnavailable as e:
-        if explicit_dataset(overrides) or d["data_dir"] or d["dataset"] == "digits":
+        if explicit_dataset(overrides) or d.data_dir or d.dataset == "digits":
             raise
         print(f"Note: {str(e).split('. Use')[0]}; falling back to --dataset digits "
               f"(scikit-learn's 8x8 digits, no download).", file=sys.stderr, flush=True)
-        cfg = config_lib.resolve(cfg["zoo"], {**overrides, "data.dataset": "digits"})
-        d = cfg["data"]
-        arrays = data_lib.load_arrays("digits", None, d["train_size"], d["test_size"])
+        cfg = config_lib.resolve(cfg.zoo, {**overrides, "data.dataset": "digits"})
+        d = cfg.data
+        arrays = data_lib.load_arrays("digits", None, d.train_size, d.test_size)
     return cfg, arrays
 
 
 def lr_at(cfg, epoch):
     """Learning rate for 0-based ``epoch``: dropped by ``lr_factor`` at each 1-based epoch in lr_drops."""
-    t = cfg["train"]
-    n = sum(1 for d in t["lr_drops"] if epoch + 1 >= d)
-    return float(t["lr"] * t["lr_factor"] ** n)
+    t = cfg.train
+    n = sum(1 for d in t.lr_drops if epoch + 1 >= d)
+    return float(t.lr * t.lr_factor ** n)
 
 
 @dataclass
 class Run:
     """Everything :func:`fit` and :func:`finalise` need, made by :func:`prepare`."""
-    cfg: dict
+    cfg: RunConfig
     run_dir: str
     arrays: tuple
     strategy: object
@@ -93,13 +94,13 @@ def prepare(zoo, overrides, run_dir):
     from infozoo.distribute import strategy as distribute
     from infozoo.distribute import cluster
     cfg = config_lib.resolve(zoo, overrides)
-    t = cfg["train"]
-    distribute.configure_cpu_replicas(t["cpu_replicas"] if t["strategy"] == "mirrored" else 1)
+    t = cfg.train
+    distribute.configure_cpu_replicas(t.cpu_replicas if t.strategy == "mirrored" else 1)
     import keras
     import tensorflow as tf
 
-    if t["strategy"] == "multiworker":  # the strategy first, before any other TF work
-        strategy = distribute.make_strategy(t["strategy"], t["cpu_replicas"])
+    if t.strategy == "multiworker":  # the strategy first, before any other TF work
+        strategy = distribute.make_strategy(t.strategy, t.cpu_replicas)
         if not cluster.is_chief():  # writes nothing in run_dir, takes no lock
             out_dir = cluster.writable_dir(run_dir)
             try:
@@ -136,22 +137,23 @@ def _prepare_locked(cfg, overrides, run_dir, lock, keras, tf, strategy=None, out
     from infozoo.run import precision
     cfg, (xtr, ytr, xte, yte) = load_data(cfg, overrides)
     try:  # the validation split (early stopping) is held out of the training set
-        xtr, ytr, xval = data_lib.hold_out(xtr, ytr, cfg["data"]["val_size"])
+        xtr, ytr, xval = data_lib.hold_out(xtr, ytr, cfg.data.val_size)
     except ValueError as e:
         raise config_lib.ConfigError(str(e)) from None
-    t = cfg["train"]
-    t["precision"] = precision.resolve(t["precision"])  # auto -> what config.yaml records
+    # auto -> the precision used, which config.yaml records
+    cfg = cfg.with_train(precision=precision.resolve(cfg.train.precision))
+    t = cfg.train
     data_lib.check_images(xtr)
     data_lib.check_images(xte, xtr.shape[1:], "test data")
-    cfg["input_shape"] = [int(s) for s in xtr.shape[1:]]
+    cfg = cfg.replace(input_shape=xtr.shape[1:])
     old = runs.previous_config(run_dir) if chief else None
     changed = runs.check_resume(old, cfg, run_dir) if old else {}
-    filled = config_lib.fill_defaults(old)[1] if old else []
+    filled = list(old.filled) if old else []
 
-    keras.utils.set_random_seed(int(t["seed"]))
+    keras.utils.set_random_seed(t.seed)
     tf.config.experimental.enable_op_determinism()
-    strategy = strategy or distribute.make_strategy(t["strategy"], t["cpu_replicas"])
-    batch = int(t["batch_size"])
+    strategy = strategy or distribute.make_strategy(t.strategy, t.cpu_replicas)
+    batch = t.batch_size
     if len(xtr) < batch:
         raise config_lib.ConfigError(f"train.batch_size {batch} is larger than the training set "
                                      f"({len(xtr)} examples): lower --batch-size")
@@ -161,7 +163,7 @@ def _prepare_locked(cfg, overrides, run_dir, lock, keras, tf, strategy=None, out
     steps = len(xtr) // batch
 
     with strategy.scope():
-        model = compile_model(build_model(cfg, xtr.shape[1:]), cfg)
+        model = compile_model(build_model(cfg, cfg.input_shape), cfg)
     state = runs.checkpoint_state(run_dir)
     run = Run(cfg, run_dir, (xtr, ytr, xte, yte), strategy, model, steps, lock=lock,
               chief=chief, out_dir=out_dir, x_val=xval)
@@ -171,10 +173,10 @@ def _prepare_locked(cfg, overrides, run_dir, lock, keras, tf, strategy=None, out
                                f"of {steps} steps: the run's batch size or training set has "
                                f"changed; resume with the run's settings ({runs.CONFIG})")
         done = state.epoch + (state.step > 0)
-        if t["epochs"] < done:
+        if t.epochs < done:
             steps_note = f" and {state.step} steps" if state.step else ""
             raise config_lib.ConfigError(
-                f"--epochs {t['epochs']}: the run in {run_dir} has trained {state.epoch} "
+                f"--epochs {t.epochs}: the run in {run_dir} has trained {state.epoch} "
                 f"epoch(s){steps_note} already; give --epochs {done} or more (--epochs {done} "
                 f"only re-evaluates and re-exports), or use another --run-dir")
         used = factory.restore_checkpoint(model, run_dir, rewrite=chief)  # the newest readable
@@ -184,12 +186,12 @@ def _prepare_locked(cfg, overrides, run_dir, lock, keras, tf, strategy=None, out
               f"(global step {used.global_step})", flush=True)
         if diverged:
             with strategy.scope():
-                model.compile(optimizer=make_optimizer(cfg), jit_compile=bool(t["jit_compile"]))
+                model.compile(optimizer=make_optimizer(cfg), jit_compile=t.jit_compile)
                 model.optimizer.build(model.trainable_variables)
             run.notes.append(
                 f"The previous segment stopped on a NaN loss at epoch {diverged['epoch']}"
                 f", batch {diverged['batch']}: the weights of the last good checkpoint "
-                f"are kept, the optimizer state (Adam moments) starts afresh, lr {t['lr']}.")
+                f"are kept, the optimizer state (Adam moments) starts afresh, lr {t.lr}.")
     for k, (a, b) in changed.items():
         run.notes.append(f"{k} changed on resume: {a!r} -> {b!r} (recorded in "
                          f"{runs.SEGMENTS})")
@@ -213,11 +215,11 @@ def fit(run, verbose=1):
     from infozoo.run import callbacks as cb
     from infozoo.distribute import strategy as distribute
     from infozoo.distribute import cluster
-    cfg, run_dir, t = run.cfg, run.out_dir, run.cfg["train"]  # where this process writes
+    cfg, run_dir, t = run.cfg, run.out_dir, run.cfg.train  # where this process writes
     xtr, _, xte, _ = run.arrays
-    batch = int(t["batch_size"])
+    batch = t.batch_size
     n_params = run.model.count_params_trainable()
-    print(f"{cfg['zoo']} ({cfg['model']}) on {cfg['data']['dataset']}: "
+    print(f"{cfg.zoo} ({cfg.model}) on {cfg.data.dataset}: "
           f"{len(xtr)} train / {len(xte)} test images of shape {xtr.shape[1:]}, "
           f"{n_params:,} trainable parameters, {run.strategy.num_replicas_in_sync} replica(s)",
           flush=True)
@@ -226,45 +228,45 @@ def fit(run, verbose=1):
     nan = cb.NaNStop()
     speed = cb.Throughput(batch)
     # before RunCheckpoint: an epoch's val_loss is on disk before its checkpoint
-    stop = [cb.EarlyStop(run.out_dir, t["early_stop_patience"], t["early_stop_min_delta"],
-                         run.epoch0, run.run_dir)] if t["early_stop_patience"] else []
+    stop = [cb.EarlyStop(run.out_dir, t.early_stop_patience, t.early_stop_min_delta,
+                         run.epoch0, run.run_dir)] if t.early_stop_patience else []
     callbacks = [
-        nan, *stop, cb.RunCheckpoint(run_dir, t["checkpoint_every"], run.steps, run.epoch0, run.step0),
+        nan, *stop, cb.RunCheckpoint(run_dir, t.checkpoint_every, run.steps, run.epoch0, run.step0),
         speed,
         keras.callbacks.LearningRateScheduler(lambda e, lr: lr_at(cfg, e)),
         keras.callbacks.TensorBoard(log_dir=logs_dir, update_freq="epoch"),
         cb.FiniteCSVLogger(os.path.join(run_dir, "history.csv"), append=True),
-        cb.ImageGrids(run_dir, xte[:8], writer, t["image_every"]),
-        cb.RunProgbar(t["epochs"]),
+        cb.ImageGrids(run_dir, xte[:8], writer, t.image_every),
+        cb.RunProgbar(t.epochs),
     ]
-    if t["probe_every"]:
+    if t.probe_every:
         from infozoo.probe.callback import ProbeCallback
-        callbacks.append(ProbeCallback(xte[:512], t["probe_every"],
+        callbacks.append(ProbeCallback(xte[:512], t.probe_every,
                                        os.path.join(logs_dir, "probe"), run_dir))
     x_val = xte if run.x_val is None else run.x_val  # val_*: the held-out split if there is one
     test_ds = distribute.distribute_batches(
-        run.strategy, lambda: data_lib.eval_pipeline(x_val, t["eval_batch_size"]))
+        run.strategy, lambda: data_lib.eval_pipeline(x_val, t.eval_batch_size))
     start = time.time()
     segments = []
     epoch0 = run.epoch0
     if stop and stop[0].stopped:  # stopped early before the kill: nothing left to train
-        epoch0 = t["epochs"]
-    if epoch0 < t["epochs"] and run.step0:
+        epoch0 = t.epochs
+    if epoch0 < t.epochs and run.step0:
         segments.append((epoch0, epoch0 + 1, run.steps - run.step0,
                          epoch0 * run.steps + run.step0))
         epoch0 += 1
-    if epoch0 < t["epochs"]:
-        segments.append((epoch0, t["epochs"], run.steps, epoch0 * run.steps))
+    if epoch0 < t.epochs:
+        segments.append((epoch0, t.epochs, run.steps, epoch0 * run.steps))
     for first, last, spe, skip in segments:
         ds = distribute.distribute_batches(run.strategy, lambda skip=skip: data_lib.train_pipeline(
-            xtr, batch, t["seed"], cfg["data"]["shuffle_buffer"], skip))
+            xtr, batch, t.seed, cfg.data.shuffle_buffer, skip))
         try:
             with run.strategy.scope():  # callbacks (the probe) then run under the strategy
                 run.model.fit(ds, initial_epoch=first, epochs=last, steps_per_epoch=spe,
                               shuffle=False, validation_data=test_ds, callbacks=callbacks,
                               verbose=verbose)
         except Exception as e:  # noqa: BLE001  (re-raised unless a peer was lost)
-            if not (t["strategy"] == "multiworker" and cluster.is_lost_worker_error(e)):
+            if not (t.strategy == "multiworker" and cluster.is_lost_worker_error(e)):
                 raise
             writer.close()
             _worker_lost(run, e)
@@ -290,7 +292,7 @@ def _diverged(run, where):
     """Keeps the newest *confirmed* checkpoint (``callbacks.RunCheckpoint``) as the one the
     next segment resumes from, and says which; none: the run starts over."""
     epoch, batch = where
-    lr = run.cfg["train"]["lr"]
+    lr = run.cfg.train.lr
     records = runs.checkpoint_records(runs.checkpoint_state(run.run_dir))
     good = next((i for i, r in enumerate(records) if r.confirmed), None)
     path = os.path.join(run.run_dir, runs.CKPT_DIR, "state.json")
@@ -333,28 +335,28 @@ def finalise(run, train_seconds, images_per_s, trained, verbose=1):
     from infozoo.run import callbacks as cb
     from infozoo.evaluation import evaluate
     from infozoo.run import export
-    cfg, run_dir, t = run.cfg, run.run_dir, run.cfg["train"]
+    cfg, run_dir, t = run.cfg, run.run_dir, run.cfg.train
     xtr, ytr, xte, yte = run.arrays
     weights = runs.checkpoint_state(run_dir)
-    final = build_model(cfg, xtr.shape[1:])
+    final = build_model(cfg, cfg.input_shape)
     final.set_weights(run.model.get_weights())
     writer = tf.summary.create_file_writer(os.path.join(run_dir, "logs", "images"))
     # one TensorBoard step convention: Keras logs epoch scalars at the 0-based epoch index,
     # so everything after the last epoch (images, test metrics, HParams end) is at epochs - 1
-    last = int(t["epochs"]) - 1
+    last = t.epochs - 1
     cb.write_images(final, xte[:8], run_dir, writer, last)
-    mode = t.get("evaluate", "full")   # --evaluate: the test budget of tiny runs
+    mode = t.evaluate   # --evaluate: the test budget of tiny runs
     metrics = {} if mode == "none" else evaluate.evaluate_model(
-        final, xte, t["eval_batch_size"], run_dir if mode == "full" else None, writer,
-        last, y_test=yte, x_train=xtr, y_train=ytr, dataset=cfg["data"]["dataset"])
+        final, xte, t.eval_batch_size, run_dir if mode == "full" else None, writer,
+        last, y_test=yte, x_train=xtr, y_train=ytr, dataset=cfg.data.dataset)
     metrics.update(params=run.model.count_params_trainable(), wall_time_s=round(train_seconds, 2),
                    images_per_s=round(images_per_s, 2) if cb.finite(images_per_s) else None,
-                   replicas=run.strategy.num_replicas_in_sync, dataset=cfg["data"]["dataset"],
-                   train_size=int(len(xtr)), epochs=int(t["epochs"]),
+                   replicas=run.strategy.num_replicas_in_sync, dataset=cfg.data.dataset,
+                   train_size=int(len(xtr)), epochs=t.epochs,
                    weights_epoch=weights.epoch if weights else None,
                    weights_step=weights.step if weights else None,
-                   val_size=int(cfg["data"]["val_size"]))
-    if t["early_stop_patience"]:
+                   val_size=cfg.data.val_size)
+    if t.early_stop_patience:
         es = cb.EarlyStop.read(run_dir)
         metrics.update(early_stop_epoch=es.get("stopped_epoch"), best_epoch=es.get("best_epoch"),
                        best_val_loss=es.get("best_val_loss"))
@@ -366,14 +368,14 @@ def finalise(run, train_seconds, images_per_s, trained, verbose=1):
             metrics[k] = old.get(k, metrics[k])
     atomic_write(prev, json.dumps(metrics, indent=2))
     tb.log_run(run_dir, cfg, metrics, step=last)  # test metrics, HParams end
-    if t.get("export", True):   # --no-export: tiny runs and sweeps skip the SavedModel
+    if t.export:   # --no-export: tiny runs and sweeps skip the SavedModel
         export.export_model(final, os.path.join(run_dir, runs.EXPORT_DIR), weights, run_dir,
                             export.input_range_of(cfg))
     writer.close()
     if verbose:
         print(json.dumps(metrics, indent=2))
         print(f"Run directory: {run_dir}" + (f" (SavedModel in {os.path.join(run_dir, 'export')})"
-                                             if t.get("export", True) else " (not exported)"))
+                                             if t.export else " (not exported)"))
     return metrics
 
 

@@ -4,8 +4,11 @@ and ``--set key=value``.
 Resolution order (later wins): the declared defaults (the model's hyperparameters,
 :mod:`infozoo.settings.hparams`; the data and train settings, :mod:`infozoo.settings.run`),
 the zoo YAML (after its ``inherit:`` parent), the YAML's ``datasets: <name>:`` section for
-the dataset in use, then the user's overrides. Unknown keys and bad values raise
-:class:`ConfigError` naming the key and what is allowed. No TensorFlow here.
+the dataset in use, then the user's overrides: a
+:class:`~infozoo.settings.run_config.RunConfig`. Unknown keys and bad values raise
+:class:`ConfigError` (defined beside ``RunConfig``, which raises it too) naming the key and
+what is allowed. :func:`load`/:func:`save`/:func:`dump` read and write a run's
+``config.yaml``. No TensorFlow here.
 """
 import copy
 import math
@@ -16,13 +19,10 @@ import yaml
 
 from infozoo.settings.hparams import check_value
 from infozoo.settings.run import DATA, EVAL_MIN, RUN_SECTIONS, TRAIN  # noqa: F401 (EVAL_MIN)
+from infozoo.settings.run_config import ConfigError, RunConfig
 from infozoo.util.io import atomic_write
 
 SECTIONS = ("data", "model_args", "train")
-
-
-class ConfigError(ValueError):
-    """A bad zoo name, key or value; the message says what is allowed."""
 
 
 def config_dir():
@@ -303,9 +303,9 @@ def _numbers(v):
 
 
 def resolve(name, overrides=None):
-    """The full config of zoo ``name`` with ``overrides`` (``{key or section.key: value}``):
-    every declared setting, at its declared default unless the zoo YAML, its dataset's
-    section or an override says otherwise."""
+    """The :class:`~infozoo.settings.run_config.RunConfig` of zoo ``name`` with
+    ``overrides`` (``{key or section.key: value}``): every declared setting, at its declared
+    default unless the zoo YAML, its dataset's section or an override says otherwise."""
     overrides = dict(overrides or {})
     raw = load_zoo(name)
     unknown = set(raw) - {"model", "description", "data", "model_args", "train", "datasets",
@@ -340,43 +340,20 @@ def resolve(name, overrides=None):
     if d["train_size"] is not None and d["test_size"] is None and isinstance(d["train_size"], int):
         # the evaluation budget follows the run's scale unless --test-size says otherwise
         d["test_size"] = max(EVAL_MIN, d["train_size"])
-    for section, decl in RUN_SECTIONS.items():
-        for key, value in cfg[section].items():
-            cfg[section][key] = decl[key].check(value, f"{section}.{key}", error=ConfigError)
     for key, value in cfg["model_args"].items():
         typ, rule, _ = specs.get(key, (None, {}, ""))
         cfg["model_args"][key] = _check_value("model_args", key, value, typ, rule)
-    if cfg["train"]["early_stop_patience"] and not d["val_size"]:
+    cfg = RunConfig.from_dict(cfg)  # every data and train value checked by its declaration
+    if cfg.train.early_stop_patience and not cfg.data.val_size:
         raise ConfigError("train.early_stop_patience needs a validation split held out of the "
                           "training set: set data.val_size N (e.g. --set data.val_size=5000); "
                           "early stopping never looks at the test set")
     return cfg
 
 
-def fill_defaults(cfg):
-    """A copy of run config ``cfg`` (a ``config.yaml``, maybe written before some settings
-    were declared) with every declared setting it lacks at its declared default: what the
-    run used for it, since a key a config does not hold was the declared default then.
-    Returns ``(filled config, ["section.key", ...] of the keys added)``."""
-    from infozoo.settings.hparams import spec_for
-    out = copy.deepcopy(cfg)
-    added = []
-    spec = spec_for(cfg.get("model")) if isinstance(cfg.get("model"), str) else None
-    decls = {"data": DATA.defaults(), "train": TRAIN.defaults(),
-             "model_args": spec.zoo_defaults() if spec is not None else {}}
-    for section, defaults in decls.items():
-        have = out.get(section)
-        if not isinstance(have, dict):
-            continue
-        for k, v in defaults.items():
-            if k not in have:
-                have[k] = copy.deepcopy(v)
-                added.append(f"{section}.{k}")
-    return out, added
-
-
 def dump(cfg):
-    return yaml.safe_dump(cfg, sort_keys=False, default_flow_style=None)
+    """The text of ``config.yaml`` for RunConfig ``cfg``."""
+    return yaml.safe_dump(cfg.to_dict(), sort_keys=False, default_flow_style=None)
 
 
 def save(cfg, path):
@@ -384,5 +361,16 @@ def save(cfg, path):
 
 
 def load(path):
+    """The RunConfig of ``config.yaml`` file ``path`` (of this or an older release:
+    :meth:`RunConfig.from_dict <infozoo.settings.run_config.RunConfig.from_dict>` fills the
+    settings it lacks). YAML and OS errors as they are; a file that is not a run config is
+    a ConfigError naming it."""
     with open(path) as f:
-        return yaml.safe_load(f)
+        raw = yaml.safe_load(f)
+    if not isinstance(raw, dict) or not all(s in raw for s in ("model", *SECTIONS)):
+        raise ConfigError(f"{path} is not an infozoo run config (model, data, model_args, "
+                          f"train missing)")
+    try:
+        return RunConfig.from_dict(raw)
+    except ConfigError as e:
+        raise ConfigError(f"{path}: {e}") from None
