@@ -24,8 +24,9 @@ order. Forward and input gradient stay the ordinary oneDNN convolutions.
 use this gradient when they compute in bfloat16 or float16 with a 4x4 kernel, stride 2,
 SAME padding, channels last and static spatial size; otherwise they are Keras' layers. In
 float32 the matrix-product gradient was not faster in the microbenchmark (docs/performance.md),
-so float32 keeps oneDNN's. The class names are Keras' so that ``.keras`` files written with
-either load into the other (the weights are stored under the snake-cased class name).
+so float32 keeps oneDNN's. The class names are Keras' because Keras stores a layer's weights
+under its snake-cased class name: weights saved from either layer load into the other, and
+``.keras`` files written before these layers existed still load (as Keras' layers).
 """
 import keras
 import tensorflow as tf
