@@ -29,6 +29,7 @@ import keras
 import numpy as np
 
 from infozoo.nets.batch_norm import BatchNormalization
+from infozoo.nets.conv import Conv2D, Conv2DTranspose
 
 ARCHS = ("mlp", "conv")
 #: moving-average momentum of the batch norms (0.9, the decay of WAE's batch_norm; Keras: 0.99)
@@ -67,8 +68,8 @@ def conv_encoder(input_shape, channels=(128, 256, 512, 1024), kernel_size=4, bat
         raise ValueError(f"the conv encoder expects images [H, W, C], got {tuple(input_shape)}")
     layers = []
     for i, ch in enumerate(channels):
-        layers.append(keras.layers.Conv2D(int(ch), int(kernel_size), strides=2, padding="same",
-                                          use_bias=not batch_norm, name=f"enc_conv{i}"))
+        layers.append(Conv2D(int(ch), int(kernel_size), strides=2, padding="same",
+                             use_bias=not batch_norm, name=f"enc_conv{i}"))
         if batch_norm:
             layers.append(BatchNormalization(
                 momentum=BN_MOMENTUM, synchronized=True, name=f"enc_bn{i}"))
@@ -102,9 +103,8 @@ def conv_decoder(code_size, output_shape, channels=(1024, 512, 256), kernel_size
               keras.layers.Reshape((h0, w0, c0), name="dec_reshape"),
               keras.layers.ReLU(name="dec_fc_relu")]
     for i, ch in enumerate(channels[1:]):
-        layers.append(keras.layers.Conv2DTranspose(int(ch), int(kernel_size), strides=2,
-                                                   padding="same", use_bias=not batch_norm,
-                                                   name=f"dec_fsconv{i}"))
+        layers.append(Conv2DTranspose(int(ch), int(kernel_size), strides=2, padding="same",
+                                      use_bias=not batch_norm, name=f"dec_fsconv{i}"))
         if batch_norm:
             layers.append(BatchNormalization(
                 momentum=BN_MOMENTUM, synchronized=True, name=f"dec_bn{i}"))
