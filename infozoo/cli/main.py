@@ -225,8 +225,8 @@ def _train(name, overrides, run_dir, verbose):
         except RuntimeError:
             state = None
         # 1-based epoch, as "Resuming ... at epoch E, step S" prints it (train.prepare)
-        where = (f"its last checkpoint (epoch {state['epoch'] + 1}, step {state['step']})"
-                 if state else "the start (no checkpoint was written yet)")
+        where = (f"its last checkpoint (epoch {state.epoch + 1}, step {state.step})"
+                 if state is not None else "the start (no checkpoint was written yet)")
         click.echo(f"\nInterrupted. Run the same command again (with --run-dir {run_dir}) to "
                    f"resume from {where}.", err=True)
         sys.exit(130)
