@@ -90,3 +90,29 @@ def test_a_corrupt_state_is_named(tmp_path, text):
 def test_no_state_is_none(tmp_path):
     assert runs.checkpoint_state(str(tmp_path)) is None
     assert runs.checkpoint_records(None) == []
+
+
+def test_fallback_to_an_older_checkpoint_reads_records_by_attribute(tmp_path, monkeypatch):
+    """``restore_checkpoint`` past a missing newest file names the older one in state.json
+    (the older ones after it kept), using the records' fields, not their dict view."""
+    import keras
+    import numpy as np
+    from infozoo.run import factory
+
+    def refuse(self, *a):
+        raise AssertionError("infozoo read a checkpoint record as a dict")
+    for cls in (runs.CheckpointRecord, runs.CheckpointState):
+        for name in ("__getitem__", "__iter__", "__len__", "__contains__", "get", "keys",
+                     "items", "values"):
+            monkeypatch.setattr(cls, name, refuse)
+    model = keras.Sequential([keras.Input((3,)), keras.layers.Dense(2)])
+    run_dir, d = _write(tmp_path, FILES["confirmed"])
+    saved = [np.full(v.shape, 0.5, "float32") for v in model.weights]
+    model.set_weights(saved)
+    model.save_weights(os.path.join(d, "ckpt-000000004.weights.h5"))  # the older; newest missing
+    model.set_weights([np.zeros_like(w) for w in saved])
+    r = factory.restore_checkpoint(model, run_dir, verbose=False)
+    assert (r.epoch, r.step, r.weights) == (1, 0, "ckpt-000000004.weights.h5")
+    np.testing.assert_array_equal(model.get_weights()[0], saved[0])
+    want = {**FILES["confirmed"]["older"][0], "older": []}
+    assert json.loads((tmp_path / runs.CKPT_DIR / "state.json").read_text()) == want

@@ -130,3 +130,35 @@ def test_tiny_inn_end_to_end(tmp_path):
                     "--dropped-entropy", "gaussian", check=0).stdout
     assert "h(dropped | kept) <=" in table and "entropy view" in table
     assert "--dropped-entropy" in invoke_cli("probe", "--help", check=0).stdout
+
+
+def test_infozoo_reads_representations_by_attribute(monkeypatch):
+    """The probe's readers of ``representations(x)`` (the padding bound, the first-order
+    check) use the record's fields, not its dict view, which stays only for users' code; a
+    plug-in model's entries given as dicts still work."""
+    import keras
+    from tiny import SHAPE, make
+    from infozoo.probe.estimators.input_noise import first_order_check
+    from infozoo.probe.padding import model_dropped_entropy
+    from infozoo.util.representation import Representation
+
+    def refuse(self, *a):
+        raise AssertionError("infozoo read a Representation as a dict")
+    for name in ("__getitem__", "__contains__", "__iter__", "__len__", "get", "keys",
+                 "items", "values"):
+        monkeypatch.setattr(Representation, name, refuse)
+    keras.utils.set_random_seed(0)
+    m = make("inn")
+    x = np.random.RandomState(0).rand(64, *SHAPE).astype("float32")
+    (out,) = model_dropped_entropy(m, x, dropped_entropy="gaussian")
+    assert out["layer"] == "code" and np.isfinite(out["h_given_kept"]["value"])
+
+    class Plugin:  # a plug-in model whose representations are dicts with the fields
+        def representations(self, xb):
+            return [{"name": r.name, "value": r.value, "bijective": r.bijective,
+                     "logdet": r.logdet, **({} if r.dropped is None else {"dropped": r.dropped})}
+                    for r in m.representations(xb)]
+    (plug,) = model_dropped_entropy(Plugin(), x, dropped_entropy="gaussian")
+    assert plug["h_given_kept"]["value"] == pytest.approx(out["h_given_kept"]["value"])
+    checks = first_order_check(m, x, sigma=0.05, rows=2, draws=16, max_dim=64)
+    assert checks and all(np.isfinite(c["trace_ratio"]) for c in checks)

@@ -1,5 +1,5 @@
 """Train, data and model settings declared once (infozoo/settings): every declared setting is
-in the resolved config at its default, every declared scalar has its flag with the
+in the resolved config at its default, every declared setting has its flag with the
 declaration's type, range and help, the zoo YAMLs hold only what differs from the
 declaration, and a run directory written before (tests/data/run-799aeb7-vimae, a tiny vimae
 run trained by commit 799aeb7, whose config.yaml has no model_args.min_sigma) resumes."""
@@ -41,15 +41,15 @@ def test_every_declared_setting_is_in_the_resolved_config():
     assert config.resolve("vimae").model_args["min_sigma"] == 1e-4  # not in vimae.yaml
 
 
-def test_every_declared_scalar_has_its_flag_with_declared_help():
+def test_every_declared_setting_has_its_flag_with_declared_help():
     for name in config.zoo_names():
         code, out, err = cli("train", name, "--help")
         assert code == 0, err
         text = re.sub(r"-\s+", "-", " ".join(out.split()))  # click wraps after hyphens
         spec = spec_for(config.load_zoo(name).get("model", name))
-        wanted = [(p, p.type != "list" and p.flag and p.passed_by is None) for p in spec
+        wanted = [(p, p.flag and p.passed_by is None) for p in spec
                   if p.name != "seed"]  # --seed is train.seed's, passed to the model
-        wanted += [(p, p.type != "list" and p.flag) for p in [*DATA, *TRAIN]]
+        wanted += [(p, p.flag) for p in [*DATA, *TRAIN]]
         for p, has in wanted:
             flag = "--" + p.name.replace("_", "-")
             assert (f"{flag} " in text) == has, (name, flag)
@@ -70,6 +70,26 @@ def test_min_sigma_flag_is_accepted_and_checked_by_its_declared_range():
         assert "must be > 0" in err and "Traceback" not in err
     code, _, err = cli("train", "vimae", "--min-sigma", "small", "--dry-run")
     assert code == 2 and "'small' is not a valid float" in err
+
+
+def test_list_flags_take_comma_separated_items_checked_by_the_declaration():
+    code, out, err = cli("train", "inn", "--lr-drops", "2,4", "--dry-run")
+    assert code == 0 and yaml.safe_load(out)["train"]["lr_drops"] == [2, 4], err
+    for empty in ("", "[]"):
+        code, out, err = cli("train", "inn", "--lr-drops", empty, "--dry-run")
+        assert code == 0 and yaml.safe_load(out)["train"]["lr_drops"] == [], err
+    code, out, err = cli("train", "vimae", "--hidden", "[64, 32]", "--mmd-scales", "0.5,1e-1",
+                         "--dry-run")
+    m = yaml.safe_load(out)["model_args"]
+    assert code == 0 and m["hidden"] == [64, 32] and m["mmd_scales"] == [0.5, 0.1], err
+    for bad, needle in (("4,2", "must be strictly increasing"),
+                        ("a", "train.lr_drops[0]: 'a'; expected an integer"),
+                        ("0", "train.lr_drops[0]: 0; must be >= 1"),
+                        ("[2", "cannot read '[2' as a list")):
+        code, _, err = cli("train", "inn", "--lr-drops", bad, "--dry-run")
+        assert code == 2 and "--lr-drops" in err and needle in err, (bad, err)
+    text = " ".join(cli("train", "classic", "--help")[1].split())
+    assert "--hidden A,B,... hidden units of the mlp" in text
 
 
 def test_train_and_data_flags_follow_their_declarations():

@@ -275,6 +275,11 @@ def test_vimae_noise_is_truncated_and_only_in_training():
     x = np.random.RandomState(0).rand(4, 8, 8, 1).astype("float32")
     np.testing.assert_array_equal(m.encode(x), m.encode(x))
     assert m.loss_terms(x, training=True)["mmd"].shape == (4,)
+    # the encoder's input: unchanged at inference, x + nu while training (fresh draws, each
+    # within the clip; 1e-6 covers float32 rounding of x + nu near 1)
+    assert m.perturb_input(x, training=False) is x
+    d1, d2 = (np.asarray(m.perturb_input(x, training=True)) - x for _ in range(2))
+    assert 0 < np.abs(d1).max() <= m.hp["noise_clip"] + 1e-6 and not np.array_equal(d1, d2)
 
 
 def test_ipae_bank_fills_and_samples_from_it():

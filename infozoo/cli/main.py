@@ -39,6 +39,24 @@ def _describe(rule):
     return f"x<={hi}" if hi is not None else ""
 
 
+class ListParam(click.ParamType):
+    """A list setting's flag: items separated by commas (``--lr-drops 5,8``; ``[5, 8]`` as
+    ``--set`` writes it; an empty value, ``--lr-drops ""``, for none)."""
+
+    name = "list"
+
+    def get_metavar(self, param, ctx=None):
+        return "A,B,..."
+
+    def convert(self, value, param, ctx):
+        if isinstance(value, list):
+            return value
+        try:
+            return config_lib.parse_list(value)
+        except config_lib.ConfigError as e:
+            self.fail(str(e), param, ctx)
+
+
 class SettingOption(click.Option):
     """The flag of one declared setting ``key`` (``"train.lr"``, ``"model_args.eps"``):
     click converts to the declared type, then the declared rule checks the value
@@ -56,6 +74,8 @@ class SettingOption(click.Option):
             flag, ptype = f"{flag}/--no-{flag[2:]}", None
         elif "choices" in rule and typ == "str":
             ptype = click.Choice([str(c) for c in rule["choices"]])
+        elif typ == "list":
+            ptype = ListParam()
         elif directory:
             ptype = click.Path(file_okay=False)
         else:
@@ -98,7 +118,7 @@ def setting_options(name, raw):
         run += [SettingOption(f"{section}.{p.name}", p.type, p.rule, p.help,
                               _shown(raw, section, p.name, values[p.name]), p.nullable,
                               p.directory)
-                for p in decl if p.flag and p.type != "list"]
+                for p in decl if p.flag]
     model = [SettingOption(f"model_args.{key}", typ, rule, help_text,
                            _shown(raw, "model_args", key, default))
              for key, default, help_text, rule, typ in config_lib.flag_specs(name)]
@@ -225,8 +245,8 @@ def _train(name, overrides, run_dir, verbose):
         except RuntimeError:
             state = None
         # 1-based epoch, as "Resuming ... at epoch E, step S" prints it (train.prepare)
-        where = (f"its last checkpoint (epoch {state['epoch'] + 1}, step {state['step']})"
-                 if state else "the start (no checkpoint was written yet)")
+        where = (f"its last checkpoint (epoch {state.epoch + 1}, step {state.step})"
+                 if state is not None else "the start (no checkpoint was written yet)")
         click.echo(f"\nInterrupted. Run the same command again (with --run-dir {run_dir}) to "
                    f"resume from {where}.", err=True)
         sys.exit(130)

@@ -224,8 +224,8 @@ class RNVPCoupling(_Affine):
 
 @register_layer
 class AffineCoupling(_Affine):
-    """The zoo's original name for the affine coupling: ``GLOWCoupling``, or
-    ``RNVPCoupling`` with ``separate_st=True`` (kept so saved models and configs load)."""
+    """The affine coupling with a switch: ``GLOWCoupling``, or ``RNVPCoupling`` with
+    ``separate_st=True``. Saved models and configs name it; new code names the two."""
 
     def __init__(self, subnet="conv", hidden=100, hidden_layers=2, kernel_size=3,
                  activation="leaky_relu", clamp=1.0, separate_st=False, **kwargs):

@@ -29,8 +29,8 @@ keeps ``r`` as one of its outputs, with this prior, so the flow stays a bijectio
 (``bijective = False``). ``forward(x)`` returns
 ``(z, 0)``: the log-det of a projection is not defined, and the split's term
 of the objective is a *log-density*, not a log-det, so it is not folded into
-the log-det. The model reads it from ``split_forward(x) -> (z, r, log_prob_r)``
-with ``log_prob_r = log N(r | g(z), eps^2 I)`` summed per example (eq. 17).
+the log-det. A ``Flow`` reads it from ``prior_log_prob(r, z) = log N(r | g(z), eps^2 I)``
+summed per example (eq. 17); ``split_forward(x) -> (z, r, log_prob_r)`` gives all three.
 ``inverse(z)`` returns ``([z, g(z)], 0)``, so ``forward(inverse(z)) == z``
 exactly.
 """

@@ -28,7 +28,7 @@ def leaky_relu(x, negative_slope):
 
     For a slope in [0, 1] the output has the sign of the input, so
     ``LeakyReluGrad(g, features=y)`` is the exact gradient (the same select, at 0 too).
-    With the pre-activation no longer kept for the backward pass, TensorFlow's
+    As the pre-activation is not kept for the backward pass, TensorFlow's
     oneDNN remapper fuses conv + bias + leaky ReLU into one convolution, and the
     activation runs as the convolution's post-op in its own precision (bf16 under
     ``mixed_bfloat16``) instead of as a separate pass over memory. The gradient of
@@ -52,11 +52,11 @@ class LeakyReLU(keras.layers.Layer):
     """``max(x, slope * x)`` with the slope in the compute dtype.
 
     TensorFlow's ``LeakyRelu`` op (behind ``keras.layers.LeakyReLU``) stores its
-    slope as a float32 attribute, so a float64 model multiplied by
+    slope as a float32 attribute, so a float64 model would multiply by
     ``float32(0.1)`` (error ~1.5e-9): float64 uses ``tf.maximum``. In float32,
     bfloat16 and float16 both give the same numbers, and the op is used through
     :func:`leaky_relu`, whose gradient reads the output, so that the preceding
-    convolution fuses it (docs/performance.md, issue 21).
+    convolution fuses it (docs/performance.md).
     """
 
     def __init__(self, negative_slope=0.1, **kwargs):
@@ -149,9 +149,6 @@ class DenseSubnet:
 
     def __repr__(self):
         return f"DenseSubnet({self.get_config()})"
-
-
-SUBNET_KINDS = ("conv", "dense")
 
 
 def subnet_constructor(kind, hidden=100, hidden_layers=2, kernel_size=3,

@@ -64,6 +64,7 @@ import math
 import numpy as np
 
 from infozoo.probe.estimators import base
+from infozoo.util.representation import Representation
 
 LN2 = math.log(2.0)
 MODELS = ("gaussian", "flow")
@@ -321,15 +322,15 @@ def padding_entropy(representations, x, meta, model="flow", dequantize=None, blo
     drop = {i: [] for i in want}
     ld_sum = np.zeros(len(meta))
     for s in range(0, len(x), int(block)):
-        reps = representations(tf.constant(x[s:s + int(block)]))
+        reps = [Representation.of(r) for r in representations(tf.constant(x[s:s + int(block)]))]
         for i in want:
-            kept[i].append(np.asarray(reps[i]["value"], np.float64).reshape(
-                len(reps[i]["value"]), -1))
-            drop[i].append(np.asarray(reps[i]["dropped"], np.float64).reshape(
-                len(reps[i]["dropped"]), -1))
+            kept[i].append(np.asarray(reps[i].value, np.float64).reshape(
+                len(reps[i].value), -1))
+            drop[i].append(np.asarray(reps[i].dropped, np.float64).reshape(
+                len(reps[i].dropped), -1))
         for j, r in enumerate(reps):
-            if r.get("logdet") is not None:
-                ld_sum[j] += float(np.sum(np.asarray(r["logdet"], np.float64)))
+            if r.logdet is not None:
+                ld_sum[j] += float(np.sum(np.asarray(r.logdet, np.float64)))
     out = []
     for i in want:
         chain = all(meta[j]["bijective"] and meta[j]["has_logdet"] for j in range(1, i))
@@ -361,11 +362,11 @@ def model_dropped_entropy(model, x, dropped_entropy="flow", dequantize=None, ci=
         raise ValueError("model_dropped_entropy needs a model with representations(x) (a zoo "
                          "model): a plain Keras model has no dropped parts")
     x = np.asarray(x, np.float32)
-    reps = model.representations(tf.constant(x[:2]))
-    meta = [{"name": str(r["name"]), "bijective": bool(r["bijective"]),
-             "has_logdet": r.get("logdet") is not None,
-             "dropped_dim": (None if r.get("dropped") is None
-                             else int(np.prod(r["dropped"].shape[1:])) or None)}
+    reps = [Representation.of(r) for r in model.representations(tf.constant(x[:2]))]
+    meta = [{"name": str(r.name), "bijective": bool(r.bijective),
+             "has_logdet": r.logdet is not None,
+             "dropped_dim": (None if r.dropped is None
+                             else int(np.prod(r.dropped.shape[1:])) or None)}
             for r in reps]
     out = padding_entropy(model.representations, x, meta, model=dropped_entropy,
                           dequantize=dequantize, ci=ci, n_boot=n_boot, seed=seed, **options)

@@ -75,8 +75,8 @@ class RunCheckpoint(keras.callbacks.Callback):
         state = runs.checkpoint_state(run_dir) if os.path.isfile(
             os.path.join(self.dir, "state.json")) else None
         #: the run's lowest and first batch losses (carried over resumes in state.json)
-        self.best = state.best_loss if state else None
-        self.first = state.first_loss if state else None
+        self.best = state.best_loss if state is not None else None
+        self.first = state.first_loss if state is not None else None
         self.pending = None  # the newest checkpoint's file, until the next batch confirms it
         self._mean = None
 
@@ -112,7 +112,7 @@ class RunCheckpoint(keras.callbacks.Callback):
 
     def _confirm(self, name):
         state = runs.checkpoint_state(self.run_dir)
-        if state and state.weights == name:
+        if state is not None and state.weights == name:
             runs.write_checkpoint_state(self.run_dir, state.updated(
                 confirmed=True, best_loss=self.best, first_loss=self.first))
 
@@ -130,7 +130,7 @@ class RunCheckpoint(keras.callbacks.Callback):
         fields = ("epoch", "step", "global_step", "weights", "confirmed")
         older = ([{k: old.data[k] for k in fields if k in old.data}]
                  + [{k: o[k] for k in fields if k in o} for o in old.data.get("older", [])]
-                 if old and old.weights != name else [])
+                 if old is not None and old.weights != name else [])
         older = older[:self.keep - 1]
         runs.write_checkpoint_state(self.run_dir, {
             "epoch": epoch, "step": step, "global_step": gstep, "weights": name,

@@ -103,8 +103,8 @@ def restore_checkpoint(model, run_dir, verbose=True, rewrite=True):
             state = checkpoint_state(run_dir)
             older = [{k: o[k] for k in ("epoch", "step", "global_step", "weights", "confirmed")
                       if k in o} for o in state.data.get("older", [])[i:]]
-            write_checkpoint_state(run_dir, {**{k: v for k, v in r.items() if v is not None},
-                                             "older": older})
+            write_checkpoint_state(run_dir, {**{k: v for k, v in r.entry().items()
+                                                if v is not None}, "older": older})
             if verbose:
                 print(f"Using the older checkpoint {r.weights_path} (epoch {r.epoch}, "
                       f"step {r.step})", file=sys.stderr, flush=True)

@@ -72,17 +72,6 @@ def resolve(precision):
     return choose(gpu_capabilities(), cpu_flags())
 
 
-def set_policy(precision):
-    """Sets Keras' global dtype policy for ``precision`` (``auto`` resolved); returns its name.
-
-    Call it before building a model: layers take the global policy when made.
-    """
-    import keras
-    name = resolve(precision)
-    keras.mixed_precision.set_global_policy(name)
-    return name
-
-
 @contextlib.contextmanager
 def policy_scope(policy):
     """Keras' global dtype policy set to ``policy`` (a name, a ``DTypePolicy`` or its

@@ -287,6 +287,10 @@ class CheckpointRecord(Mapping):
         return cls(*(entry.get(k) for k in RECORD_KEYS[:4]),
                    os.path.join(ckpt_dir, entry["weights"]), entry.get("confirmed", True))
 
+    def entry(self):
+        """The record as an entry of ``state.json``: its fields but ``weights_path``."""
+        return {k: getattr(self, k) for k in RECORD_KEYS if k != "weights_path"}
+
     def __getitem__(self, key):
         if key in RECORD_KEYS:
             return getattr(self, key)
@@ -387,7 +391,7 @@ def checkpoint_state(run_dir):
 
 def checkpoint_records(state):
     """``state``'s checkpoints as :class:`CheckpointRecord`, newest first ([] for None)."""
-    return state.records() if state else []
+    return state.records() if state is not None else []
 
 
 def is_live(run_dir):

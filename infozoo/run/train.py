@@ -167,7 +167,7 @@ def _prepare_locked(cfg, overrides, run_dir, lock, keras, tf, strategy=None, out
     state = runs.checkpoint_state(run_dir)
     run = Run(cfg, run_dir, (xtr, ytr, xte, yte), strategy, model, steps, lock=lock,
               chief=chief, out_dir=out_dir, x_val=xval)
-    if state:
+    if state is not None:
         if not 0 <= state.step < steps:
             raise RuntimeError(f"checkpoint of {run_dir} is at step {state.step} of an epoch "
                                f"of {steps} steps: the run's batch size or training set has "
@@ -281,7 +281,7 @@ def _worker_lost(run, e):
     from infozoo.distribute import cluster
     good = runs.checkpoint_state(run.run_dir)
     where = (f"from the last checkpoint (epoch {good.epoch + 1}, step {good.step})"
-             if good else "from the start (no checkpoint was written yet)")
+             if good is not None else "from the start (no checkpoint was written yet)")
     raise WorkerLost(
         f"lost contact with another worker of the cluster ({type(e).__name__}: "
         f"{cluster.error_summary(e)}). Training cannot go on with a worker missing: start "
@@ -303,9 +303,7 @@ def _diverged(run, where):
         if good:
             skipped = (f" (the newer {', '.join(r.weights for r in records[:good])} came "
                        f"after the loss had begun to explode and will not be used)")
-            state = {**{k: v for k, v in g.items() if k != "weights_path"},
-                     "older": [{k: v for k, v in r.items() if k != "weights_path"}
-                               for r in records[good + 1:]],
+            state = {**g.entry(), "older": [r.entry() for r in records[good + 1:]],
                      **{k: state[k] for k in ("best_loss", "first_loss") if k in state}}
         state = {**state, "diverged": {"epoch": epoch + 1, "batch": batch + 1, "lr": lr}}
         runs.write_checkpoint_state(run.run_dir, state)
@@ -353,8 +351,8 @@ def finalise(run, train_seconds, images_per_s, trained, verbose=1):
                    images_per_s=round(images_per_s, 2) if cb.finite(images_per_s) else None,
                    replicas=run.strategy.num_replicas_in_sync, dataset=cfg.data.dataset,
                    train_size=int(len(xtr)), epochs=t.epochs,
-                   weights_epoch=weights.epoch if weights else None,
-                   weights_step=weights.step if weights else None,
+                   weights_epoch=weights.epoch if weights is not None else None,
+                   weights_step=weights.step if weights is not None else None,
                    val_size=cfg.data.val_size)
     if t.early_stop_patience:
         es = cb.EarlyStop.read(run_dir)
@@ -369,7 +367,8 @@ def finalise(run, train_seconds, images_per_s, trained, verbose=1):
     atomic_write(prev, json.dumps(metrics, indent=2))
     tb.log_run(run_dir, cfg, metrics, step=last)  # test metrics, HParams end
     if t.export:   # --no-export: tiny runs and sweeps skip the SavedModel
-        export.export_model(final, os.path.join(run_dir, runs.EXPORT_DIR), weights, run_dir,
+        export.export_model(final, os.path.join(run_dir, runs.EXPORT_DIR),
+                            None if weights is None else weights.newest.entry(), run_dir,
                             export.input_range_of(cfg))
     writer.close()
     if verbose:

@@ -236,7 +236,7 @@ def _looks_numeric(v):
 
 def flag_specs(name):
     """``[(key, default, help, rule, type name)]`` of the model_args that get CLI flags:
-    every declared scalar hyperparameter (a plug-in without a declaration: every scalar of
+    every declared hyperparameter (a plug-in without a declaration: every scalar of
     its YAML) but those a run setting passes (``seed``); ``default`` is the value the zoo
     config gives before its ``datasets:`` sections. The flag's type is the declared type,
     never the accident of a YAML value."""
@@ -247,7 +247,7 @@ def flag_specs(name):
     spec = spec_for(raw.get("model"))
     if spec is not None:
         return [(p.name, values[p.name], p.help, p.rule, p.type) for p in spec
-                if p.type != "list" and p.passed_by is None and p.flag]
+                if p.passed_by is None and p.flag]
     return [(k, v, specs[k][2], specs[k][1], specs[k][0]) for k, v in values.items()
             if isinstance(v, (int, float, str, bool))]
 
@@ -291,6 +291,21 @@ def parse_set(items):
         except yaml.YAMLError as e:
             raise ConfigError(f"--set {k}: cannot parse value {v!r}: {e}") from None
     return out
+
+
+def parse_list(text):
+    """A list setting's flag value: ``"5,8"``, ``"[5, 8]"``, or ``""`` / ``"[]"`` for the
+    empty list; the items are read as ``--set`` reads them (YAML, ``1e-3`` a number)."""
+    text = text.strip()
+    try:
+        value = _numbers(yaml.safe_load(text if text.startswith("[") else f"[{text}]"))
+    except yaml.YAMLError:
+        raise ConfigError(f"cannot read {text!r} as a list: give items separated by commas, "
+                          f"like 5,8 (or [5, 8]; an empty value for none)") from None
+    if not isinstance(value, list):
+        raise ConfigError(f"cannot read {text!r} as a list: give items separated by commas, "
+                          f"like 5,8")
+    return value
 
 
 def _numbers(v):

@@ -67,6 +67,7 @@ import math
 import numpy as np
 
 from infozoo.probe.estimators import base
+from infozoo.util.representation import Representation
 
 LN2 = math.log(2.0)
 DEFAULT_SIGMA = 2.0   # input units; images in [0, 1]: Fashion-MNIST's I(X; X + sigma N) stays
@@ -269,8 +270,8 @@ def _make_core(representations, work, reverse, sigma, rtol, eps):
         if reverse:
             with tf.GradientTape(persistent=True) as tape:
                 tape.watch(xb)
-                reps = representations(xb)
-                vals = [tf.reshape(reps[i]["value"], [b, -1]) for i in work]
+                reps = [Representation.of(r) for r in representations(xb)]
+                vals = [tf.reshape(reps[i].value, [b, -1]) for i in work]
             jac = [tf.reshape(tape.batch_jacobian(v, xb, experimental_use_pfor=True),
                               [b, -1, d_in]) for v in vals]
             del tape
@@ -278,8 +279,8 @@ def _make_core(representations, work, reverse, sigma, rtol, eps):
             xr = tf.repeat(xb, d_in, axis=0)                        # [b * d_in, ...]
             tan = tf.reshape(tf.tile(tf.eye(d_in, dtype=xb.dtype), [b, 1]), tf.shape(xr))
             with tf.autodiff.ForwardAccumulator(xr, tan) as acc:
-                reps = representations(xr)
-                outs = [reps[i]["value"] for i in work]
+                reps = [Representation.of(r) for r in representations(xr)]
+                outs = [reps[i].value for i in work]
             jac = [tf.transpose(tf.reshape(acc.jvp(o), [b, d_in, -1]), [0, 2, 1]) for o in outs]
             vals = [tf.reshape(o, [b * d_in, -1])[::d_in] for o in outs]
         return ([tf.cast(v, f64) for v in vals], [tf.cast(j, f64) for j in jac])
@@ -323,11 +324,14 @@ def first_order_check(model, x, sigma, rows=16, draws=256, seed=0, max_dim=256):
     first order holds), "shift" (mean ||E f(x + sigma z) - f(x)||^2 / tr C)}]``."""
     import tensorflow as tf
     from infozoo.probe.keras_models import keras_representations
-    reps_fn = (model.representations if hasattr(model, "representations")
-               else keras_representations(model, x))
+    raw_fn = (model.representations if hasattr(model, "representations")
+              else keras_representations(model, x))
+
+    def reps_fn(xb):
+        return [Representation.of(r) for r in raw_fn(xb)]
     x = np.asarray(x)[:rows]
-    meta = [{"name": r["name"], "dim": int(np.prod(r["value"].shape[1:])),
-             "bijective": bool(r["bijective"]), "injective": bool(r.get("injective", False))}
+    meta = [{"name": r.name, "dim": int(np.prod(r.value.shape[1:])),
+             "bijective": bool(r.bijective), "injective": bool(r.injective)}
             for r in reps_fn(tf.constant(x[:2]))]
     est = InputNoise(sigma=sigma, max_dim=max_dim)
     work = [i for i, p in enumerate(est.plan(meta)) if p == "work"]
@@ -349,7 +353,7 @@ def first_order_check(model, x, sigma, rows=16, draws=256, seed=0, max_dim=256):
         ratios, shifts = [], []
         for k in range(len(x)):
             v = np.asarray(reps_fn(tf.constant(x[k:k + 1] + np.asarray(sigma, x.dtype) * z))[i]
-                           ["value"], np.float64).reshape(draws, -1)
+                           .value, np.float64).reshape(draws, -1)
             c = np.cov(v, rowvar=False)
             tr = float(np.trace(np.atleast_2d(c)))
             ratios.append(tr / float((w[k] * keep[k]).sum()))

@@ -101,8 +101,8 @@ class HParam:
     for numbers, ``choices``, ``items`` for the items of a list, ``min_items``,
     ``increasing``). ``nullable``: None is a valid value.
 
-    For the CLI: ``flag`` (default True) gives a scalar setting its ``--name`` flag of
-    ``infozoo train`` (every setting is reachable by ``--set``); ``directory``: the flag
+    For the CLI: ``flag`` (default True) gives the setting its ``--name`` flag of
+    ``infozoo train`` (a list's takes comma-separated items) (every setting is reachable by ``--set``); ``directory``: the flag
     takes a directory (not a file). ``set_by``: the run setting (``"train.seed"``) that
     passes this hyperparameter to the model; it has no zoo value and no flag of its own."""
     name: str
