@@ -25,7 +25,7 @@ def run_probe(run_dir, settings=None, samples=512, strategy="default", cpu_repli
                                 **kwargs)
     from infozoo.distribute import strategy as distribute
     distribute.configure_cpu_replicas(cpu_replicas if strategy == "mirrored" else 1)
-    from infozoo.data import loaders as data_lib
+    from infozoo.data import catalog, loaders as data_lib
     from infozoo.run import factory
     from infozoo.viz import plots
     from infozoo.probe.probe import Probe
@@ -43,8 +43,8 @@ def run_probe(run_dir, settings=None, samples=512, strategy="default", cpu_repli
         raise ValueError(f"need at least {2 * R} test images for {R} replica(s), have {len(xte)}")
     padding = None
     if settings.dropped_entropy not in (None, "none"):   # 8-bit images: x + U(0, 1/256)
-        padding = {"model": settings.dropped_entropy,    # has a density
-                   "dequantize": None if d.dataset.startswith("toy25") else 1 / 256}
+        pixels = catalog.value_range_of(d.dataset) is not None   # has a density; points do
+        padding = {"model": settings.dropped_entropy, "dequantize": 1 / 256 if pixels else None}
     result = Probe(model, strategy=strat,
                    settings=settings.replace(dropped_entropy=padding))(xte[:n])
     result.update(run_dir=run_dir, zoo=cfg.zoo, model=cfg.model,
