@@ -123,6 +123,11 @@ def test_preset_from_a_tiny_run_loads_by_name_and_reproduces_its_metrics(tmp_pat
     for k in ("test_l1", "test_mse", "test_loss"):  # the same weights, data and arithmetic
         np.testing.assert_allclose(got[k], recorded[k], rtol=1e-5)
         assert got["recorded"][k] == recorded[k]
+    probed = json.loads(invoke_cli("probe", "--preset", "classic-digits-b4-short", "--samples", "64",
+                                   "--estimator", "gaussian", "--dropped-entropy", "none",
+                                   "--json", env=env, check=0).stdout)
+    assert probed["preset"] == "classic-digits-b4-short" and probed["commit"] == "abc"
+    assert [layer["name"] for layer in probed["layers"]][0] == "input"
     w = root / "classic-digits-b4-short" / "model.weights.h5"
     w.write_bytes(w.read_bytes()[:-10])  # truncated
     p = invoke_cli("eval", "--preset", "classic-digits-b4-short", env=env, check=2)

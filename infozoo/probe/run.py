@@ -26,7 +26,7 @@ def run_probe(run_dir, settings=None, samples=512, strategy="default", cpu_repli
     from infozoo.distribute import strategy as distribute
     distribute.configure_cpu_replicas(cpu_replicas if strategy == "mirrored" else 1)
     from infozoo.data import catalog, loaders as data_lib
-    from infozoo.run import factory
+    from infozoo.run import factory, rundir as runs
     from infozoo.viz import plots
     from infozoo.probe.probe import Probe
 
@@ -47,6 +47,11 @@ def run_probe(run_dir, settings=None, samples=512, strategy="default", cpu_repli
         padding = {"model": settings.dropped_entropy, "dequantize": 1 / 256 if pixels else None}
     result = Probe(model, strategy=strat,
                    settings=settings.replace(dropped_entropy=padding))(xte[:n])
+    state = runs.checkpoint_state(run_dir)
+    preset = None if state is None else state.data.get("preset")
+    if preset:  # a preset read as a run (infozoo probe --preset): which trained model it was
+        from infozoo import presets
+        result.update(preset=preset, commit=presets.info(preset)["commit"])
     result.update(run_dir=run_dir, zoo=cfg.zoo, model=cfg.model,
                   dataset=d.dataset, code_size=int(model.code_size),
                   weights={k: weights[k] for k in ("source", "path", "epoch", "step",
