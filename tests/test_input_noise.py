@@ -209,3 +209,28 @@ def test_ceiling_and_order_warnings():
     assert "code (8.50 above input's 6.20)" in w
     within = [layer("input", 6.2, 5.9, 6.5), layer("code", 6.4, 6.0, 6.8)]
     assert order_warnings(within) == []
+
+
+def test_first_order_warnings_flag_a_curved_layer_and_spare_a_linear_one():
+    """first_order_check on plain Keras models: a linear layer's response to the input noise
+    is its first order exactly (spread ratio 1 within the Monte Carlo error of 256 draws, no
+    shift) and nothing is flagged; T = 3 sinh(3 y) at sigma = 1 spreads the noise far beyond
+    its first order (E[cosh^2(3 sigma z)] / 1 = (1 + e^18) / 2: a ratio in the thousands), and
+    is flagged with the bias's direction."""
+    import keras
+    from infozoo.probe.estimators.input_noise import first_order_check, first_order_warnings
+    x = np.random.RandomState(0).randn(8, 3).astype(np.float32)
+    lin = keras.Sequential([keras.Input((3,)), keras.layers.Dense(2, name="code")])
+    (c,) = first_order_check(lin, x, sigma=1.0, rows=8, draws=256)
+    assert abs(c["trace_ratio"] - 1) < 0.3 and c["shift"] < 0.1   # chi^2 spread of 256 draws
+    assert first_order_warnings([c], 1.0) == []
+    inp = keras.Input((3,))
+    curved = keras.Model(inp, keras.layers.Lambda(lambda y: 3 * keras.ops.sinh(3 * y[:, :1]),
+                                                  name="code")(inp))
+    (c,) = first_order_check(curved, x, sigma=1.0, rows=8, draws=256)
+    assert c["trace_ratio"] > 10
+    (w,) = first_order_warnings([c], 1.0)
+    assert "code" in w and "too high" in w and "sigma = 1" in w
+    low = {"name": "h", "dim": 4, "trace_ratio": 0.5, "shift": 2.0}
+    (w,) = first_order_warnings([low], 2.0)
+    assert "too low" in w and "moves its mean" in w

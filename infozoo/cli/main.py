@@ -442,12 +442,16 @@ def export_cmd(run_dir, out, preset):
               help="read the test set from here instead of the run's data source")
 @click.option("--format", "formats", type=click.Choice(["png", "pdf", "svg"]), multiple=True,
               help="figure formats (repeat for several; default png)")
+@click.option("--first-order-rows", type=click.IntRange(0), default=16, show_default=True,
+              help="check input-noise's first-order pushforward on this many test images "
+                   "(256 noise draws each) and warn where it does not hold; 0: no check")
 @click.option("--dropped-entropy", type=click.Choice(["flow", "gaussian", "none"]),
               default="flow", show_default=True,
               help="upper bound of h(dropped | kept) at a zero-padding: conditional flow "
                    "(with the Gaussian baseline), the Gaussian alone, or none")
 def probe_cmd(run_dir, as_json, samples, estimators, sigma, sigma_relative, ci, n_boot,
-              strategy, cpu_replicas, alpha, gamma, data_dir, formats, preset, dropped_entropy):
+              strategy, cpu_replicas, alpha, gamma, data_dir, formats, preset, dropped_entropy,
+              first_order_rows):
     """Per-layer entropy and information of a run (docs/information.md).
 
     Writes RUN_DIR/probe.json, RUN_DIR/images/probe_information.png (Shannon figures with
@@ -477,6 +481,7 @@ def probe_cmd(run_dir, as_json, samples, estimators, sigma, sigma_relative, ci, 
             dropped_entropy=dropped_entropy)
         out = run_probe(run_dir, settings, samples=samples, strategy=strategy,
                         cpu_replicas=cpu_replicas, data_dir=data_dir,
+                        first_order_rows=first_order_rows,
                         formats=formats or ("png",))
     except (FileNotFoundError, data_lib.DatasetUnavailable, RuntimeError, ValueError) as e:
         _fail(str(e))

@@ -1,6 +1,7 @@
 """``infozoo probe RUN_DIR``: load a run, probe its test images, write JSON and PNGs."""
 import json
 import os
+import warnings
 
 from infozoo.util.io import atomic_write
 
@@ -10,7 +11,7 @@ RUN_DEFAULTS = {"ci": 0.95, "dropped_entropy": "flow"}
 
 
 def run_probe(run_dir, settings=None, samples=512, strategy="default", cpu_replicas=1,
-              data_dir=None, formats=("png",), **kwargs):
+              data_dir=None, formats=("png",), first_order_rows=16, **kwargs):
     """Probes the run's model on its first ``samples`` test images (trimmed to a multiple
     of the replicas) with ``settings`` (a ``ProbeSettings``; default: its defaults with
     :data:`RUN_DEFAULTS`, intervals at 0.95; keywords replace fields). Writes
@@ -19,7 +20,10 @@ def run_probe(run_dir, settings=None, samples=512, strategy="default", cpu_repli
     and ``probe_entropy_change.png`` (``formats``: png, pdf, svg); ``dropped_entropy``
     (``"flow"``, ``"gaussian"`` or None): the upper bound of ``h(dropped | kept)`` at every
     zero-padding / split (:mod:`infozoo.probe.padding`), on the images dequantised by
-    ``U(0, 1/256)``; returns the result dict (with ``"files"``)."""
+    ``U(0, 1/256)``; ``first_order_rows``: with ``input-noise``, check its first-order
+    pushforward on that many test images (``first_order_check``; 0: no check), the result
+    under ``"first_order"`` and a warning where it does not hold; returns the result dict
+    (with ``"files"``)."""
     from infozoo.probe.settings import ProbeSettings
     settings = ProbeSettings.of(ProbeSettings(**RUN_DEFAULTS) if settings is None else settings,
                                 **kwargs)
@@ -47,7 +51,19 @@ def run_probe(run_dir, settings=None, samples=512, strategy="default", cpu_repli
         padding = {"model": settings.dropped_entropy, "dequantize": 1 / 256 if pixels else None}
     result = Probe(model, strategy=strat,
                    settings=settings.replace(dropped_entropy=padding))(xte[:n])
-    state = runs.checkpoint_state(run_dir)
+    sigma = result["estimator_options"].get("input-noise", {}).get("sigma")
+    if first_order_rows and sigma is not None:
+        from infozoo.probe.estimators.input_noise import first_order_check, first_order_warnings
+        checks = first_order_check(model, xte[:first_order_rows], sigma)
+        result["first_order"] = {"sigma": sigma, "rows": min(int(first_order_rows), n),
+                                 "entries": checks}
+        for w in first_order_warnings(checks, sigma):
+            warnings.warn(w, stacklevel=2)
+            result["warnings"] = result["warnings"] + [w]
+    try:
+        state = runs.checkpoint_state(run_dir)
+    except RuntimeError:   # unreadable: load_model named it and took the export
+        state = None
     preset = None if state is None else state.data.get("preset")
     if preset:  # a preset read as a run (infozoo probe --preset): which trained model it was
         from infozoo import presets

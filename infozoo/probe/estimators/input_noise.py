@@ -361,3 +361,30 @@ def first_order_check(model, x, sigma, rows=16, draws=256, seed=0, max_dim=256):
         out.append({"name": meta[i]["name"], "dim": d, "trace_ratio": float(np.mean(ratios)),
                     "shift": float(np.mean(shifts))})
     return out
+
+
+#: the first order is called off where the network's spread differs from it by more than a
+#: factor of sqrt(2) either way, or its mean moves by more than its spread
+FIRST_ORDER_RATIO = 2 ** 0.5
+FIRST_ORDER_SHIFT = 1.0
+
+
+def first_order_warnings(checks, sigma):
+    """One message naming every entry of :func:`first_order_check` whose spread ratio lies
+    outside ``[1/FIRST_ORDER_RATIO, FIRST_ORDER_RATIO]`` or whose shift exceeds
+    ``FIRST_ORDER_SHIFT``, with the direction of the bias ([] where the first order holds)."""
+    bad = []
+    for c in checks:
+        r, sh = c["trace_ratio"], c["shift"]
+        if r > FIRST_ORDER_RATIO:
+            bad.append(f"{c['name']} (the network spreads the noise {r:.1f}x the first "
+                       f"order's: figure too high)")
+        elif r < 1 / FIRST_ORDER_RATIO:
+            bad.append(f"{c['name']} (spread {r:.2f}x the first order's: figure too low)")
+        if sh > FIRST_ORDER_SHIFT:
+            bad.append(f"{c['name']} (the noise moves its mean by {sh ** 0.5:.1f}x its spread)")
+    if not bad:
+        return []
+    return [f"input-noise: the first-order pushforward does not hold at sigma = {sigma:g} for "
+            f"{', '.join(bad)}: those figures are not I(X; T); probe again with a smaller "
+            f"--sigma (bin/first_order_check RUN SIGMA... shows where it holds)"]
