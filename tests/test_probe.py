@@ -445,3 +445,14 @@ def test_cli_probe_on_a_tiny_trained_run(tmp_path):
     e = [r["estimates"]["input-noise"]["I_XT"] for r in res["layers"]]
     assert e[0]["ceiling"] == pytest.approx(6.0) and e[-1]["value"] <= e[0]["value"] + 1e-9
     assert (run / "images/probe_information.png").stat().st_size > 1000
+    # the first order checked on 16 rows for every entry input-noise estimates, not bijective
+    fo = res["first_order"]
+    assert fo["sigma"] == 2.0 and fo["rows"] == 16
+    estimated = [r["name"] for r, x in zip(res["layers"], e)
+                 if x is not None and not r.get("bijective")]
+    assert {c["name"] for c in fo["entries"]} <= {r["name"] for r in res["layers"]}
+    assert fo["entries"] and all(c["trace_ratio"] > 0 and c["shift"] >= 0 for c in fo["entries"])
+    assert "code" in [c["name"] for c in fo["entries"]] and "code" in estimated
+    off = invoke_cli("probe", run, "--json", "--samples", "64", "--first-order-rows", "0",
+                     check=0)
+    assert "first_order" not in json.loads(off.stdout.strip().splitlines()[-1])
