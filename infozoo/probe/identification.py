@@ -18,8 +18,6 @@ wide and ReLU layers that ``input-noise`` leaves out.
 """
 import numpy as np
 
-from infozoo.util.representation import Representation
-
 
 def fano_bits(p_error, n):
     """Fano's lower bound ``log2 n - h2(p) - p log2(n - 1)`` in bits (0 where it is negative)."""
@@ -44,21 +42,20 @@ def identification(model, x, sigma, draws=1, seed=0, ci=0.95, batch_size=256):
     the input noise's standard deviation in input units."""
     import tensorflow as tf
     from scipy.stats import beta
-    from infozoo.probe.keras_models import keras_representations
+    from infozoo.probe.keras_models import representations_of
     x = np.asarray(x, np.float32)
     n = len(x)
     if n < 2:
         raise ValueError(f"identification needs at least 2 rows, got {n}")
     if not sigma > 0:
         raise ValueError(f"sigma must be > 0 (the input noise's standard deviation), got {sigma}")
-    raw_fn = (model.representations if hasattr(model, "representations")
-              else keras_representations(model, x))
+    reps_fn = representations_of(model, x)
 
     def entries(xs):
-        parts = [[np.asarray(Representation.of(r).value, np.float64).reshape(len(b), -1)
-                  for r in raw_fn(tf.constant(b))]
+        parts = [[np.asarray(r.value, np.float64).reshape(len(b), -1)
+                  for r in reps_fn(tf.constant(b))]
                  for b in (xs[i:i + batch_size] for i in range(0, len(xs), batch_size))]
-        names = [Representation.of(r).name for r in raw_fn(tf.constant(xs[:1]))]
+        names = [r.name for r in reps_fn(tf.constant(xs[:1]))]
         return names, [np.concatenate(col) for col in zip(*parts)]
 
     names, clean = entries(x)

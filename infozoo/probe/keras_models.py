@@ -8,6 +8,16 @@ changes a model implements ``representations(x)`` itself, as the zoo models do.
 """
 
 
+def representations_of(model, x):
+    """``x -> [Representation, ...]`` for any model the probe reads: its own
+    ``representations`` (a plug-in's dicts become records here, once for every reader), or a
+    plain Keras model's layers (:func:`keras_representations`)."""
+    from infozoo.util.representation import Representation
+    reps = (model.representations if hasattr(model, "representations")
+            else keras_representations(model, x))
+    return lambda xb: [Representation.of(r) for r in reps(xb)]
+
+
 def keras_representations(model, x):
     """``x -> [Representation, ...]`` for a plain Keras model (``x``, a sample batch, builds
     an unbuilt Sequential model)."""

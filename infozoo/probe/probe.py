@@ -60,7 +60,6 @@ from infozoo.distribute import strategy as distribute
 
 from infozoo.probe import renyi
 from infozoo.probe.settings import ProbeSettings
-from infozoo.util.representation import Representation
 
 LN2 = math.log(2.0)
 
@@ -230,13 +229,8 @@ class Probe:
 
     def _resolve(self, x):
         if self._representations is None:
-            if hasattr(self.model, "representations"):
-                reps = self.model.representations
-            else:
-                from infozoo.probe.keras_models import keras_representations
-                reps = keras_representations(self.model, x)
-            # a plug-in model's dicts become records here, once for every reader
-            self._representations = lambda xb: [Representation.of(r) for r in reps(xb)]
+            from infozoo.probe.keras_models import representations_of
+            self._representations = representations_of(self.model, x)
 
     def raw(self, x):
         """The tensors of the probe as NumPy arrays: named per-entry fields (``S``,

@@ -323,12 +323,8 @@ def first_order_check(model, x, sigma, rows=16, draws=256, seed=0, max_dim=256):
     ``S = sigma^2 J J^T``. Returns ``[{"name", "dim", "trace_ratio" (mean tr C / tr S: 1 when
     first order holds), "shift" (mean ||E f(x + sigma z) - f(x)||^2 / tr C)}]``."""
     import tensorflow as tf
-    from infozoo.probe.keras_models import keras_representations
-    raw_fn = (model.representations if hasattr(model, "representations")
-              else keras_representations(model, x))
-
-    def reps_fn(xb):
-        return [Representation.of(r) for r in raw_fn(xb)]
+    from infozoo.probe.keras_models import representations_of
+    reps_fn = representations_of(model, x)
     x = np.asarray(x)[:rows]
     meta = [{"name": r.name, "dim": int(np.prod(r.value.shape[1:])),
              "bijective": bool(r.bijective), "injective": bool(r.injective)}
