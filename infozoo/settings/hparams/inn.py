@@ -9,7 +9,7 @@ INN = register("inn", HParams(
     HParam("conv_hidden_layers", "int", 2, "hidden conv layers of each convolutional subnet",
            min=0),
     HParam("kernel_size", "int", 3, "kernel size of the convolutional subnets", min=1),
-    HParam("fc_blocks", "int", 1, "GLOW couplings with fully connected subnets", min=0),
+    HParam("fc_blocks", "int", 1, "RealNVP couplings with separate fully connected s and t subnets", min=0),
     HParam("fc_hidden", "int", 180, "hidden units of the fully connected subnets", min=1),
     HParam("clamp", "float", 1.0, "soft clamp of the coupling log-scales", min=0),
     HParam("downsampling", "str", "haar", "invertible downsampling at the start",
