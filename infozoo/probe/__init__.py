@@ -14,6 +14,9 @@
   plain Keras model (:mod:`infozoo.probe.keras_models`), asked by one
   :class:`~infozoo.probe.settings.ProbeSettings` (or its fields as keywords);
 - figures: :mod:`infozoo.viz.plots` (information plane, entropy-change bars);
+- :func:`infozoo.probe.identification.identification` ``(model, x, sigma)``: a lower bound on
+  every layer's ``I(X; T_l)`` under input noise from decoding which row a noisy input was
+  (Fano's inequality; no density model);
 - :mod:`infozoo.probe.callback`: :class:`ProbeCallback` for TensorBoard during training;
 - :func:`run_probe`: what ``infozoo probe RUN_DIR`` does.
 
