@@ -52,11 +52,11 @@ def identification(model, x, sigma, draws=1, seed=0, ci=0.95, batch_size=256):
     reps_fn = representations_of(model, x)
 
     def entries(xs):
-        parts = [[np.asarray(r.value, np.float64).reshape(len(b), -1)
-                  for r in reps_fn(tf.constant(b))]
-                 for b in (xs[i:i + batch_size] for i in range(0, len(xs), batch_size))]
-        names = [r.name for r in reps_fn(tf.constant(xs[:1]))]
-        return names, [np.concatenate(col) for col in zip(*parts)]
+        batches = [reps_fn(tf.constant(xs[i:i + batch_size]))
+                   for i in range(0, len(xs), batch_size)]
+        parts = [[np.asarray(r.value, np.float64).reshape(len(r.value), -1) for r in reps]
+                 for reps in batches]
+        return [r.name for r in batches[0]], [np.concatenate(col) for col in zip(*parts)]
 
     names, clean = entries(x)
     rng = np.random.RandomState(seed)
